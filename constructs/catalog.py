@@ -1,0 +1,215 @@
+"""Model presets, GPU sizing and price estimates, all decided at synth time.
+
+Sizing is a pre-flight check, not a simulator: it catches the mistakes that otherwise surface 20 minutes into a
+deployment as a CUDA out-of-memory in the endpoint's logs (a 180B model on a 96 GiB instance).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from constructs.sdk_data import GpuInfo, gpu_info, gpu_table
+
+GIB = 1024**3
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """What the KV cache depends on; from the model's config.json."""
+
+    layers: int
+    attention_heads: int
+    kv_heads: int
+    head_dim: int
+
+    def kv_bytes_per_token(self, bytes_per_value: float = 2.0) -> int:
+        # K and V (2) for every layer, for every KV head (multi-query/grouped-query models keep few), head_dim
+        # values each, stored in the compute dtype (bf16: 2 bytes).
+        return int(2 * self.layers * self.kv_heads * self.head_dim * bytes_per_value)
+
+
+@dataclass(frozen=True)
+class ModelPreset:
+    name: str
+    hf_model_id: str
+    params_b: float
+    default_instance_type: str
+    prompt_family: str
+    architecture: Architecture | None = None
+    dtype: str = "bfloat16"
+    gated: bool = False
+    jumpstart_model: str | None = None
+
+
+PRESETS: dict[str, ModelPreset] = {
+    p.name: p
+    for p in (
+        ModelPreset(
+            name="falcon-7b-instruct",
+            hf_model_id="tiiuae/falcon-7b-instruct",
+            params_b=7.22,
+            default_instance_type="ml.g5.2xlarge",
+            prompt_family="falcon",
+            # 71 query heads and one shared KV head (multi-query): TGI cannot shard it over 2, 4 or 8 GPUs.
+            architecture=Architecture(layers=32, attention_heads=71, kv_heads=1, head_dim=64),
+            jumpstart_model="huggingface-llm-falcon-7b-instruct-bf16",
+        ),
+        ModelPreset(
+            name="falcon-40b-instruct",
+            hf_model_id="tiiuae/falcon-40b-instruct",
+            params_b=41.84,
+            default_instance_type="ml.g5.12xlarge",
+            prompt_family="falcon",
+            architecture=Architecture(layers=60, attention_heads=128, kv_heads=8, head_dim=64),
+            jumpstart_model="huggingface-llm-falcon-40b-instruct-bf16",
+        ),
+        ModelPreset(
+            name="falcon-180b-chat",
+            hf_model_id="tiiuae/falcon-180B-chat",
+            params_b=179.52,
+            default_instance_type="ml.p4de.24xlarge",
+            prompt_family="falcon",
+            architecture=Architecture(layers=80, attention_heads=232, kv_heads=8, head_dim=64),
+            # The Hub asks for the licence to be accepted: deploy with -c hf_token_secret=<secret>.
+            gated=True,
+            jumpstart_model="huggingface-llm-falcon-180b-chat-bf16",
+        ),
+    )
+}
+DEFAULT_MODEL = "falcon-40b-instruct"
+
+# Bytes per weight after TGI's quantization (None: the model's own dtype). GPTQ/AWQ checkpoints are 4-bit.
+QUANTIZE_BYTES: dict[str | None, float] = {
+    None: 2.0,
+    "bitsandbytes": 1.0,
+    "bitsandbytes-nf4": 0.5,
+    "bitsandbytes-fp4": 0.5,
+    "gptq": 0.5,
+    "awq": 0.5,
+    "eetq": 1.0,
+    "fp8": 1.0,
+}
+QUANTIZE_CHOICES = tuple(q for q in QUANTIZE_BYTES if q is not None)
+
+# CUDA context, NCCL buffers, TGI's warm-up activations and allocator slack, per GPU shard (observed 1-2 GiB).
+RUNTIME_RESERVE_GIB_PER_GPU = 1.5
+
+# Approximate on-demand SageMaker real-time inference list prices, us-east-1, USD per instance-hour. Other
+# regions cost more; check https://aws.amazon.com/sagemaker/pricing/ before budgeting.
+PRICE_TABLE_DATE = "2025-06"
+HOURLY_USD: dict[str, float] = {
+    "ml.g5.xlarge": 1.41,
+    "ml.g5.2xlarge": 1.52,
+    "ml.g5.4xlarge": 2.03,
+    "ml.g5.8xlarge": 3.06,
+    "ml.g5.12xlarge": 7.09,
+    "ml.g5.16xlarge": 4.87,
+    "ml.g5.24xlarge": 10.18,
+    "ml.g5.48xlarge": 20.36,
+    "ml.g4dn.xlarge": 0.74,
+    "ml.g4dn.12xlarge": 4.89,
+    "ml.p3.2xlarge": 3.83,
+    "ml.p3.8xlarge": 14.69,
+    "ml.p4d.24xlarge": 37.69,
+    "ml.p4de.24xlarge": 47.11,
+    "ml.p5.48xlarge": 113.07,
+}
+
+
+@dataclass(frozen=True)
+class SizingReport:
+    model_params_b: float
+    bytes_per_param: float
+    instance_type: str
+    gpus: GpuInfo
+    shards: int
+    weights_gib: float
+    reserve_gib: float
+    usable_gib: float
+    kv_bytes_per_token: int | None
+    kv_cache_tokens: int | None
+
+    @property
+    def fits(self) -> bool:
+        return self.weights_gib + self.reserve_gib <= self.usable_gib
+
+    def summary(self) -> str:
+        line = (
+            f"weights {self.weights_gib:.1f} GiB + reserve {self.reserve_gib:.1f} GiB of "
+            f"{self.usable_gib:.1f} GiB GPU memory on {self.shards} shard(s)"
+        )
+        if self.kv_cache_tokens is not None:
+            line += f"; KV cache room ~{self.kv_cache_tokens:,} tokens ({self.kv_bytes_per_token:,} B/token)"
+        return line
+
+
+def valid_shards(gpu_count: int, architecture: Architecture | None) -> int:
+    """The most GPUs TGI can shard this model over: tensor parallelism needs the heads to divide evenly."""
+    if architecture is None:
+        return gpu_count
+    for n in range(gpu_count, 0, -1):
+        if architecture.attention_heads % n == 0 and (
+            architecture.kv_heads % n == 0 or n % architecture.kv_heads == 0
+        ):
+            return n
+    return 1
+
+
+def size(
+    *,
+    params_b: float,
+    instance_type: str,
+    quantize: str | None,
+    shards: int | None = None,
+    architecture: Architecture | None = None,
+    max_total_tokens: int = 2048,
+) -> SizingReport:
+    """Weights = params × bytes per param after quantization; they must fit with a reserve in the GPUs used.
+
+    Reserve = RUNTIME_RESERVE_GIB_PER_GPU per shard + one full sequence of KV cache (max_total_tokens ×
+    kv_bytes_per_token) when the architecture is known, else 10 % of the weights. KV-cache room in tokens =
+    (usable memory − weights − runtime reserve) / kv_bytes_per_token, where kv_bytes_per_token =
+    2 (K and V) × layers × kv_heads × head_dim × 2 bytes (bf16). TGI sizes its own batch from what is left.
+    """
+    gpus = gpu_info(instance_type)
+    used = shards if shards is not None else valid_shards(gpus.count, architecture)
+    per_gpu_gib = gpus.memory_gib / gpus.count
+    usable = per_gpu_gib * used
+    bpp = QUANTIZE_BYTES[quantize]
+    weights = params_b * 1e9 * bpp / GIB
+    runtime = RUNTIME_RESERVE_GIB_PER_GPU * used
+    kv_per_token = architecture.kv_bytes_per_token() if architecture else None
+    if kv_per_token:
+        reserve = runtime + max_total_tokens * kv_per_token / GIB
+        room = max(0.0, usable - weights - runtime)
+        kv_tokens: int | None = math.floor(room * GIB / kv_per_token)
+    else:
+        reserve = runtime + 0.10 * weights
+        kv_tokens = None
+    return SizingReport(
+        params_b, bpp, instance_type, gpus, used, weights, reserve, usable, kv_per_token, kv_tokens
+    )
+
+
+def instances_that_fit(
+    *, params_b: float, quantize: str | None, architecture: Architecture | None, max_total_tokens: int
+) -> list[str]:
+    """GPU instance types from the SDK's table that would hold the model, cheapest known price first."""
+    fitting = [
+        t
+        for t in gpu_table()
+        if size(
+            params_b=params_b,
+            instance_type=t,
+            quantize=quantize,
+            architecture=architecture,
+            max_total_tokens=max_total_tokens,
+        ).fits
+    ]
+    return sorted(fitting, key=lambda t: (HOURLY_USD.get(t, math.inf), gpu_table()[t].memory_mib, t))
+
+
+def hourly_cost(instance_type: str, count: int) -> float | None:
+    price = HOURLY_USD.get(instance_type)
+    return None if price is None else price * count

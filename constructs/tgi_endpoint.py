@@ -1,0 +1,212 @@
+"""TgiEndpoint: a Hugging Face model on the TGI Deep Learning Container behind a SageMaker real-time endpoint."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sagemaker as sagemaker
+
+from constructs import Construct
+from constructs.catalog import (
+    QUANTIZE_CHOICES,
+    Architecture,
+    SizingReport,
+    instances_that_fit,
+    size,
+    valid_shards,
+)
+from constructs.sagemaker_common import HostedEndpoint, Hosting
+from constructs.sdk_data import ImageFamily, gpu_info, resolve_image
+
+IMAGE_FRAMEWORK = "huggingface-llm"
+# TGI 2.0 renamed MAX_INPUT_LENGTH to MAX_INPUT_TOKENS; older images only know the old name.
+_INPUT_TOKENS_RENAMED_IN = (2, 0, 0)
+# Keys the construct owns; extra_env may not override them.
+RESERVED_ENV = frozenset(
+    {
+        "HF_MODEL_ID",
+        "SM_NUM_GPUS",
+        "MAX_INPUT_TOKENS",
+        "MAX_INPUT_LENGTH",
+        "MAX_TOTAL_TOKENS",
+        "MAX_BATCH_PREFILL_TOKENS",
+        "MAX_BATCH_TOTAL_TOKENS",
+        "HF_MODEL_QUANTIZE",
+        "HF_TOKEN",
+        "HUGGING_FACE_HUB_TOKEN",
+    }
+)
+
+
+@dataclass(frozen=True)
+class TgiModel:
+    """What TGI serves and with which limits; mirrors the env of the SageMaker SDK's HuggingFaceModel."""
+
+    hf_model_id: str = "tiiuae/falcon-40b-instruct"
+    tgi_version: str | None = None
+    params_b: float | None = None
+    architecture: Architecture | None = None
+    num_gpus: int | None = None
+    max_input_tokens: int = 1024
+    max_total_tokens: int = 2048
+    max_batch_prefill_tokens: int | None = None
+    max_batch_total_tokens: int | None = None
+    quantize: str | None = None
+    hf_token_secret: str | None = None
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.quantize is not None and self.quantize not in QUANTIZE_CHOICES:
+            raise ValueError(
+                f"quantize {self.quantize!r} is not supported; allowed: {', '.join(QUANTIZE_CHOICES)}"
+            )
+        if self.max_total_tokens <= self.max_input_tokens:
+            raise ValueError(
+                f"max_total_tokens {self.max_total_tokens} must be greater than max_input_tokens "
+                f"{self.max_input_tokens}"
+            )
+        if (
+            self.max_batch_prefill_tokens is not None
+            and self.max_batch_prefill_tokens < self.max_input_tokens
+        ):
+            raise ValueError(
+                f"max_batch_prefill_tokens {self.max_batch_prefill_tokens} must be at least max_input_tokens "
+                f"{self.max_input_tokens}"
+            )
+        clash = sorted(RESERVED_ENV & set(self.extra_env))
+        if clash:
+            raise ValueError(f"extra_env may not set {', '.join(clash)}: use the TgiModel field instead")
+
+
+class TgiEndpoint(HostedEndpoint):
+    """Execution role, Model on the TGI DLC (tag pinned per region), EndpointConfig and Endpoint.
+
+    Defaults reproduce the original guide: falcon-40b-instruct on one ml.g5.12xlarge (4 × A10G), sharded over
+    all 4 GPUs, 1024 input / 2048 total tokens, 600 s start-up health check. Synth fails when the weights
+    would not fit the instance's GPU memory.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        model: TgiModel | None = None,
+        hosting: Hosting | None = None,
+        role: iam.IRole | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.settings = model or TgiModel()
+        hosting = hosting or Hosting()
+        self.image = resolve_image(IMAGE_FRAMEWORK, self.settings.tgi_version)
+        self.num_gpus = self._num_gpus(hosting.instance_type)
+        self.sizing = self._check_fit(hosting.instance_type)
+
+        stack = cdk.Stack.of(self)
+        self.image_uri, repository_arn = self._image_for(stack)
+        self.role = self._execution_role(role, ecr_repository_arns=[repository_arn])
+        model_resource = sagemaker.CfnModel(
+            self,
+            "Model",
+            execution_role_arn=self.role.role_arn,
+            primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
+                image=self.image_uri, environment=self.environment()
+            ),
+        )
+        self._host(model_resource, hosting)
+
+    def _num_gpus(self, instance_type: str) -> int:
+        gpus = gpu_info(instance_type).count
+        wanted = self.settings.num_gpus
+        if wanted is not None and not 1 <= wanted <= gpus:
+            raise ValueError(f"num_gpus {wanted} is not possible on {instance_type}, which has {gpus} GPU(s)")
+        arch = self.settings.architecture
+        if wanted is not None and arch is not None and arch.attention_heads % wanted:
+            raise ValueError(
+                f"num_gpus {wanted}: {self.settings.hf_model_id} has {arch.attention_heads} attention heads, "
+                f"which TGI cannot split evenly over {wanted} shards"
+            )
+        return wanted if wanted is not None else valid_shards(gpus, arch)
+
+    def _check_fit(self, instance_type: str) -> SizingReport | None:
+        s = self.settings
+        if s.params_b is None:
+            return None
+        report = size(
+            params_b=s.params_b,
+            instance_type=instance_type,
+            quantize=s.quantize,
+            shards=self.num_gpus,
+            architecture=s.architecture,
+            max_total_tokens=s.max_total_tokens,
+        )
+        if not report.fits:
+            fitting = instances_that_fit(
+                params_b=s.params_b,
+                quantize=s.quantize,
+                architecture=s.architecture,
+                max_total_tokens=s.max_total_tokens,
+            )
+            suggestion = ", ".join(fitting[:4]) if fitting else "none in the SageMaker SDK's GPU table"
+            raise ValueError(
+                f"{s.hf_model_id} does not fit {instance_type}: {s.params_b:g}B parameters × "
+                f"{report.bytes_per_param:g} bytes = {report.weights_gib:.1f} GiB of weights + "
+                f"{report.reserve_gib:.1f} GiB reserve, but {report.shards} GPU(s) of {instance_type} hold "
+                f"{report.usable_gib:.1f} GiB. Smallest instance types that fit: {suggestion}"
+                + ("" if s.quantize else "; or quantize (e.g. -c quantize=gptq with a GPTQ checkpoint)")
+            )
+        return report
+
+    def _image_for(self, stack: cdk.Stack) -> tuple[str, str]:
+        """The pinned image URI and its ECR repository ARN: literal for a concrete region, else a mapping."""
+        if not cdk.Token.is_unresolved(stack.region):
+            image = self.image.in_region(stack.region)
+            return image.uri, image.repository_arn
+        mapping = image_mapping(stack, self.image)
+        return (
+            mapping.find_in_map(cdk.Aws.REGION, "uri"),
+            mapping.find_in_map(cdk.Aws.REGION, "repositoryArn"),
+        )
+
+    def environment(self) -> dict[str, str]:
+        s = self.settings
+        version = tuple(int(p) for p in self.image.version.split("."))
+        input_key = "MAX_INPUT_TOKENS" if version >= _INPUT_TOKENS_RENAMED_IN else "MAX_INPUT_LENGTH"
+        prefill = s.max_batch_prefill_tokens
+        env = {
+            "HF_MODEL_ID": s.hf_model_id,
+            "SM_NUM_GPUS": str(self.num_gpus),
+            input_key: str(s.max_input_tokens),
+            "MAX_TOTAL_TOKENS": str(s.max_total_tokens),
+            # TGI's default prefill budget (4096) must not be below the longest accepted input.
+            "MAX_BATCH_PREFILL_TOKENS": str(
+                prefill if prefill is not None else max(4096, s.max_input_tokens)
+            ),
+        }
+        if s.max_batch_total_tokens is not None:
+            env["MAX_BATCH_TOTAL_TOKENS"] = str(s.max_batch_total_tokens)
+        if s.quantize is not None:
+            env["HF_MODEL_QUANTIZE"] = s.quantize
+        if s.hf_token_secret is not None:
+            # A CloudFormation dynamic reference: resolved at deploy time, never written into the template.
+            token = cdk.SecretValue.secrets_manager(s.hf_token_secret).unsafe_unwrap()
+            env["HF_TOKEN"] = token
+            env["HUGGING_FACE_HUB_TOKEN"] = token
+        env.update(s.extra_env)
+        return env
+
+
+def image_mapping(stack: cdk.Stack, image: ImageFamily) -> cdk.CfnMapping:
+    """One CfnMapping per stack and image: region → pinned URI and repository ARN, for every SDK region."""
+    mapping_id = "Image" + "".join(ch for ch in f"{image.framework}{image.version}".title() if ch.isalnum())
+    existing = stack.node.try_find_child(mapping_id)
+    if isinstance(existing, cdk.CfnMapping):
+        return existing
+    mapping: dict[str, dict[str, str]] = {}
+    for region in image.regions:
+        resolved = image.in_region(region)
+        mapping[region] = {"uri": resolved.uri, "repositoryArn": resolved.repository_arn}
+    return cdk.CfnMapping(stack, mapping_id, mapping=mapping)

@@ -1,0 +1,66 @@
+"""The deployable unit: one SageMaker endpoint (TGI or JumpStart) and, in front of it, the chat API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+
+from constructs import Construct
+from constructs.sagemaker_common import HostedEndpoint, Hosting
+from constructs.tgi_endpoint import TgiEndpoint, TgiModel
+from stacks.config import AppConfig
+
+
+class LlmChatStack(cdk.Stack):
+    """Composes the endpoint and emits what a user needs to call it."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: AppConfig, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, description=_description(config), **kwargs)
+        self.config = config
+        self.llm = self._endpoint(config)
+        cdk.CfnOutput(
+            self, "EndpointName", value=self.llm.endpoint_name, description="SageMaker endpoint name"
+        )
+        cdk.CfnOutput(self, "ModelId", value=self.model_id, description="Model served by the endpoint")
+        cdk.CfnOutput(self, "ImageUri", value=self.llm.image_uri, description="Serving container image")
+        cdk.CfnOutput(self, "InstanceType", value=self.llm.hosting.instance_type, description="Instance type")
+
+    @property
+    def model_id(self) -> str:
+        return self.config.model.hf_model_id
+
+    def _endpoint(self, c: AppConfig) -> HostedEndpoint:
+        assert c.instance_type is not None
+        hosting = Hosting(
+            instance_type=c.instance_type,
+            instance_count=c.instance_count,
+            health_check_timeout=c.health_check_timeout,
+            model_download_timeout=c.model_download_timeout,
+            volume_size=c.volume_size,
+        )
+        return TgiEndpoint(
+            self,
+            "Llm",
+            model=TgiModel(
+                hf_model_id=c.model.hf_model_id,
+                tgi_version=c.tgi_version,
+                params_b=c.model.params_b,
+                architecture=c.model.architecture,
+                num_gpus=c.num_gpus,
+                max_input_tokens=c.max_input_tokens,
+                max_total_tokens=c.max_total_tokens,
+                max_batch_prefill_tokens=c.max_batch_prefill_tokens,
+                max_batch_total_tokens=c.max_batch_total_tokens,
+                quantize=c.quantize,
+                hf_token_secret=c.hf_token_secret,
+                extra_env=c.extra_env,
+            ),
+            hosting=hosting,
+        )
+
+
+def _description(c: AppConfig) -> str:
+    engine = "SageMaker JumpStart" if c.deployment == "jumpstart" else "Hugging Face TGI"
+    where = f"{c.instance_count} x {c.instance_type}" if c.instance_type else "its default instance"
+    return f"{c.model.hf_model_id} on {engine} ({where}) behind a SageMaker real-time endpoint"

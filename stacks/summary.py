@@ -1,0 +1,43 @@
+"""The short human summary `make synth` prints: what will run, on what, and what it costs per hour."""
+
+from __future__ import annotations
+
+from constructs.catalog import PRICE_TABLE_DATE, hourly_cost
+from stacks.llm_chat_stack import LlmChatStack
+
+
+def summary(stack: LlmChatStack) -> str:
+    c = stack.config
+    llm = stack.llm
+    hosting = llm.hosting
+    lines = [
+        f"stack        {stack.stack_name} ({stack.region if not _unresolved(stack.region) else 'region-agnostic'})",
+        f"model        {stack.model_id} [{c.model.name}]",
+        f"engine       {_engine(stack)}",
+        f"instance     {hosting.count_label if hasattr(hosting, 'count_label') else ''}"
+        f"{hosting.instance_count} x {hosting.instance_type}",
+    ]
+    gpus = getattr(llm, "num_gpus", None)
+    sizing = getattr(llm, "sizing", None)
+    if gpus is not None:
+        lines.append(f"gpus         SM_NUM_GPUS={gpus}")
+    if sizing is not None:
+        lines.append(f"memory       {sizing.summary()}")
+    cost = hourly_cost(hosting.instance_type, hosting.instance_count)
+    lines.append(
+        f"cost         ~${cost:,.2f}/hour on demand while deployed (us-east-1 list price, {PRICE_TABLE_DATE})"
+        if cost is not None
+        else f"cost         no price on record for {hosting.instance_type}"
+    )
+    return "\n".join(lines)
+
+
+def _engine(stack: LlmChatStack) -> str:
+    image = getattr(stack.llm, "image", None)
+    if image is not None:
+        return f"TGI {image.version} ({image.repository}:{image.tag})"
+    return f"JumpStart {getattr(stack.llm, 'engine_label', '')}".strip()
+
+
+def _unresolved(value: str) -> bool:
+    return value.startswith("${Token")
