@@ -1,0 +1,1 @@
+"""The chat proxy: an OpenAI-compatible and TGI-native HTTP API in front of a SageMaker TGI endpoint."""

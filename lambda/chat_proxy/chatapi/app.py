@@ -1,0 +1,338 @@
+"""The ASGI application: routes, request context (id, body cap, logs) and error handlers.
+
+FastAPI rather than bare Starlette: pydantic validates every request with messages that name the field, and the
+same models publish the OpenAPI schema that schemathesis fuzzes; the routes stay thin. Blocking boto3 calls run
+in plain ``def`` routes (FastAPI's threadpool), so the event loop never waits on the model.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from contextvars import ContextVar
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from chatapi.backend import SageMakerBackend, TgiStream, make_client, tgi_error
+from chatapi.errors import ApiError
+from chatapi.schemas import (
+    ChatCompletion,
+    ChatCompletionRequest,
+    ErrorBody,
+    GeneratedText,
+    GenerateRequest,
+    Health,
+    ModelList,
+)
+from chatapi.service import (
+    StreamOutcome,
+    chat_completion,
+    chat_stream,
+    first_generation,
+    generate_payload,
+    generate_stream,
+    plan_chat,
+)
+from chatapi.settings import Settings
+
+logger = Logger(service="chat-proxy")
+request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
+
+REQUEST_ID_HEADERS = (b"x-amzn-requestid", b"x-request-id")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody} for status in (400, 413, 429, 500, 502, 503, 504)
+}
+
+
+def error_response(error: ApiError) -> JSONResponse:
+    return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
+
+
+class RequestContextMiddleware:
+    """Request id, body cap and UTF-8 check, one access log line, and a last-resort 500 without internals."""
+
+    def __init__(self, app: ASGIApp, *, body_limit: int) -> None:
+        self.app = app
+        self.body_limit = body_limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        request_id = (
+            next(
+                (
+                    headers[h].decode("latin-1")
+                    for h in REQUEST_ID_HEADERS
+                    if _SAFE_ID.match(headers.get(h, b"").decode("latin-1"))
+                ),
+                None,
+            )
+            or uuid.uuid4().hex
+        )
+        request_id_var.set(request_id)
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status = 0
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            if scope["method"] in ("POST", "PUT", "PATCH"):
+                body_or_error = await self._read_body(headers, receive)
+                if isinstance(body_or_error, ApiError):
+                    await error_response(body_or_error)(scope, receive, send_with_id)
+                    return
+                receive = _replay(body_or_error)
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            logger.exception("unhandled error", extra={"request_id": request_id})
+            if status == 0:
+                error = ApiError(
+                    500, f"Internal error; request id {request_id}.", type="internal_error", code="internal_error"
+                )
+                await error_response(error)(scope, receive, send_with_id)
+                status = 500
+        finally:
+            logger.info(
+                "request",
+                extra={
+                    "request_id": request_id,
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                },
+            )
+
+    async def _read_body(self, headers: dict[bytes, bytes], receive: Receive) -> bytes | ApiError:
+        too_large = ApiError(
+            413,
+            f"Request body exceeds {self.body_limit} bytes.",
+            code="request_too_large",
+        )
+        declared = headers.get(b"content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                return ApiError(400, "Invalid Content-Length header.", code="invalid_header")
+            if int(declared) > self.body_limit:
+                return too_large
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.body_limit:
+                return too_large
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return ApiError(400, f"Request body is not valid UTF-8 (byte {exc.start}).", code="invalid_encoding")
+        return body
+
+
+def _replay(body: bytes) -> Receive:
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.disconnect"}
+
+    return receive
+
+
+def _param(loc: tuple[Any, ...]) -> str | None:
+    """``("body", "messages", 0, "content", "list[TextPart]", 0, "text")`` -> ``messages[0].content[0].text``."""
+    out = ""
+    for part in loc[1:] if loc and loc[0] == "body" else loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", part) and part not in (
+            "str",
+            "int",
+            "float",
+            "bool",
+            "list",
+            "dict",
+        ):
+            out += f".{part}" if out else part
+    return out or None
+
+
+def validation_error(exc: RequestValidationError) -> ApiError:
+    errors = exc.errors()
+    first = errors[0] if errors else {"type": "value_error", "loc": (), "msg": "invalid request"}
+    kind = first.get("type", "")
+    param = _param(tuple(first.get("loc", ())))
+    if kind == "json_invalid":
+        return ApiError(400, "We could not parse the JSON body of your request.", code="invalid_json")
+    if kind == "extra_forbidden":
+        return ApiError(400, f"Unrecognized request argument supplied: {param}", param=param, code="unknown_parameter")
+    if kind == "missing":
+        return ApiError(400, f"Missing required parameter: '{param}'.", param=param, code="missing_required_parameter")
+    if param is None:
+        return ApiError(400, "The request body must be a JSON object.", code="invalid_body")
+    message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+    return ApiError(400, f"Invalid value for '{param}': {message}", param=param, code="invalid_value")
+
+
+def _open_stream(backend: SageMakerBackend, payload: dict[str, Any]) -> tuple[TgiStream, Iterator[Any]]:
+    """Open a stream and read up to its first event, so a failure before any token is a proper HTTP error."""
+    stream = backend.open_stream(payload)
+    events = stream.raw_events()
+    try:
+        first = next(events)
+    except StopIteration:
+        stream.close()
+        raise ApiError(
+            502, "The model stream ended without an event.", type="upstream_error", code="empty_stream"
+        ) from None
+    except ApiError:
+        stream.close()
+        raise
+    if first[1] is not None and "error" in first[1]:
+        stream.close()
+        raise tgi_error(first[1])
+    return stream, itertools.chain([first], events)
+
+
+def create_app(settings: Settings, backend: SageMakerBackend | None = None) -> FastAPI:
+    """The chat API for ``settings``; ``backend`` defaults to boto3's sagemaker-runtime client."""
+    backend = backend or SageMakerBackend(make_client(settings), settings.endpoint_name)
+    created = int(time.time())
+    app = FastAPI(
+        title="LLM chat API",
+        version="1.0.0",
+        description="OpenAI-compatible and TGI-native chat API in front of a SageMaker TGI endpoint.",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.add_middleware(RequestContextMiddleware, body_limit=settings.request_body_limit_bytes)
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> Response:
+        return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> Response:
+        return error_response(validation_error(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> Response:
+        kind = "not_found" if exc.status_code == 404 else "invalid_request_error"
+        message = "Unknown route." if exc.status_code == 404 else str(exc.detail)
+        headers = dict(exc.headers or {})
+        return error_response(ApiError(exc.status_code, message, type=kind, code=kind, headers=headers))
+
+    def log_text(label: str, text: str) -> None:
+        if settings.log_prompts:
+            logger.info(label, extra={"request_id": request_id_var.get(), "text": text})
+
+    def streaming(body: Iterator[bytes], stream: TgiStream, outcome: StreamOutcome, route: str) -> StreamingResponse:
+        request_id = request_id_var.get()
+
+        def guarded() -> Iterator[bytes]:
+            try:
+                yield from body
+            finally:
+                stream.close()
+                logger.info(
+                    "stream finished",
+                    extra={
+                        "request_id": request_id,
+                        "route": route,
+                        "finish_reason": outcome.finish_reason,
+                        "generated_tokens": outcome.generated_tokens,
+                        "error_code": outcome.error_code,
+                    },
+                )
+
+        return StreamingResponse(guarded(), media_type="text/event-stream", headers=SSE_HEADERS)
+
+    @app.get("/health", response_model=Health, tags=["meta"])
+    async def health() -> Health:
+        """Process health; never calls the model endpoint."""
+        return Health()
+
+    @app.get("/v1/models", response_model=ModelList, tags=["openai"])
+    async def models() -> dict[str, Any]:
+        """The deployed model."""
+        return {
+            "object": "list",
+            "data": [{"id": settings.model_id, "object": "model", "created": created, "owned_by": "sagemaker"}],
+        }
+
+    @app.post(
+        "/v1/chat/completions",
+        response_model=None,
+        tags=["openai"],
+        responses={
+            200: {"model": ChatCompletion, "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+            **ERROR_RESPONSES,
+        },
+    )
+    def chat_completions(request: ChatCompletionRequest) -> Response:
+        """OpenAI chat completions; ``stream: true`` answers ``chat.completion.chunk`` SSE ending in ``[DONE]``."""
+        plan = plan_chat(request, settings)
+        log_text("prompt", plan.prompt)
+        if not request.stream:
+            answer = backend.invoke(plan.payload)
+            body, _ = chat_completion(answer, plan, settings.model_id)
+            log_text("completion", body["choices"][0]["message"]["content"])
+            return JSONResponse(body)
+        stream, events = _open_stream(backend, plan.payload)
+        outcome = StreamOutcome()
+        include_usage = bool(request.stream_options and request.stream_options.include_usage)
+        body_iter = chat_stream(events, plan, model=settings.model_id, include_usage=include_usage, outcome=outcome)
+        return streaming(body_iter, stream, outcome, "chat")
+
+    @app.post(
+        "/generate",
+        response_model=None,
+        tags=["tgi"],
+        responses={
+            200: {"model": list[GeneratedText], "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+            **ERROR_RESPONSES,
+        },
+    )
+    def generate(request: GenerateRequest) -> Response:
+        """TGI-native generation; answers ``[{"generated_text": ...}]`` like the SageMaker SDK's ``predict``."""
+        payload = generate_payload(request, settings)
+        log_text("prompt", request.inputs)
+        if not request.stream:
+            answer = backend.invoke(payload)
+            first_generation(answer)
+            return JSONResponse(answer if isinstance(answer, list) else [answer])
+        stream, events = _open_stream(backend, payload)
+        outcome = StreamOutcome()
+        return streaming(generate_stream(events, outcome), stream, outcome, "generate")
+
+    return app

@@ -1,0 +1,146 @@
+"""Configuration of the chat proxy, read once from the environment at start-up.
+
+The CDK ``ChatApi`` construct mirrors this table; ``make dev`` reads the same variables.
+
+=============================== ======================================= ==========================================
+Variable                        Default                                 Meaning
+=============================== ======================================= ==========================================
+``SAGEMAKER_ENDPOINT_NAME``     (required)                              SageMaker endpoint to invoke
+``MODEL_ID``                    ``tgi``                                 name reported by /v1/models and responses
+``PROMPT_FAMILY``               ``falcon``                              one of ``prompts.FAMILIES``
+``MAX_INPUT_TOKENS``            ``1024``                                the container's MAX_INPUT_LENGTH
+``MAX_TOTAL_TOKENS``            ``2048``                                the container's MAX_TOTAL_TOKENS
+``MAX_NEW_TOKENS_CAP``          MAX_TOTAL_TOKENS - MAX_INPUT_TOKENS     hard cap on max_tokens / max_new_tokens
+``DEFAULT_MAX_NEW_TOKENS``      ``min(512, MAX_NEW_TOKENS_CAP)``        used when the request gives none
+``SYSTEM_PROMPT``               (none)                                  system prompt when the chat has none
+``LOG_PROMPTS``                 ``false``                               log prompt and completion text
+``REQUEST_BODY_LIMIT_BYTES``    ``1048576``                             larger request bodies get 413
+``BACKEND_READ_TIMEOUT_SECONDS`` ``600``                                boto3 read timeout towards the endpoint
+=============================== ======================================= ==========================================
+
+Also honoured, through the libraries: boto3's ``AWS_REGION``, credentials and
+``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME`` (point it at an emulator; ``AWS_REGION`` is passed to boto3 explicitly
+because botocore itself only reads ``AWS_DEFAULT_REGION``), Powertools' ``POWERTOOLS_SERVICE_NAME`` and
+``POWERTOOLS_LOG_LEVEL``. Booleans accept true/false/1/0/yes/no. A bad value raises ``SettingsError`` naming the
+variable, the value and what is accepted, so a misconfigured Lambda fails at init rather than per request.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from chatapi.prompts import FAMILIES
+
+SAGEMAKER_ENDPOINT_NAME = "SAGEMAKER_ENDPOINT_NAME"
+MODEL_ID = "MODEL_ID"
+PROMPT_FAMILY = "PROMPT_FAMILY"
+MAX_INPUT_TOKENS = "MAX_INPUT_TOKENS"
+MAX_TOTAL_TOKENS = "MAX_TOTAL_TOKENS"
+MAX_NEW_TOKENS_CAP = "MAX_NEW_TOKENS_CAP"
+DEFAULT_MAX_NEW_TOKENS = "DEFAULT_MAX_NEW_TOKENS"
+SYSTEM_PROMPT = "SYSTEM_PROMPT"
+LOG_PROMPTS = "LOG_PROMPTS"
+REQUEST_BODY_LIMIT_BYTES = "REQUEST_BODY_LIMIT_BYTES"
+BACKEND_READ_TIMEOUT_SECONDS = "BACKEND_READ_TIMEOUT_SECONDS"
+
+DEFAULTS: dict[str, str] = {
+    MODEL_ID: "tgi",
+    PROMPT_FAMILY: "falcon",
+    MAX_INPUT_TOKENS: "1024",
+    MAX_TOTAL_TOKENS: "2048",
+    LOG_PROMPTS: "false",
+    REQUEST_BODY_LIMIT_BYTES: "1048576",
+    BACKEND_READ_TIMEOUT_SECONDS: "600",
+}
+DEFAULT_MAX_NEW_TOKENS_PREFERRED = 512
+CONNECT_TIMEOUT_SECONDS = 5.0
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off", ""}
+
+
+class SettingsError(ValueError):
+    """A configuration value is missing or invalid."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    endpoint_name: str
+    model_id: str
+    prompt_family: str
+    max_input_tokens: int
+    max_total_tokens: int
+    max_new_tokens_cap: int
+    default_max_new_tokens: int
+    system_prompt: str | None
+    log_prompts: bool
+    request_body_limit_bytes: int
+    backend_read_timeout_seconds: float
+    backend_connect_timeout_seconds: float = CONNECT_TIMEOUT_SECONDS
+    aws_region: str | None = None
+
+
+def _int(env: Mapping[str, str], name: str, default: str | None = None, *, minimum: int = 1) -> int:
+    raw = env.get(name, default)
+    if raw is None:
+        raise SettingsError(f"{name} is required")
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not an integer; expected an integer >= {minimum}") from None
+    if value < minimum:
+        raise SettingsError(f"{name}={value} is too small; expected an integer >= {minimum}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, DEFAULTS[name]).strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise SettingsError(f"{name}={raw!r} is not a boolean; expected one of true/false/1/0/yes/no")
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build the settings from ``env`` (default ``os.environ``); raise ``SettingsError`` on a bad value."""
+    env = os.environ if env is None else env
+    endpoint = env.get(SAGEMAKER_ENDPOINT_NAME, "").strip()
+    if not endpoint:
+        raise SettingsError(f"{SAGEMAKER_ENDPOINT_NAME} is required (the SageMaker endpoint to invoke)")
+    model_id = env.get(MODEL_ID, DEFAULTS[MODEL_ID]).strip()
+    if not model_id:
+        raise SettingsError(f"{MODEL_ID} must not be empty")
+    family = env.get(PROMPT_FAMILY, DEFAULTS[PROMPT_FAMILY]).strip().lower()
+    if family not in FAMILIES:
+        raise SettingsError(f"{PROMPT_FAMILY}={family!r} is not supported; expected one of {sorted(FAMILIES)}")
+    max_input = _int(env, MAX_INPUT_TOKENS, DEFAULTS[MAX_INPUT_TOKENS])
+    max_total = _int(env, MAX_TOTAL_TOKENS, DEFAULTS[MAX_TOTAL_TOKENS])
+    if max_total <= max_input:
+        raise SettingsError(f"{MAX_TOTAL_TOKENS}={max_total} must be greater than {MAX_INPUT_TOKENS}={max_input}")
+    cap = _int(env, MAX_NEW_TOKENS_CAP, str(max_total - max_input))
+    if cap > max_total - max_input:
+        raise SettingsError(
+            f"{MAX_NEW_TOKENS_CAP}={cap} exceeds {MAX_TOTAL_TOKENS} - {MAX_INPUT_TOKENS} = {max_total - max_input}"
+        )
+    default_new = _int(env, DEFAULT_MAX_NEW_TOKENS, str(min(DEFAULT_MAX_NEW_TOKENS_PREFERRED, cap)))
+    if default_new > cap:
+        raise SettingsError(f"{DEFAULT_MAX_NEW_TOKENS}={default_new} exceeds {MAX_NEW_TOKENS_CAP}={cap}")
+    system_prompt = env.get(SYSTEM_PROMPT) or None
+    timeout = _int(env, BACKEND_READ_TIMEOUT_SECONDS, DEFAULTS[BACKEND_READ_TIMEOUT_SECONDS])
+    return Settings(
+        endpoint_name=endpoint,
+        model_id=model_id,
+        prompt_family=family,
+        max_input_tokens=max_input,
+        max_total_tokens=max_total,
+        max_new_tokens_cap=cap,
+        default_max_new_tokens=default_new,
+        system_prompt=system_prompt,
+        log_prompts=_bool(env, LOG_PROMPTS),
+        request_body_limit_bytes=_int(env, REQUEST_BODY_LIMIT_BYTES, DEFAULTS[REQUEST_BODY_LIMIT_BYTES]),
+        backend_read_timeout_seconds=float(timeout),
+        aws_region=env.get("AWS_REGION") or None,
+    )
