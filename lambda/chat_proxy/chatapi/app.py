@@ -101,7 +101,7 @@ class RequestContextMiddleware:
                 if isinstance(body_or_error, ApiError):
                     await error_response(body_or_error)(scope, receive, send_with_id)
                     return
-                receive = _replay(body_or_error)
+                receive = _replay(body_or_error, receive)
             await self.app(scope, receive, send_with_id)
         except Exception:
             logger.exception("unhandled error", extra={"request_id": request_id})
@@ -156,17 +156,18 @@ class RequestContextMiddleware:
         return body
 
 
-def _replay(body: bytes) -> Receive:
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """Hand the buffered body to the app, then the real channel (streaming responses watch it for disconnects)."""
     sent = False
 
-    async def receive() -> Message:
+    async def replay() -> Message:
         nonlocal sent
         if not sent:
             sent = True
             return {"type": "http.request", "body": body, "more_body": False}
-        return {"type": "http.disconnect"}
+        return await receive()
 
-    return receive
+    return replay
 
 
 def _param(loc: tuple[Any, ...]) -> str | None:

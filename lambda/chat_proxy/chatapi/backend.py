@@ -207,13 +207,11 @@ class SageMakerBackend:
         self._cap = backoff_cap_seconds
         self._sleep = sleep
 
-    def _call(self, operation: Callable[..., Any], payload: dict[str, Any]) -> Any:
+    def _call(self, operation: Callable[..., Any], payload: dict[str, Any], accept: str) -> Any:
         body = json.dumps(payload, ensure_ascii=False).encode()
         for attempt in range(1, self._max_attempts + 1):
             try:
-                return operation(
-                    EndpointName=self._endpoint, Body=body, ContentType="application/json", Accept="application/json"
-                )
+                return operation(EndpointName=self._endpoint, Body=body, ContentType="application/json", Accept=accept)
             except Exception as exc:
                 if attempt < self._max_attempts and _is_retryable(exc):
                     self._sleep(random.uniform(0, min(self._cap, self._base * 2**attempt)))
@@ -223,7 +221,7 @@ class SageMakerBackend:
 
     def invoke(self, payload: dict[str, Any]) -> Any:
         """The endpoint's JSON answer to ``payload``."""
-        response = self._call(self._client.invoke_endpoint, payload)
+        response = self._call(self._client.invoke_endpoint, payload, "application/json")
         try:
             raw = response["Body"].read()
             return json.loads(raw)
@@ -236,4 +234,4 @@ class SageMakerBackend:
 
     def open_stream(self, payload: dict[str, Any]) -> TgiStream:
         """Start a streamed generation (``payload`` must carry ``"stream": true``)."""
-        return TgiStream(self._call(self._client.invoke_endpoint_with_response_stream, payload))
+        return TgiStream(self._call(self._client.invoke_endpoint_with_response_stream, payload, "text/event-stream"))

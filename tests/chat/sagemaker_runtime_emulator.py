@@ -1,0 +1,392 @@
+"""A scriptable emulator of the SageMaker runtime wire protocol with a TGI model behind it.
+
+``InvokeEndpoint`` (``POST /endpoints/{name}/invocations``) answers TGI's JSON; errors use the rest-json
+protocol (``X-Amzn-ErrorType`` header + JSON body) with the shapes of botocore's sagemaker-runtime model
+(``ModelError`` with ``OriginalStatusCode``/``OriginalMessage``, ``ValidationError``, ``ThrottlingException``,
+``ServiceUnavailable``, ``InternalFailure``). ``InvokeEndpointWithResponseStream``
+(``POST /endpoints/{name}/invocations-response-stream``) answers ``application/vnd.amazon.eventstream``
+frames, encoded here from the spec, carrying TGI's SSE bytes in ``PayloadPart`` events, or
+``ModelStreamError``/``InternalStreamFailure`` exception events.
+
+What it does is set by a scenario (a dict, see ``Scenario``): from Python (``emulator.set_scenario(...)``) or over
+HTTP (``POST /_emulator/scenario`` with the JSON scenario; ``GET /_emulator/requests`` lists what it received).
+
+Run standalone: ``python tests/chat/sagemaker_runtime_emulator.py --port 9000``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import binascii
+import itertools
+import json
+import socket
+import struct
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+DEFAULT_TOKENS = ["Hello", "!", " How", " can", " I", " help", "?"]
+EOS = "<|endoftext|>"
+
+
+# --- AWS event stream encoding (https://docs.aws.amazon.com/transcribe/latest/dg/event-stream.html) ---
+
+
+def _header(name: str, value: str) -> bytes:
+    raw_name = name.encode()
+    raw_value = value.encode()
+    return struct.pack(">B", len(raw_name)) + raw_name + struct.pack(">BH", 7, len(raw_value)) + raw_value
+
+
+def encode_message(headers: dict[str, str], payload: bytes) -> bytes:
+    """One event-stream message: prelude (total length, headers length, CRC32), headers, payload, CRC32."""
+    raw_headers = b"".join(_header(k, v) for k, v in headers.items())
+    total = 12 + len(raw_headers) + len(payload) + 4
+    prelude = struct.pack(">II", total, len(raw_headers))
+    prelude += struct.pack(">I", binascii.crc32(prelude) & 0xFFFFFFFF)
+    message = prelude + raw_headers + payload
+    return message + struct.pack(">I", binascii.crc32(message) & 0xFFFFFFFF)
+
+
+def payload_part(data: bytes) -> bytes:
+    headers = {":event-type": "PayloadPart", ":content-type": "application/octet-stream", ":message-type": "event"}
+    return encode_message(headers, data)
+
+
+def exception_event(kind: str, message: str, error_code: str | None = None) -> bytes:
+    body: dict[str, Any] = {"Message": message}
+    if error_code:
+        body["ErrorCode"] = error_code
+    headers = {":exception-type": kind, ":content-type": "application/json", ":message-type": "exception"}
+    return encode_message(headers, json.dumps(body).encode())
+
+
+# --- scenarios ---
+
+
+@dataclass
+class Scenario:
+    tokens: list[str] = field(default_factory=lambda: list(DEFAULT_TOKENS))
+    finish_reason: str = "eos_token"  # eos_token | stop_sequence | length (length also when max_new_tokens hits)
+    eos_special: bool = True  # stream a final special EOS token (its text must not reach clients)
+    split: int | list[int] | None = None  # PayloadPart sizes: every N bytes, or the listed cut offsets
+    tcp_split: int | None = None  # also write the event-stream bytes to the socket N bytes at a time
+    keepalive: bool = False  # ":" comment lines between events
+    crlf: bool = False
+    space: bool = False  # "data: " instead of TGI's "data:"
+    token_delay: float = 0.0
+    delay: float = 0.0  # before answering at all
+    error_after: int | None = None  # TGI error event after N tokens (0 = before any token)
+    error_type: str = "generation"
+    error_message: str = "CUDA out of memory"
+    cut_after: int | None = None  # close the connection after N tokens
+    stream_exception_after: int | None = None  # ModelStreamError event after N tokens
+    fault: str | None = None  # model422 | model424 | model429 | throttle | not_found | unavailable | internal | badjson
+    fault_times: int | None = None  # fail this many calls then behave (None = always)
+    model_message: str = "Input validation error: `inputs` tokens + `max_new_tokens` must be <= 2048"
+    prompt_tokens: bool = True  # report input_length/prefill so the proxy can count usage
+
+
+class Emulator:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._lock = threading.Lock()
+        self._scenario = Scenario()
+        self._faults_left: int | None = None
+        self.requests: list[dict[str, Any]] = []
+        self.server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self.server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @property
+    def scenario(self) -> Scenario:
+        return self._scenario
+
+    def set_scenario(self, **kwargs: Any) -> Scenario:
+        with self._lock:
+            self._scenario = Scenario(**kwargs)
+            self._faults_left = self._scenario.fault_times
+            self.requests = []
+        return self._scenario
+
+    def take_fault(self) -> str | None:
+        with self._lock:
+            fault = self._scenario.fault
+            if fault is None:
+                return None
+            if self._faults_left is None:
+                return fault
+            if self._faults_left <= 0:
+                return None
+            self._faults_left -= 1
+            return fault
+
+    def record(self, entry: dict[str, Any]) -> None:
+        with self._lock:
+            self.requests.append(entry)
+
+    def start(self) -> Emulator:
+        self._thread = threading.Thread(target=self.server.serve_forever, name="sagemaker-emulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def generation(scenario: Scenario, payload: dict[str, Any]) -> tuple[list[str], str]:
+    """The tokens produced for ``payload`` and the finish reason, honouring max_new_tokens."""
+    params = payload.get("parameters") or {}
+    limit = params.get("max_new_tokens")
+    tokens = list(scenario.tokens)
+    if isinstance(limit, int) and len(tokens) > limit:
+        return tokens[:limit], "length"
+    return tokens, scenario.finish_reason
+
+
+def prompt_token_count(payload: dict[str, Any]) -> int:
+    return len(str(payload.get("inputs", "")).split())
+
+
+def tgi_answer(scenario: Scenario, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """What TGI behind SageMaker answers to a non-stream request (a one-element list)."""
+    params = payload.get("parameters") or {}
+    tokens, reason = generation(scenario, payload)
+    text = "".join(tokens)
+    if params.get("return_full_text"):
+        text = str(payload.get("inputs", "")) + text
+    item: dict[str, Any] = {"generated_text": text}
+    if params.get("details"):
+        prefill = []
+        if params.get("decoder_input_details") and scenario.prompt_tokens:
+            prefill = [{"id": i, "text": w, "logprob": None} for i, w in enumerate(str(payload["inputs"]).split())]
+        item["details"] = {
+            "finish_reason": reason,
+            "generated_tokens": len(tokens) + (1 if reason == "eos_token" and scenario.eos_special else 0),
+            "seed": params.get("seed"),
+            "prefill": prefill,
+            "tokens": [{"id": 100 + i, "text": t, "logprob": -0.1, "special": False} for i, t in enumerate(tokens)],
+        }
+    return [item]
+
+
+def sse_events(scenario: Scenario, payload: dict[str, Any]) -> list[tuple[bytes, int]]:
+    """TGI's stream as ``(sse bytes, tokens so far)`` pairs."""
+    params = payload.get("parameters") or {}
+    tokens, reason = generation(scenario, payload)
+    eol = "\r\n" if scenario.crlf else "\n"
+    prefix = "data: " if scenario.space else "data:"
+    stream_tokens = [(t, False) for t in tokens]
+    if reason == "eos_token" and scenario.eos_special:
+        stream_tokens.append((EOS, True))
+    out: list[tuple[bytes, int]] = []
+    for i, (text, special) in enumerate(stream_tokens):
+        if scenario.error_after is not None and i == scenario.error_after:
+            error = {"error": scenario.error_message, "error_type": scenario.error_type}
+            out.append(((prefix + json.dumps(error) + eol + eol).encode(), i))
+            return out
+        last = i == len(stream_tokens) - 1
+        event: dict[str, Any] = {
+            "index": i + 1,
+            "token": {"id": 100 + i, "text": text, "logprob": -0.1, "special": special},
+            "generated_text": None,
+            "details": None,
+        }
+        if last:
+            event["generated_text"] = "".join(tokens)
+            if params.get("details"):
+                details: dict[str, Any] = {
+                    "finish_reason": reason,
+                    "generated_tokens": len(stream_tokens),
+                    "seed": None,
+                }
+                if scenario.prompt_tokens:
+                    details["input_length"] = prompt_token_count(payload)
+                event["details"] = details
+        chunk = ""
+        if scenario.keepalive:
+            chunk += ":" + eol + ": keep-alive" + eol
+        chunk += prefix + json.dumps(event, ensure_ascii=False) + eol + eol
+        out.append((chunk.encode(), i + 1))
+    return out
+
+
+def split_bytes(data: bytes, split: int | list[int] | None) -> list[bytes]:
+    if split is None:
+        return [data]
+    if isinstance(split, int):
+        return [data[i : i + split] for i in range(0, len(data), split)] or [b""]
+    cuts = sorted({c for c in split if 0 < c < len(data)})
+    bounds = [0, *cuts, len(data)]
+    return [data[a:b] for a, b in itertools.pairwise(bounds)]
+
+
+# --- HTTP ---
+
+MODEL_ERROR_STATUS = {"model422": 422, "model424": 424, "model429": 429}
+
+
+def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # quiet
+            return
+
+        def _send_json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+            raw = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(raw)))
+            self.send_header("x-amzn-RequestId", "emulator-request")
+            for k, v in (headers or {}).items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(raw)
+
+        def _aws_error(self, status: int, code: str, body: dict[str, Any]) -> None:
+            self._send_json(
+                status, body, {"X-Amzn-ErrorType": f"{code}:http://internal.amazon.com/coral/com.amazonaws.sagemaker/"}
+            )
+
+        def do_GET(self) -> None:
+            if self.path == "/_emulator/requests":
+                self._send_json(200, emulator.requests)
+            else:
+                self._send_json(404, {"message": "not found"})
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            raw = self.rfile.read(length)
+            if self.path == "/_emulator/scenario":
+                emulator.set_scenario(**json.loads(raw or b"{}"))
+                self._send_json(200, {"ok": True})
+                return
+            parts = self.path.split("/")
+            if (
+                len(parts) != 4
+                or parts[1] != "endpoints"
+                or parts[3] not in ("invocations", "invocations-response-stream")
+            ):
+                self._send_json(404, {"message": "unknown path"})
+                return
+            stream = parts[3] == "invocations-response-stream"
+            payload = json.loads(raw)
+            emulator.record({"endpoint": parts[2], "stream": stream, "payload": payload, "headers": dict(self.headers)})
+            scenario = emulator.scenario
+            if scenario.delay:
+                time.sleep(scenario.delay)
+            fault = emulator.take_fault()
+            if fault is not None and self._fault(fault, scenario, parts[2]):
+                return
+            if stream:
+                self._stream(scenario, payload)
+            else:
+                self._send_json(200, tgi_answer(scenario, payload))
+
+        def _fault(self, fault: str, scenario: Scenario, endpoint: str) -> bool:
+            if fault in MODEL_ERROR_STATUS:
+                original = MODEL_ERROR_STATUS[fault]
+                original_message = json.dumps({"error": scenario.model_message, "error_type": "validation"})
+                self._aws_error(
+                    424,
+                    "ModelError",
+                    {
+                        "ErrorCode": "CLIENT_ERROR_FROM_MODEL",
+                        "LogStreamArn": "arn:aws:logs:us-east-1:123456789012:log-group:/aws/sagemaker/Endpoints/x",
+                        "Message": f"Received client error ({original}) from primary with message "
+                        f'"{original_message}".',
+                        "OriginalMessage": original_message,
+                        "OriginalStatusCode": original,
+                    },
+                )
+            elif fault == "throttle":
+                self._aws_error(400, "ThrottlingException", {"message": "Rate exceeded"})
+            elif fault == "not_found":
+                self._aws_error(
+                    400, "ValidationError", {"Message": f"Endpoint {endpoint} of account 123456789012 not found."}
+                )
+            elif fault == "unavailable":
+                self._aws_error(503, "ServiceUnavailable", {"Message": "Service unavailable"})
+            elif fault == "internal":
+                self._aws_error(500, "InternalFailure", {"Message": "Internal failure"})
+            elif fault == "badjson":
+                raw = b"<html>not json"
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+            else:
+                return False
+            return True
+
+        def _chunk(self, data: bytes) -> None:
+            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            self.wfile.flush()
+
+        def _write_frames(self, frames: bytes, scenario: Scenario) -> None:
+            if scenario.tcp_split:
+                for piece in split_bytes(frames, scenario.tcp_split):
+                    self._chunk(piece)
+            elif frames:
+                self._chunk(frames)
+
+        def _stream(self, scenario: Scenario, payload: dict[str, Any]) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/vnd.amazon.eventstream")
+            self.send_header("X-Amzn-SageMaker-Content-Type", "text/event-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.send_header("x-amzn-RequestId", "emulator-request")
+            self.end_headers()
+            events = sse_events(scenario, payload)
+            if isinstance(scenario.split, list):
+                # Cut offsets apply to the whole SSE byte stream, so a cut may fall anywhere, across events.
+                events = [(piece, len(events)) for piece in split_bytes(b"".join(e for e, _ in events), scenario.split)]
+            sent_tokens = 0
+            for data, tokens in events:
+                if scenario.cut_after is not None and sent_tokens >= scenario.cut_after:
+                    self.wfile.flush()
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    self.close_connection = True
+                    return
+                if scenario.stream_exception_after is not None and sent_tokens >= scenario.stream_exception_after:
+                    self._write_frames(
+                        exception_event("ModelStreamError", "Model stream broken", "StreamBroken"), scenario
+                    )
+                    self.wfile.write(b"0\r\n\r\n")
+                    return
+                parts = split_bytes(data, scenario.split) if isinstance(scenario.split, int) else [data]
+                self._write_frames(b"".join(payload_part(p) for p in parts), scenario)
+                sent_tokens = tokens
+                if scenario.token_delay:
+                    time.sleep(scenario.token_delay)
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+
+    return Handler
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9000)
+    args = parser.parse_args()
+    emulator = Emulator(args.host, args.port)
+    print(f"SageMaker runtime emulator on {emulator.url}", flush=True)
+    try:
+        emulator.server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
