@@ -16,8 +16,20 @@ def acknowledge(scope: IConstruct, findings: dict[str, str]) -> None:
         cdk.Validations.of(scope).acknowledge(cdk.Acknowledgment(id=finding, reason=reason))
 
 
+def rendered_arn(stack: cdk.Stack, service: str, resource: str) -> str:
+    """An ARN of this stack as cdk-nag prints it in a finding id (pseudo parameters as <AWS::...>)."""
+
+    def part(value: str, pseudo: str) -> str:
+        return f"<AWS::{pseudo}>" if cdk.Token.is_unresolved(value) else value
+
+    return (
+        f"arn:{part(stack.partition, 'Partition')}:{service}:{part(stack.region, 'Region')}:"
+        f"{part(stack.account, 'AccountId')}:{resource}"
+    )
+
+
 def acknowledge_log_retention_provider(stack: cdk.Stack, *, log_group_pattern: str) -> None:
-    """The provider's role is CDK's; its log-group statement names `log_group_pattern` (as cdk-nag prints it)."""
+    """The provider's role is CDK's; its log-group statement names `log_group_pattern`."""
     provider = stack.node.try_find_child(LOG_RETENTION_PROVIDER_ID)
     if provider is None:
         return
@@ -30,8 +42,7 @@ def acknowledge_log_retention_provider(stack: cdk.Stack, *, log_group_pattern: s
             "AwsSolutions::AwsSolutions-IAM5[Resource::*]": "CDK's LogRetention provider: logs:PutRetentionPolicy"
             " and logs:DeleteRetentionPolicy are granted by CDK on *; the provider only touches log groups it is "
             "given",
-            "AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:"
-            f"log-group:{log_group_pattern}]": "log streams of one log group whose name is generated at deploy "
+            f"AwsSolutions::AwsSolutions-IAM5[Resource::{rendered_arn(stack, 'logs', log_group_pattern)}]": "log streams of one log group whose name is generated at deploy "
             "time; the log group itself is named exactly",
         },
     )

@@ -16,7 +16,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sagemaker as sagemaker
 
 from constructs import Construct
-from constructs.nag import acknowledge, acknowledge_log_retention_provider
+from constructs.nag import acknowledge, acknowledge_log_retention_provider, rendered_arn
 
 INVOKE_ACTIONS = ("sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream")
 ECR_PULL_ACTIONS = ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
@@ -50,9 +50,7 @@ class Hosting:
 
     def __post_init__(self) -> None:
         if not INSTANCE_TYPE.fullmatch(self.instance_type):
-            raise ValueError(
-                f"instance_type {self.instance_type!r} is not a SageMaker type like ml.g5.12xlarge"
-            )
+            raise ValueError(f"instance_type {self.instance_type!r} is not a SageMaker type like ml.g5.12xlarge")
         if self.instance_count < 1:
             raise ValueError(f"instance_count {self.instance_count} must be at least 1")
         _check_range("health_check_timeout", self.health_check_timeout, HEALTH_CHECK_RANGE)
@@ -125,9 +123,7 @@ class HostedEndpoint(Construct):
             )
         policy.attach_to_role(role)
         self._execution_policy = policy
-        logs_arn = (
-            "arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/sagemaker/Endpoints/*"
-        )
+        logs_arn = rendered_arn(stack, "logs", "log-group:/aws/sagemaker/Endpoints/*")
         acknowledge(
             policy,
             {
@@ -155,9 +151,7 @@ class HostedEndpoint(Construct):
             model_data_download_timeout_in_seconds=hosting.model_download_timeout,
             volume_size_in_gb=hosting.volume_size,
         )
-        self.endpoint_config = sagemaker.CfnEndpointConfig(
-            self, "EndpointConfig", production_variants=[variant]
-        )
+        self.endpoint_config = sagemaker.CfnEndpointConfig(self, "EndpointConfig", production_variants=[variant])
         self.endpoint = sagemaker.CfnEndpoint(
             self, "Endpoint", endpoint_config_name=self.endpoint_config.attr_endpoint_config_name
         )
@@ -175,7 +169,7 @@ class HostedEndpoint(Construct):
         stack = cdk.Stack.of(self)
         endpoint_ref = f"<{stack.resolve(stack.get_logical_id(self.endpoint))}.EndpointName>"
         acknowledge_log_retention_provider(
-            stack, log_group_pattern=f"/aws/sagemaker/Endpoints/{endpoint_ref}:*"
+            stack, log_group_pattern=f"log-group:/aws/sagemaker/Endpoints/{endpoint_ref}:*"
         )
 
     @property

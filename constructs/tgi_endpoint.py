@@ -60,18 +60,13 @@ class TgiModel:
 
     def __post_init__(self) -> None:
         if self.quantize is not None and self.quantize not in QUANTIZE_CHOICES:
-            raise ValueError(
-                f"quantize {self.quantize!r} is not supported; allowed: {', '.join(QUANTIZE_CHOICES)}"
-            )
+            raise ValueError(f"quantize {self.quantize!r} is not supported; allowed: {', '.join(QUANTIZE_CHOICES)}")
         if self.max_total_tokens <= self.max_input_tokens:
             raise ValueError(
                 f"max_total_tokens {self.max_total_tokens} must be greater than max_input_tokens "
                 f"{self.max_input_tokens}"
             )
-        if (
-            self.max_batch_prefill_tokens is not None
-            and self.max_batch_prefill_tokens < self.max_input_tokens
-        ):
+        if self.max_batch_prefill_tokens is not None and self.max_batch_prefill_tokens < self.max_input_tokens:
             raise ValueError(
                 f"max_batch_prefill_tokens {self.max_batch_prefill_tokens} must be at least max_input_tokens "
                 f"{self.max_input_tokens}"
@@ -98,12 +93,14 @@ class TgiEndpoint(HostedEndpoint):
         hosting: Hosting | None = None,
         role: iam.IRole | None = None,
     ) -> None:
-        super().__init__(scope, construct_id)
-        self.settings = model or TgiModel()
+        settings = model or TgiModel()
         hosting = hosting or Hosting()
-        self.image = resolve_image(IMAGE_FRAMEWORK, self.settings.tgi_version)
-        self.num_gpus = self._num_gpus(hosting.instance_type)
-        self.sizing = self._check_fit(hosting.instance_type)
+        # Everything that can reject the configuration runs before the construct joins the tree.
+        image = resolve_image(IMAGE_FRAMEWORK, settings.tgi_version)
+        num_gpus = _num_gpus(settings, hosting.instance_type)
+        sizing = _check_fit(settings, hosting.instance_type, num_gpus)
+        super().__init__(scope, construct_id)
+        self.settings, self.image, self.num_gpus, self.sizing = settings, image, num_gpus, sizing
 
         stack = cdk.Stack.of(self)
         self.image_uri, repository_arn = self._image_for(stack)
@@ -117,48 +114,6 @@ class TgiEndpoint(HostedEndpoint):
             ),
         )
         self._host(model_resource, hosting)
-
-    def _num_gpus(self, instance_type: str) -> int:
-        gpus = gpu_info(instance_type).count
-        wanted = self.settings.num_gpus
-        if wanted is not None and not 1 <= wanted <= gpus:
-            raise ValueError(f"num_gpus {wanted} is not possible on {instance_type}, which has {gpus} GPU(s)")
-        arch = self.settings.architecture
-        if wanted is not None and arch is not None and arch.attention_heads % wanted:
-            raise ValueError(
-                f"num_gpus {wanted}: {self.settings.hf_model_id} has {arch.attention_heads} attention heads, "
-                f"which TGI cannot split evenly over {wanted} shards"
-            )
-        return wanted if wanted is not None else valid_shards(gpus, arch)
-
-    def _check_fit(self, instance_type: str) -> SizingReport | None:
-        s = self.settings
-        if s.params_b is None:
-            return None
-        report = size(
-            params_b=s.params_b,
-            instance_type=instance_type,
-            quantize=s.quantize,
-            shards=self.num_gpus,
-            architecture=s.architecture,
-            max_total_tokens=s.max_total_tokens,
-        )
-        if not report.fits:
-            fitting = instances_that_fit(
-                params_b=s.params_b,
-                quantize=s.quantize,
-                architecture=s.architecture,
-                max_total_tokens=s.max_total_tokens,
-            )
-            suggestion = ", ".join(fitting[:4]) if fitting else "none in the SageMaker SDK's GPU table"
-            raise ValueError(
-                f"{s.hf_model_id} does not fit {instance_type}: {s.params_b:g}B parameters × "
-                f"{report.bytes_per_param:g} bytes = {report.weights_gib:.1f} GiB of weights + "
-                f"{report.reserve_gib:.1f} GiB reserve, but {report.shards} GPU(s) of {instance_type} hold "
-                f"{report.usable_gib:.1f} GiB. Smallest instance types that fit: {suggestion}"
-                + ("" if s.quantize else "; or quantize (e.g. -c quantize=gptq with a GPTQ checkpoint)")
-            )
-        return report
 
     def _image_for(self, stack: cdk.Stack) -> tuple[str, str]:
         """The pinned image URI and its ECR repository ARN: literal for a concrete region, else a mapping."""
@@ -182,9 +137,7 @@ class TgiEndpoint(HostedEndpoint):
             input_key: str(s.max_input_tokens),
             "MAX_TOTAL_TOKENS": str(s.max_total_tokens),
             # TGI's default prefill budget (4096) must not be below the longest accepted input.
-            "MAX_BATCH_PREFILL_TOKENS": str(
-                prefill if prefill is not None else max(4096, s.max_input_tokens)
-            ),
+            "MAX_BATCH_PREFILL_TOKENS": str(prefill if prefill is not None else max(4096, s.max_input_tokens)),
         }
         if s.max_batch_total_tokens is not None:
             env["MAX_BATCH_TOTAL_TOKENS"] = str(s.max_batch_total_tokens)
@@ -197,6 +150,50 @@ class TgiEndpoint(HostedEndpoint):
             env["HUGGING_FACE_HUB_TOKEN"] = token
         env.update(s.extra_env)
         return env
+
+
+def _num_gpus(settings: TgiModel, instance_type: str) -> int:
+    gpus = gpu_info(instance_type).count
+    wanted = settings.num_gpus
+    if wanted is not None and not 1 <= wanted <= gpus:
+        raise ValueError(f"num_gpus {wanted} is not possible on {instance_type}, which has {gpus} GPU(s)")
+    arch = settings.architecture
+    if wanted is not None and arch is not None and arch.attention_heads % wanted:
+        raise ValueError(
+            f"num_gpus {wanted}: {settings.hf_model_id} has {arch.attention_heads} attention heads, "
+            f"which TGI cannot split evenly over {wanted} shards"
+        )
+    return wanted if wanted is not None else valid_shards(gpus, arch)
+
+
+def _check_fit(settings: TgiModel, instance_type: str, num_gpus: int) -> SizingReport | None:
+    s = settings
+    if s.params_b is None:
+        return None
+    report = size(
+        params_b=s.params_b,
+        instance_type=instance_type,
+        quantize=s.quantize,
+        shards=num_gpus,
+        architecture=s.architecture,
+        max_total_tokens=s.max_total_tokens,
+    )
+    if not report.fits:
+        fitting = instances_that_fit(
+            params_b=s.params_b,
+            quantize=s.quantize,
+            architecture=s.architecture,
+            max_total_tokens=s.max_total_tokens,
+        )
+        suggestion = ", ".join(fitting[:4]) if fitting else "none in the SageMaker SDK's GPU table"
+        raise ValueError(
+            f"{s.hf_model_id} does not fit {instance_type}: {s.params_b:g}B parameters × "
+            f"{report.bytes_per_param:g} bytes = {report.weights_gib:.1f} GiB of weights + "
+            f"{report.reserve_gib:.1f} GiB reserve, but {report.shards} GPU(s) of {instance_type} hold "
+            f"{report.usable_gib:.1f} GiB. Smallest instance types that fit: {suggestion}"
+            + ("" if s.quantize else "; or quantize (e.g. -c quantize=gptq with a GPTQ checkpoint)")
+        )
+    return report
 
 
 def image_mapping(stack: cdk.Stack, image: ImageFamily) -> cdk.CfnMapping:

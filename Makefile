@@ -1,0 +1,71 @@
+# The README's two commands are `make synth` and `make test`; everything they need is installed here.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CHECKOV_VENV := .venv-checkov
+CDK := node_modules/.bin/cdk
+# Extra CDK arguments, e.g. make synth CDK_ARGS="-c model=falcon-7b-instruct"
+CDK_ARGS ?=
+PORT ?= 8080
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CDK_DISABLE_VERSION_CHECK := 1
+
+.PHONY: help install synth test lint typecheck unit deploy destroy dev bench jumpstart-lock clean
+
+help:
+	@echo "make synth | test | deploy | destroy | dev | bench | jumpstart-lock MODEL=.. VERSION=.. REGIONS=.."
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt lambda/chat_proxy/requirements.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+# checkov pins boto3/botocore versions that conflict with moto's and sagemaker-core's: it gets its own venv.
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	@node -e 'const v=+process.versions.node.split(".")[0]; if (v < 20) { console.error("Node.js 20+ is required"); process.exit(1) }'
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(VENV)/.installed node_modules/.installed
+
+synth: install
+	$(CDK) synth --quiet $(CDK_ARGS)
+	@echo "templates: $$(ls cdk.out/*.template.json)"
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.installed
+	$(VENV)/bin/mypy app.py stacks constructs lambda/chat_proxy
+
+test: install $(CHECKOV_VENV)/.installed lint typecheck
+	CHECKOV=$(CHECKOV_VENV)/bin/checkov $(PY) -m pytest -n 2 --dist loadgroup
+
+deploy: install
+	$(CDK) deploy $(CDK_ARGS)
+
+destroy: install
+	$(CDK) destroy $(CDK_ARGS)
+
+dev: $(VENV)/.installed
+	@test -n "$$SAGEMAKER_ENDPOINT_NAME" || { echo "set SAGEMAKER_ENDPOINT_NAME (and AWS_REGION)"; exit 1; }
+	$(VENV)/bin/uvicorn --app-dir lambda/chat_proxy main:app --host 127.0.0.1 --port $(PORT)
+
+bench: install
+	$(PY) bench/run.py
+
+jumpstart-lock: $(VENV)/.installed
+	@test -n "$(MODEL)" || { echo "usage: make jumpstart-lock MODEL=<id> VERSION=<v|*> REGIONS=<r1,r2>"; exit 2; }
+	$(PY) tools/jumpstart_lock.py --model "$(MODEL)" --version "$(or $(VERSION),*)" --regions "$(or $(REGIONS),us-east-1)"
+
+clean:
+	rm -rf cdk.out .build .pytest_cache .mypy_cache .ruff_cache
