@@ -1,0 +1,58 @@
+"""Settings read once from the environment; bad values fail fast naming the variable."""
+
+from __future__ import annotations
+
+import pytest
+from chatapi.settings import SettingsError, load_settings
+
+BASE = {"SAGEMAKER_ENDPOINT_NAME": "ep"}
+
+
+def test_defaults() -> None:
+    s = load_settings(BASE)
+    assert (s.model_id, s.prompt_family, s.max_input_tokens, s.max_total_tokens) == ("tgi", "falcon", 1024, 2048)
+    assert (s.max_new_tokens_cap, s.default_max_new_tokens) == (1024, 512)
+    assert (s.system_prompt, s.log_prompts, s.request_body_limit_bytes) == (None, False, 1048576)
+    assert s.backend_read_timeout_seconds == 600
+
+
+def test_endpoint_name_is_required() -> None:
+    with pytest.raises(SettingsError, match="SAGEMAKER_ENDPOINT_NAME is required"):
+        load_settings({})
+
+
+def test_default_max_new_tokens_is_bounded_by_the_cap() -> None:
+    s = load_settings({**BASE, "MAX_INPUT_TOKENS": "1900", "MAX_TOTAL_TOKENS": "2048"})
+    assert (s.max_new_tokens_cap, s.default_max_new_tokens) == (148, 148)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"PROMPT_FAMILY": "gpt"}, r"PROMPT_FAMILY='gpt' is not supported; expected one of \['chatml'"),
+        ({"MAX_INPUT_TOKENS": "lots"}, "MAX_INPUT_TOKENS='lots' is not an integer"),
+        ({"MAX_INPUT_TOKENS": "0"}, "MAX_INPUT_TOKENS=0 is too small"),
+        ({"MAX_TOTAL_TOKENS": "1024"}, "MAX_TOTAL_TOKENS=1024 must be greater than MAX_INPUT_TOKENS=1024"),
+        ({"MAX_NEW_TOKENS_CAP": "2000"}, "MAX_NEW_TOKENS_CAP=2000 exceeds"),
+        ({"DEFAULT_MAX_NEW_TOKENS": "2000"}, "DEFAULT_MAX_NEW_TOKENS=2000 exceeds MAX_NEW_TOKENS_CAP=1024"),
+        ({"LOG_PROMPTS": "maybe"}, "LOG_PROMPTS='maybe' is not a boolean"),
+        ({"REQUEST_BODY_LIMIT_BYTES": "-1"}, "REQUEST_BODY_LIMIT_BYTES=-1 is too small"),
+        ({"BACKEND_READ_TIMEOUT_SECONDS": "1.5"}, "BACKEND_READ_TIMEOUT_SECONDS='1.5' is not an integer"),
+    ],
+)
+def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        load_settings({**BASE, **env})
+
+
+def test_main_module_fails_fast_without_endpoint(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    from conftest import APP_DIR
+
+    result = subprocess.run(
+        [sys.executable, "-c", "import main"], cwd=APP_DIR, env={"PATH": "/usr/bin"}, capture_output=True, text=True
+    )
+    assert result.returncode != 0
+    assert "SAGEMAKER_ENDPOINT_NAME is required" in result.stderr
