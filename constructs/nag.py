@@ -1,4 +1,4 @@
-"""cdk-nag v3 acknowledgments: one place that states, per finding, why it is accepted."""
+"""Accepted findings of the validators (cdk-nag v3, checkov, cfn-lint): one place, each with its reason."""
 
 from __future__ import annotations
 
@@ -14,6 +14,13 @@ def acknowledge(scope: IConstruct, findings: dict[str, str]) -> None:
     """Acknowledge each `finding id → reason` on `scope` and everything below it."""
     for finding, reason in findings.items():
         cdk.Validations.of(scope).acknowledge(cdk.Acknowledgment(id=finding, reason=reason))
+
+
+def skip_checkov(resource: cdk.CfnResource, checks: dict[str, str]) -> None:
+    """checkov reads `Metadata.checkov.skip`; each skip carries its reason as the comment."""
+    metadata = resource.get_metadata("checkov") or {"skip": []}
+    metadata["skip"] += [{"id": check, "comment": reason} for check, reason in checks.items()]
+    resource.add_metadata("checkov", metadata)
 
 
 def rendered_arn(stack: cdk.Stack, service: str, resource: str) -> str:
@@ -33,6 +40,25 @@ def acknowledge_log_retention_provider(stack: cdk.Stack, *, log_group_pattern: s
     provider = stack.node.try_find_child(LOG_RETENTION_PROVIDER_ID)
     if provider is None:
         return
+    function = provider.node.default_child
+    assert isinstance(function, cdk.CfnResource)
+    if function.get_metadata("checkov") is None:
+        # CDK emits DependsOn on the role that its GetAtt already implies (cfn-lint W3005); harmless, not ours.
+        function.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
+        skip_checkov(
+            function,
+            {
+                "CKV_AWS_116": "CDK's LogRetention provider runs synchronously inside CloudFormation: no DLQ",
+                "CKV_AWS_117": "CDK's LogRetention provider only calls the CloudWatch Logs API: no VPC",
+                "CKV_AWS_115": "CDK's LogRetention provider runs once per deployment: no concurrency limit",
+            },
+        )
+        policy = provider.node.find_child("ServiceRole").node.find_child("DefaultPolicy").node.default_child
+        assert isinstance(policy, cdk.CfnResource)
+        skip_checkov(
+            policy,
+            {"CKV_AWS_111": "logs:PutRetentionPolicy/DeleteRetentionPolicy have CDK's * resource; see IAM5 ack"},
+        )
     acknowledge(
         provider,
         {
@@ -42,7 +68,8 @@ def acknowledge_log_retention_provider(stack: cdk.Stack, *, log_group_pattern: s
             "AwsSolutions::AwsSolutions-IAM5[Resource::*]": "CDK's LogRetention provider: logs:PutRetentionPolicy"
             " and logs:DeleteRetentionPolicy are granted by CDK on *; the provider only touches log groups it is "
             "given",
-            f"AwsSolutions::AwsSolutions-IAM5[Resource::{rendered_arn(stack, 'logs', log_group_pattern)}]": "log streams of one log group whose name is generated at deploy "
-            "time; the log group itself is named exactly",
+            f"AwsSolutions::AwsSolutions-IAM5[Resource::{rendered_arn(stack, 'logs', log_group_pattern)}]": (
+                "log streams of one log group whose name is generated at deploy time"
+            ),
         },
     )

@@ -18,6 +18,7 @@ from constructs.catalog import (
     size,
     valid_shards,
 )
+from constructs.nag import skip_checkov
 from constructs.sagemaker_common import HostedEndpoint, Hosting
 from constructs.sdk_data import ImageFamily, gpu_info, resolve_image
 
@@ -112,6 +113,13 @@ class TgiEndpoint(HostedEndpoint):
             primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
                 image=self.image_uri, environment=self.environment()
             ),
+        )
+        skip_checkov(
+            model_resource,
+            {
+                "CKV_AWS_370": "TGI downloads HF_MODEL_ID from the Hugging Face Hub at start-up, which network "
+                "isolation forbids (the JumpStart path, which loads weights from S3, enables it)"
+            },
         )
         self._host(model_resource, hosting)
 
