@@ -189,8 +189,11 @@ def _param(loc: tuple[Any, ...]) -> str | None:
 
 
 def validation_error(exc: RequestValidationError) -> ApiError:
-    errors = exc.errors()
-    first = errors[0] if errors else {"type": "value_error", "loc": (), "msg": "invalid request"}
+    errors = exc.errors() or [{"type": "value_error", "loc": (), "msg": "invalid request"}]
+    # A union (``content: str | list[part]``) reports one error per member: name the most specific one.
+    root = _param(tuple(errors[0].get("loc", ()))) or ""
+    same_field = [e for e in errors if (_param(tuple(e.get("loc", ()))) or "").startswith(root)]
+    first = max(same_field, key=lambda e: len(_param(tuple(e.get("loc", ()))) or ""))
     kind = first.get("type", "")
     param = _param(tuple(first.get("loc", ())))
     if kind == "json_invalid":
