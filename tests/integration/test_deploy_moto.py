@@ -1,0 +1,62 @@
+"""Deploy the synthesized template into moto's CloudFormation and read back what it created with boto3."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from constructs.sdk_data import resolve_image
+from tests.integration.moto_cloud import REGION, moto_cloud, without_custom_resources
+
+pytestmark = pytest.mark.xdist_group("synth")
+
+
+@pytest.fixture(scope="module")
+def cloud() -> Any:
+    with moto_cloud() as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def deployed(cloud: Any, default_synth: Any) -> dict[str, Any]:
+    cloud.publish_assets(default_synth.outdir, default_synth.stack.artifact_id)
+    stack = cloud.deploy("LlmChat", without_custom_resources(default_synth.template))
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
+    return {"stack": stack, "resources": cloud.stack_resources("LlmChat")}
+
+
+def _physical(deployed: dict[str, Any], cfn_type: str) -> str:
+    (r,) = [r for r in deployed["resources"].values() if r["ResourceType"] == cfn_type]
+    return str(r["PhysicalResourceId"])
+
+
+def _name_from(arn_or_name: str) -> str:
+    return arn_or_name.rsplit("/", 1)[-1]
+
+
+def test_model_runs_the_regions_pinned_tgi_image_with_the_guides_env(cloud: Any, deployed: dict[str, Any]) -> None:
+    model = cloud.client("sagemaker").describe_model(ModelName=_name_from(_physical(deployed, "AWS::SageMaker::Model")))
+    assert model["PrimaryContainer"]["Image"] == resolve_image("huggingface-llm").in_region(REGION).uri
+    env = model["PrimaryContainer"]["Environment"]
+    assert (env["HF_MODEL_ID"], env["SM_NUM_GPUS"], env["MAX_TOTAL_TOKENS"]) == ("tiiuae/falcon-40b-instruct", "4", "2048")
+    (role,) = [r["PhysicalResourceId"] for k, r in deployed["resources"].items() if k.startswith("LlmExecutionRole")]
+    assert model["ExecutionRoleArn"].endswith(f":role/{role}")
+
+
+def test_endpoint_config_has_the_instance_and_health_check(cloud: Any, deployed: dict[str, Any]) -> None:
+    name = _name_from(_physical(deployed, "AWS::SageMaker::EndpointConfig"))
+    (variant,) = cloud.client("sagemaker").describe_endpoint_config(EndpointConfigName=name)["ProductionVariants"]
+    assert (variant["InstanceType"], variant["InitialInstanceCount"]) == ("ml.g5.12xlarge", 1)
+    assert variant["ContainerStartupHealthCheckTimeoutInSeconds"] == 600
+
+
+def test_endpoint_uses_the_config_and_is_named_in_the_outputs(cloud: Any, deployed: dict[str, Any]) -> None:
+    sm = cloud.client("sagemaker")
+    name = _name_from(_physical(deployed, "AWS::SageMaker::Endpoint"))
+    endpoint = sm.describe_endpoint(EndpointName=name)
+    config = _name_from(_physical(deployed, "AWS::SageMaker::EndpointConfig"))
+    assert endpoint["EndpointConfigName"] == config
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in deployed["stack"].get("Outputs", [])}
+    assert outputs["EndpointName"] == name
+    assert outputs["ImageUri"].endswith(resolve_image("huggingface-llm").tag)
