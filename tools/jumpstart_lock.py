@@ -163,9 +163,7 @@ def _region_facts(model_id: str, version: str, region: str) -> tuple[dict[str, A
 
     per_instance: dict[str, Any] = {}
     for instance_type in sorted(set(supported) | {default}):
-        image_uri = image_uris.retrieve(
-            framework=None, **key, image_scope=INFERENCE, instance_type=instance_type
-        )
+        image_uri = image_uris.retrieve(framework=None, **key, image_scope=INFERENCE, instance_type=instance_type)
         model_uri = model_uris.retrieve(**key, model_scope=INFERENCE, instance_type=instance_type)
         environment = environment_variables.retrieve_default(
             **key, include_aws_sdk_env_vars=False, instance_type=instance_type
@@ -206,9 +204,7 @@ def _region_facts(model_id: str, version: str, region: str) -> tuple[dict[str, A
         "partition": partition,
         "content_bucket": content_bucket,
         "eula_url": (
-            f"https://{content_bucket}.s3.{region}.{get_domain_for_region(region)}/{eula_key}"
-            if eula_key
-            else None
+            f"https://{content_bucket}.s3.{region}.{get_domain_for_region(region)}/{eula_key}" if eula_key else None
         ),
         "instance_types": per_instance,
     }
