@@ -58,8 +58,13 @@ def main() -> int:
     }
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(
-        aws, SAGEMAKER_ENDPOINT_NAME="bench", AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME=emu_url, POWERTOOLS_LOG_LEVEL="INFO"
+        aws,
+        SAGEMAKER_ENDPOINT_NAME="bench",
+        AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME=emu_url,
+        POWERTOOLS_LOG_LEVEL=os.environ.get("BENCH_LOG_LEVEL", "INFO"),
     )
+    if os.environ.get("BENCH_APP_PYTHONPATH"):  # e.g. try optional uvicorn speedups without installing them
+        env["PYTHONPATH"] = os.environ["BENCH_APP_PYTHONPATH"]
     procs = [
         subprocess.Popen(
             [sys.executable, str(REPO / "tests/chat/sagemaker_runtime_emulator.py"), "--port", str(emu_port)],
