@@ -23,6 +23,19 @@ def skip_checkov(resource: cdk.CfnResource, checks: dict[str, str]) -> None:
     resource.add_metadata("checkov", metadata)
 
 
+def ignore_cfn_lint(resource: cdk.CfnResource, rule: str, reason: str) -> None:
+    """cfn-lint reads `Metadata.cfn-lint.config.ignore_checks`; the reason sits beside it for reviewers."""
+    config = resource.get_metadata("cfn-lint") or {"config": {"ignore_checks": []}}
+    config["config"]["ignore_checks"].append(rule)
+    resource.add_metadata("cfn-lint", config)
+    reasons = resource.get_metadata("cfn-lint-reasons") or {}
+    resource.add_metadata("cfn-lint-reasons", {**reasons, rule: reason})
+
+
+# CDK's Function adds DependsOn on its role although Role.Arn is already referenced (cfn-lint W3005).
+REDUNDANT_ROLE_DEPENDENCY = "CDK's Function depends on its role explicitly as well as through GetAtt Role.Arn"
+
+
 def rendered_arn(stack: cdk.Stack, service: str, resource: str) -> str:
     """An ARN of this stack as cdk-nag prints it in a finding id (pseudo parameters as <AWS::...>)."""
 
@@ -43,8 +56,7 @@ def acknowledge_log_retention_provider(stack: cdk.Stack, *, log_group_pattern: s
     function = provider.node.default_child
     assert isinstance(function, cdk.CfnResource)
     if function.get_metadata("checkov") is None:
-        # CDK emits DependsOn on the role that its GetAtt already implies (cfn-lint W3005); harmless, not ours.
-        function.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
+        ignore_cfn_lint(function, "W3005", REDUNDANT_ROLE_DEPENDENCY)
         skip_checkov(
             function,
             {

@@ -22,9 +22,7 @@ PROMPT_FAMILIES = ("falcon", "chatml", "llama2", "mistral")
 HF_MODEL_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
 REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 ACCOUNT = re.compile(r"^\d{12}$")
-SECRET_REF = re.compile(
-    r"^(arn:aws[\w-]*:secretsmanager:[\w-]+:\d{12}:secret:[\w/+=.@-]+|[\w/+=.@-]{1,512})$"
-)
+SECRET_REF = re.compile(r"^(arn:aws[\w-]*:secretsmanager:[\w-]+:\d{12}:secret:[\w/+=.@-]+|[\w/+=.@-]{1,512})$")
 STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
 
@@ -150,15 +148,12 @@ def _extra_env(key: str, value: Any) -> dict[str, str]:
                 key, value, 'expected a JSON object of strings, e.g. {"MAX_CONCURRENT_REQUESTS":"64"}'
             ) from None
     if not isinstance(value, dict) or not all(
-        isinstance(k, str) and ENV_NAME.fullmatch(k) and isinstance(v, str | int | float)
-        for k, v in value.items()
+        isinstance(k, str) and ENV_NAME.fullmatch(k) and isinstance(v, str | int | float) for k, v in value.items()
     ):
         raise _fail(key, value, 'expected a JSON object of strings, e.g. {"MAX_CONCURRENT_REQUESTS":"64"}')
     secretish = [k for k in value if re.search(r"TOKEN|SECRET|PASSWORD|KEY", k, re.IGNORECASE)]
     if secretish:
-        raise _fail(
-            key, value, f"{', '.join(secretish)} look like secrets: pass a token with hf_token_secret"
-        )
+        raise _fail(key, value, f"{', '.join(secretish)} look like secrets: pass a token with hf_token_secret")
     return {k: str(v) for k, v in value.items()}
 
 
@@ -221,14 +216,10 @@ def from_context(context: Mapping[str, Any]) -> AppConfig:
 
     if "max_input_length" in v:
         if "max_input_tokens" in v and v["max_input_tokens"] != v["max_input_length"]:
-            raise ConfigError(
-                "context keys 'max_input_tokens' and 'max_input_length' disagree; give one of them"
-            )
+            raise ConfigError("context keys 'max_input_tokens' and 'max_input_length' disagree; give one of them")
         v["max_input_tokens"] = v.pop("max_input_length")
 
-    model = _resolve_model(
-        v.pop("model", DEFAULT_MODEL), v.pop("model_params_b", None), v.pop("prompt_family", None)
-    )
+    model = _resolve_model(v.pop("model", DEFAULT_MODEL), v.pop("model_params_b", None), v.pop("prompt_family", None))
     if v.get("deployment", "tgi") == "tgi":
         v.setdefault("instance_type", model.default_instance_type)
     else:
@@ -270,9 +261,7 @@ def _resolve_model(name: str, params_b: float | None, family: str | None) -> Mod
     if name in PRESETS:
         preset = PRESETS[name]
         if params_b is not None:
-            raise _fail(
-                "model_params_b", params_b, f"only for models outside the catalog; {name} is a preset"
-            )
+            raise _fail("model_params_b", params_b, f"only for models outside the catalog; {name} is a preset")
         return preset if family is None else ModelPreset(**{**preset.__dict__, "prompt_family": family})
     if params_b is None:
         raise ConfigError(

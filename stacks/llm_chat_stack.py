@@ -7,6 +7,7 @@ from typing import Any
 import aws_cdk as cdk
 
 from constructs import Construct
+from constructs.chat_api import ApiLimits, ChatApi, ChatSettings
 from constructs.sagemaker_common import HostedEndpoint, Hosting
 from constructs.tgi_endpoint import TgiEndpoint, TgiModel
 from stacks.config import AppConfig
@@ -19,12 +20,31 @@ class LlmChatStack(cdk.Stack):
         super().__init__(scope, construct_id, description=_description(config), **kwargs)
         self.config = config
         self.llm = self._endpoint(config)
-        cdk.CfnOutput(
-            self, "EndpointName", value=self.llm.endpoint_name, description="SageMaker endpoint name"
+        self.chat = ChatApi(
+            self,
+            "Chat",
+            endpoint=self.llm,
+            settings=ChatSettings(
+                model_id=self.model_id,
+                prompt_family=config.model.prompt_family,
+                max_input_tokens=config.max_input_tokens,
+                max_total_tokens=config.max_total_tokens,
+            ),
+            limits=ApiLimits(
+                auth=config.api_auth,
+                rate_limit=config.api_rate_limit,
+                burst_limit=config.api_burst_limit,
+                quota_per_day=config.api_quota_per_day,
+                reserved_concurrency=config.reserved_concurrency,
+            ),
         )
+        cdk.CfnOutput(self, "EndpointName", value=self.llm.endpoint_name, description="SageMaker endpoint name")
         cdk.CfnOutput(self, "ModelId", value=self.model_id, description="Model served by the endpoint")
         cdk.CfnOutput(self, "ImageUri", value=self.llm.image_uri, description="Serving container image")
         cdk.CfnOutput(self, "InstanceType", value=self.llm.hosting.instance_type, description="Instance type")
+        cdk.CfnOutput(self, "ApiUrl", value=self.chat.url, description="Chat API base URL")
+        for name, (value, description) in _examples(self, config.api_auth).items():
+            cdk.CfnOutput(self, name, value=value, description=description)
 
     @property
     def model_id(self) -> str:
@@ -64,3 +84,31 @@ def _description(c: AppConfig) -> str:
     engine = "SageMaker JumpStart" if c.deployment == "jumpstart" else "Hugging Face TGI"
     where = f"{c.instance_count} x {c.instance_type}" if c.instance_type else "its default instance"
     return f"{c.model.hf_model_id} on {engine} ({where}) behind a SageMaker real-time endpoint"
+
+
+_HELLO = '{"model":"tgi","messages":[{"role":"user","content":"Hello"}]}'
+
+
+def _examples(stack: LlmChatStack, auth: str) -> dict[str, tuple[str, str]]:
+    """Ready-to-paste calls for the stack outputs (the README explains each)."""
+    base = f"{stack.chat.url}v1"
+    if auth == "iam":
+        curl = (
+            f"curl --aws-sigv4 aws:amz:{stack.region}:execute-api "
+            '--user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" -H "x-amz-security-token: $AWS_SESSION_TOKEN" '
+            f"-H 'content-type: application/json' -d '{_HELLO}' {base}/chat/completions"
+        )
+        client = f'OpenAI(base_url="{base}", api_key="unused", http_client=SigV4Client())  # README: SigV4 client'
+        return {
+            "CurlExample": (curl, "Ready-to-paste request signed with your AWS credentials"),
+            "OpenAiExample": (client, "openai Python client settings"),
+        }
+    curl = f"curl -H \"x-api-key: $API_KEY\" -H 'content-type: application/json' -d '{_HELLO}' {base}/chat/completions"
+    client = f'OpenAI(base_url="{base}", api_key="unused", default_headers={{"x-api-key": API_KEY}})'
+    key_id = stack.chat.api_key.key_id
+    command = f"aws apigateway get-api-key --include-value --query value --output text --api-key {key_id}"
+    return {
+        "CurlExample": (curl, "Ready-to-paste request (export API_KEY first)"),
+        "OpenAiExample": (client, "openai Python client settings"),
+        "ApiKeyCommand": (command, "Prints the API key"),
+    }

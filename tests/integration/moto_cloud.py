@@ -89,7 +89,8 @@ class MotoCloud:
 
     def stack_resources(self, name: str) -> dict[str, dict[str, Any]]:
         cfn = self.client("cloudformation")
-        return {r["LogicalResourceId"]: r for r in cfn.describe_stack_resources(StackName=name)["StackResources"]}
+        summaries = cfn.list_stack_resources(StackName=name)["StackResourceSummaries"]
+        return {r["LogicalResourceId"]: r for r in summaries}
 
 
 def _zip_dir(path: Path) -> bytes:

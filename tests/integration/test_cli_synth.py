@@ -17,11 +17,7 @@ pytestmark = pytest.mark.xdist_group("cli")
 def cdk_synth(tmp_path: Path, *context: str) -> subprocess.CompletedProcess[str]:
     if not CDK.exists():
         pytest.fail("node_modules/.bin/cdk missing: run `make install` (make test does)")
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("AWS_", "CDK_")) and k not in ("HOME",)
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_")) and k not in ("HOME",)}
     env.update(
         HOME=str(tmp_path),  # no ~/.aws: no credentials, no profile
         JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20",

@@ -39,7 +39,11 @@ def test_model_runs_the_regions_pinned_tgi_image_with_the_guides_env(cloud: Any,
     model = cloud.client("sagemaker").describe_model(ModelName=_name_from(_physical(deployed, "AWS::SageMaker::Model")))
     assert model["PrimaryContainer"]["Image"] == resolve_image("huggingface-llm").in_region(REGION).uri
     env = model["PrimaryContainer"]["Environment"]
-    assert (env["HF_MODEL_ID"], env["SM_NUM_GPUS"], env["MAX_TOTAL_TOKENS"]) == ("tiiuae/falcon-40b-instruct", "4", "2048")
+    assert (env["HF_MODEL_ID"], env["SM_NUM_GPUS"], env["MAX_TOTAL_TOKENS"]) == (
+        "tiiuae/falcon-40b-instruct",
+        "4",
+        "2048",
+    )
     (role,) = [r["PhysicalResourceId"] for k, r in deployed["resources"].items() if k.startswith("LlmExecutionRole")]
     assert model["ExecutionRoleArn"].endswith(f":role/{role}")
 
@@ -60,3 +64,26 @@ def test_endpoint_uses_the_config_and_is_named_in_the_outputs(cloud: Any, deploy
     outputs = {o["OutputKey"]: o["OutputValue"] for o in deployed["stack"].get("Outputs", [])}
     assert outputs["EndpointName"] == name
     assert outputs["ImageUri"].endswith(resolve_image("huggingface-llm").tag)
+
+
+def test_chat_lambda_is_wired_to_the_deployed_endpoint(cloud: Any, deployed: dict[str, Any]) -> None:
+    endpoint_name = _name_from(_physical(deployed, "AWS::SageMaker::Endpoint"))
+    (fn_name,) = [
+        r["PhysicalResourceId"]
+        for k, r in deployed["resources"].items()
+        if r["ResourceType"] == "AWS::Lambda::Function" and k.startswith("ChatFunction")
+    ]
+    config = cloud.client("lambda").get_function_configuration(FunctionName=fn_name)
+    env = config["Environment"]["Variables"]
+    assert env["SAGEMAKER_ENDPOINT_NAME"] == endpoint_name
+    assert env["AWS_LWA_INVOKE_MODE"] == "response_stream"
+    assert (config["Runtime"], config["Handler"]) == ("python3.13", "run.sh")  # moto reports x86_64 regardless
+
+
+def test_chat_routes_exist_and_require_sigv4(cloud: Any, deployed: dict[str, Any]) -> None:
+    apigw = cloud.client("apigateway")
+    api_id = _physical(deployed, "AWS::ApiGateway::RestApi")
+    resources = {r["path"]: r for r in apigw.get_resources(restApiId=api_id, embed=["methods"])["items"]}
+    assert {"/v1/chat/completions", "/v1/models", "/generate", "/health"} <= set(resources)
+    method = apigw.get_method(restApiId=api_id, resourceId=resources["/v1/chat/completions"]["id"], httpMethod="POST")
+    assert method["authorizationType"] == "AWS_IAM"

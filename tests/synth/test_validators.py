@@ -20,6 +20,7 @@ CONTEXTS: dict[str, dict[str, str]] = {
     "us-east-1": {"region": "us-east-1"},
     "tgi-0.9.3-eu-west-1": {"tgi_version": "0.9.3", "region": "eu-west-1"},
     "falcon-180b-gated": {"model": "falcon-180b-chat", "hf_token_secret": "hf/token"},
+    "api-key-auth": {"api_auth": "api_key", "reserved_concurrency": "20", "region": "us-east-1"},
 }
 
 
@@ -40,7 +41,10 @@ def test_cdk_nag_has_no_unacknowledged_findings_and_every_ack_has_a_reason(synth
 def test_cfn_lint_reports_no_errors_or_warnings(synthesized: Any) -> None:
     templates = sorted(str(p) for p in Path(synthesized.outdir).glob("*.template.json"))
     out = subprocess.run(
-        [str(Path(sys.executable).parent / "cfn-lint"), "--format", "json", *templates], capture_output=True, text=True, check=False
+        [str(Path(sys.executable).parent / "cfn-lint"), "--format", "json", *templates],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     findings = json.loads(out.stdout or "[]")
     assert findings == [], json.dumps(findings, indent=1)

@@ -1,0 +1,365 @@
+"""ChatApi: an authenticated, streaming HTTPS chat API (API Gateway REST → Lambda) in front of one endpoint."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+
+from constructs import Construct
+from constructs.lambda_asset import PythonTarget, build_python_asset
+from constructs.nag import REDUNDANT_ROLE_DEPENDENCY, acknowledge, ignore_cfn_lint, skip_checkov
+from constructs.sagemaker_common import HostedEndpoint
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAT_PROXY_SOURCE = ROOT / "lambda" / "chat_proxy"
+ASSET_CACHE = ROOT / ".build" / "assets"
+AUTH_MODES = ("iam", "api_key")
+# AWS Lambda Web Adapter, published by AWS in every commercial region under this account.
+LWA_LAYER_ACCOUNT = "753240598075"
+LWA_LAYER_VERSION = 25
+# API Gateway's ceiling for a streaming integration; long generations need all of it.
+INTEGRATION_TIMEOUT = cdk.Duration.minutes(15)
+STAGE_NAME = "prod"
+
+# Errors API Gateway answers itself, in the same OpenAI shape as the Lambda's: clients parse one format.
+_GATEWAY_ERRORS = {
+    apigw.ResponseType.BAD_REQUEST_BODY: ("400", "invalid_request_error", "$context.error.validationErrorString"),
+    apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN: ("403", "authentication_error", "$context.error.messageString"),
+    apigw.ResponseType.ACCESS_DENIED: ("403", "permission_error", "$context.error.messageString"),
+    apigw.ResponseType.INVALID_API_KEY: ("403", "authentication_error", "$context.error.messageString"),
+    apigw.ResponseType.THROTTLED: ("429", "rate_limit_error", "$context.error.messageString"),
+    apigw.ResponseType.QUOTA_EXCEEDED: ("429", "rate_limit_error", "$context.error.messageString"),
+    apigw.ResponseType.DEFAULT_4_XX: (None, "invalid_request_error", "$context.error.messageString"),
+    apigw.ResponseType.DEFAULT_5_XX: (None, "api_error", "$context.error.messageString"),
+}
+
+
+@dataclass(frozen=True)
+class ChatSettings:
+    """What the chat proxy needs to know about the model behind the endpoint (mirrors chatapi/settings.py)."""
+
+    model_id: str
+    prompt_family: str = "falcon"
+    max_input_tokens: int = 1024
+    max_total_tokens: int = 2048
+
+
+@dataclass(frozen=True)
+class ApiLimits:
+    """Who may call and how much: auth mode, stage throttling, API-key quota, Lambda concurrency."""
+
+    auth: str = "iam"
+    rate_limit: int = 10
+    burst_limit: int = 20
+    quota_per_day: int = 10_000
+    reserved_concurrency: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.auth not in AUTH_MODES:
+            raise ValueError(f"auth {self.auth!r} is not supported; allowed: {', '.join(AUTH_MODES)}")
+        if self.burst_limit < self.rate_limit:
+            raise ValueError(f"burst_limit {self.burst_limit} must be at least rate_limit {self.rate_limit}")
+
+
+class ChatApi(Construct):
+    """REST API (IAM auth by default, or API keys with a usage plan) streaming from a Lambda (arm64, Python 3.13,
+    Lambda Web Adapter) that may invoke only the given endpoint. Access and execution logs, X-Ray, throttling."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        endpoint: HostedEndpoint,
+        settings: ChatSettings,
+        limits: ApiLimits | None = None,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+    ) -> None:
+        limits = limits or ApiLimits()
+        super().__init__(scope, construct_id)
+        stack = cdk.Stack.of(self)
+        self.limits = limits
+
+        # One customer-managed key for this API's logs (about $1/month); deleted with the stack.
+        self.log_key = kms.Key(
+            self,
+            "LogKey",
+            description="Encrypts the chat API's Lambda and access logs",
+            enable_key_rotation=True,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+            pending_window=cdk.Duration.days(7),
+        )
+        self.log_key.grant_encrypt_decrypt(iam.ServicePrincipal(f"logs.{stack.region}.{stack.url_suffix}"))
+        self.function_logs = self._log_group("FunctionLogs", log_retention)
+        self.access_logs = self._log_group("AccessLogs", log_retention)
+
+        self.function = self._function(endpoint, settings, limits)
+        endpoint.grant_invoke(self.function)
+
+        self.api = self._rest_api(limits)
+        self._routes(limits)
+        if limits.auth == "api_key":
+            self._usage_plan(limits)
+        self._acknowledge(limits)
+
+    def _log_group(self, construct_id: str, retention: logs.RetentionDays) -> logs.LogGroup:
+        group = logs.LogGroup(
+            self,
+            construct_id,
+            retention=retention,
+            encryption_key=self.log_key,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        return group
+
+    def _function(self, endpoint: HostedEndpoint, settings: ChatSettings, limits: ApiLimits) -> lambda_.Function:
+        stack = cdk.Stack.of(self)
+        asset_dir, key = build_python_asset(
+            CHAT_PROXY_SOURCE,
+            lock=CHAT_PROXY_SOURCE / "requirements.lock",
+            cache_root=ASSET_CACHE,
+            target=PythonTarget(platform="manylinux2014_aarch64", python_version="3.13"),
+        )
+        adapter = lambda_.LayerVersion.from_layer_version_arn(
+            self,
+            "WebAdapter",
+            f"arn:{stack.partition}:lambda:{stack.region}:{LWA_LAYER_ACCOUNT}:layer:LambdaAdapterLayerArm64:{LWA_LAYER_VERSION}",
+        )
+        # Its own role instead of AWSLambdaBasicExecutionRole: write to this function's log group only.
+        role = iam.Role(self, "FunctionRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[self.function_logs.log_group_arn],
+            )
+        )
+        return lambda_.Function(
+            self,
+            "Function",
+            role=role,
+            description=f"OpenAI-compatible chat proxy for {settings.model_id} on SageMaker",
+            runtime=lambda_.Runtime.PYTHON_3_13,
+            architecture=lambda_.Architecture.ARM_64,
+            code=lambda_.Code.from_asset(str(asset_dir), asset_hash=key, asset_hash_type=cdk.AssetHashType.CUSTOM),
+            handler="run.sh",
+            layers=[adapter],
+            # I/O-bound proxy: 512 MB gives FastAPI a fast cold start; the timeout covers the longest stream.
+            memory_size=512,
+            timeout=INTEGRATION_TIMEOUT,
+            reserved_concurrent_executions=limits.reserved_concurrency,
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=self.function_logs,
+            logging_format=lambda_.LoggingFormat.JSON,
+            environment={
+                "AWS_LAMBDA_EXEC_WRAPPER": "/opt/bootstrap",
+                "AWS_LWA_INVOKE_MODE": "response_stream",
+                "AWS_LWA_READINESS_CHECK_PATH": "/health",
+                "PORT": "8080",
+                "SAGEMAKER_ENDPOINT_NAME": endpoint.endpoint_name,
+                "MODEL_ID": settings.model_id,
+                "PROMPT_FAMILY": settings.prompt_family,
+                "MAX_INPUT_TOKENS": str(settings.max_input_tokens),
+                "MAX_TOTAL_TOKENS": str(settings.max_total_tokens),
+                "BACKEND_READ_TIMEOUT_SECONDS": str(INTEGRATION_TIMEOUT.to_seconds() - 30),
+                "LOG_PROMPTS": "false",
+                "POWERTOOLS_SERVICE_NAME": "chat-proxy",
+                "POWERTOOLS_LOG_LEVEL": "INFO",
+            },
+        )
+
+    def _rest_api(self, limits: ApiLimits) -> apigw.RestApi:
+        api = apigw.RestApi(
+            self,
+            "Api",
+            description="OpenAI-compatible chat API (streaming) for a SageMaker LLM endpoint",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            cloud_watch_role=True,
+            # The account-level logging role may serve other APIs too: keep it when this stack goes.
+            cloud_watch_role_removal_policy=cdk.RemovalPolicy.RETAIN,
+            deploy_options=apigw.StageOptions(
+                stage_name=STAGE_NAME,
+                throttling_rate_limit=limits.rate_limit,
+                throttling_burst_limit=limits.burst_limit,
+                tracing_enabled=True,
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                data_trace_enabled=False,  # never log request bodies: they hold prompts
+                metrics_enabled=True,
+                access_log_destination=apigw.LogGroupLogDestination(self.access_logs),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=True,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
+                ),
+            ),
+            default_method_options=apigw.MethodOptions(
+                authorization_type=apigw.AuthorizationType.IAM
+                if limits.auth == "iam"
+                else apigw.AuthorizationType.NONE,
+                api_key_required=limits.auth == "api_key",
+            ),
+            disable_execute_api_endpoint=False,
+        )
+        for response_type, (status, error_type, message) in _GATEWAY_ERRORS.items():
+            body = {"error": {"message": "__MSG__", "type": error_type, "param": None, "code": None}}
+            template = json.dumps(body).replace('"__MSG__"', message)
+            api.add_gateway_response(
+                f"Gateway{response_type.response_type}",
+                type=response_type,
+                status_code=status,
+                templates={"application/json": template},
+            )
+        return api
+
+    def _routes(self, limits: ApiLimits) -> None:
+        integration = apigw.LambdaIntegration(
+            self.function,
+            proxy=True,
+            response_transfer_mode=apigw.ResponseTransferMode.STREAM,
+            timeout=INTEGRATION_TIMEOUT,
+            scope_permission_to_method=False,
+        )
+        body_validator = self.api.add_request_validator(
+            "Validator", validate_request_body=True, validate_request_parameters=True
+        )
+        chat_model = self._model(
+            "ChatRequest",
+            required=["messages"],
+            properties={"messages": {"type": "array", "minItems": 1}, "stream": {"type": "boolean"}},
+        )
+        generate_model = self._model(
+            "GenerateRequest",
+            required=["inputs"],
+            properties={"inputs": {"type": "string"}, "parameters": {"type": "object"}, "stream": {"type": "boolean"}},
+        )
+        v1 = self.api.root.add_resource("v1")
+        v1.add_resource("chat").add_resource("completions").add_method(
+            "POST", integration, request_validator=body_validator, request_models={"application/json": chat_model}
+        )
+        v1.add_resource("models").add_method("GET", integration)
+        self.api.root.add_resource("generate").add_method(
+            "POST", integration, request_validator=body_validator, request_models={"application/json": generate_model}
+        )
+        self.api.root.add_resource("health").add_method("GET", integration)
+
+    def _model(self, name: str, *, required: list[str], properties: dict[str, dict[str, object]]) -> apigw.Model:
+        # A coarse first gate at the edge (shape only); the Lambda validates every field with TGI's rules.
+        return self.api.add_model(
+            name,
+            model_name=name,
+            content_type="application/json",
+            schema=apigw.JsonSchema(
+                schema=apigw.JsonSchemaVersion.DRAFT4,
+                type=apigw.JsonSchemaType.OBJECT,
+                required=required,
+                properties={
+                    key: apigw.JsonSchema(
+                        type=_schema_type(spec),
+                        min_items=spec.get("minItems"),  # type: ignore[arg-type]
+                    )
+                    for key, spec in properties.items()
+                },
+            ),
+        )
+
+    def _usage_plan(self, limits: ApiLimits) -> None:
+        self.api_key = self.api.add_api_key("ApiKey", description="Chat API key (read it with get-api-key)")
+        plan = self.api.add_usage_plan(
+            "UsagePlan",
+            description="Per-key limits for the chat API",
+            throttle=apigw.ThrottleSettings(rate_limit=limits.rate_limit, burst_limit=limits.burst_limit),
+            quota=apigw.QuotaSettings(limit=limits.quota_per_day, period=apigw.Period.DAY),
+        )
+        plan.add_api_key(self.api_key)
+        plan.add_api_stage(stage=self.api.deployment_stage)
+
+    @property
+    def url(self) -> str:
+        return self.api.url
+
+    def _acknowledge(self, limits: ApiLimits) -> None:
+        acknowledge(
+            self.api,
+            {
+                "AwsSolutions::AwsSolutions-APIG3": "no WAF web ACL by default (from $5/month plus per-request "
+                "fees); every method requires SigV4 or an API key and the stage is throttled",
+                "AwsSolutions::AwsSolutions-COG4": "callers authenticate with AWS IAM (SigV4) or API keys, not "
+                "Cognito user pools",
+                "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AmazonAPIGatewayPushToCloudWatchLogs]": "API Gateway's account-level logging role needs exactly "
+                "this AWS-managed policy to write execution and access logs",
+            },
+        )
+        if limits.auth == "api_key":
+            acknowledge(
+                self.api,
+                {
+                    "AwsSolutions::AwsSolutions-APIG4": "api_key mode, chosen explicitly with -c api_auth=api_key: "
+                    "every method requires an API key tied to a throttled, quota-limited usage plan"
+                },
+            )
+        assert self.function.role is not None
+        acknowledge(
+            self.function.role,
+            {
+                "AwsSolutions::AwsSolutions-IAM5[Resource::*]": "X-Ray's PutTraceSegments/PutTelemetryRecords have no "
+                "resource-level permissions (added by Tracing.ACTIVE)",
+            },
+        )
+        acknowledge(
+            self.function,
+            {
+                "AwsSolutions::AwsSolutions-L1": "pinned to Python 3.13 (supported by Lambda; its wheels are locked "
+                "for cp313 in requirements.lock); move with tools/lambda_lock.py --python-version",
+            },
+        )
+        function = self.function.node.default_child
+        assert isinstance(function, cdk.CfnResource)
+        ignore_cfn_lint(function, "W3005", REDUNDANT_ROLE_DEPENDENCY)
+        skip_checkov(
+            self.api.deployment_stage.node.default_child,  # type: ignore[arg-type]
+            {
+                "CKV_AWS_120": "every response is a fresh generation for one caller: caching would cost money and "
+                "could serve one user's completion to another"
+            },
+        )
+        skip_checkov(
+            function,
+            {
+                "CKV_AWS_116": "invoked synchronously by API Gateway only: a DLQ would never receive anything",
+                "CKV_AWS_117": "calls only the SageMaker runtime API over TLS with SigV4; a VPC would add NAT or "
+                "interface-endpoint cost without reducing exposure",
+                "CKV_AWS_173": "environment holds no secrets (endpoint name, model id, limits); default encryption",
+                "CKV_AWS_272": "code signing needs a Signer profile the user must own; the asset is hash-locked",
+            },
+        )
+        if limits.reserved_concurrency is None:
+            skip_checkov(
+                function,
+                {
+                    "CKV_AWS_115": "unreserved by default so a small account quota is not exhausted; set "
+                    "-c reserved_concurrency=N to cap it"
+                },
+            )
+
+
+def _schema_type(spec: dict[str, object]) -> apigw.JsonSchemaType:
+    return {
+        "array": apigw.JsonSchemaType.ARRAY,
+        "boolean": apigw.JsonSchemaType.BOOLEAN,
+        "object": apigw.JsonSchemaType.OBJECT,
+        "string": apigw.JsonSchemaType.STRING,
+    }[str(spec["type"])]

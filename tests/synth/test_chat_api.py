@@ -1,0 +1,166 @@
+"""Assertions on the ChatApi construct as the stack wires it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.xdist_group("synth")
+
+
+def _function(s: Any) -> dict[str, Any]:
+    (fn,) = [r["Properties"] for k, r in s.of_type("AWS::Lambda::Function").items() if k.startswith("ChatFunction")]
+    return dict(fn)
+
+
+def test_every_method_streams_from_the_lambda_with_a_15_minute_timeout(default_synth: Any) -> None:
+    methods = default_synth.of_type("AWS::ApiGateway::Method")
+    assert len(methods) == 4
+    fn_id = next(k for k in default_synth.of_type("AWS::Lambda::Function") if k.startswith("ChatFunction"))
+    for method in methods.values():
+        integration = method["Properties"]["Integration"]
+        assert integration["Type"] == "AWS_PROXY"
+        assert integration["ResponseTransferMode"] == "STREAM"
+        assert integration["TimeoutInMillis"] == 900_000
+        uri = integration["Uri"]["Fn::Join"][1]
+        assert uri[-1] == "/response-streaming-invocations"
+        assert ":lambda:path/2021-11-15/functions/" in uri[-3]
+        assert uri[-2] == {"Fn::GetAtt": [fn_id, "Arn"]}
+
+
+def test_iam_auth_is_the_default_on_every_method(default_synth: Any) -> None:
+    for method in default_synth.of_type("AWS::ApiGateway::Method").values():
+        assert method["Properties"]["AuthorizationType"] == "AWS_IAM"
+        assert method["Properties"].get("ApiKeyRequired") in (None, False)
+
+
+def test_api_key_mode_requires_keys_with_a_usage_plan(synth: Any) -> None:
+    s = synth(api_auth="api_key", reserved_concurrency="20", region="us-east-1")
+    for method in s.of_type("AWS::ApiGateway::Method").values():
+        assert method["Properties"]["ApiKeyRequired"] is True
+        assert method["Properties"]["AuthorizationType"] == "NONE"
+    plan = s.one("AWS::ApiGateway::UsagePlan")
+    assert plan["Throttle"] == {"BurstLimit": 20, "RateLimit": 10}
+    assert plan["Quota"] == {"Limit": 10000, "Period": "DAY"}
+    assert len(s.of_type("AWS::ApiGateway::ApiKey")) == 1
+    assert len(s.of_type("AWS::ApiGateway::UsagePlanKey")) == 1
+    assert "ApiKeyCommand" in s.template["Outputs"]
+    assert _function(s)["ReservedConcurrentExecutions"] == 20
+
+
+def test_stage_throttles_traces_and_writes_json_access_logs(default_synth: Any) -> None:
+    stage = default_synth.one("AWS::ApiGateway::Stage")
+    assert stage["StageName"] == "prod"
+    assert stage["TracingEnabled"] is True
+    (settings,) = stage["MethodSettings"]
+    assert settings["ThrottlingRateLimit"] == 10 and settings["ThrottlingBurstLimit"] == 20
+    assert settings["LoggingLevel"] == "ERROR" and settings["DataTraceEnabled"] is False
+    access_format = json.loads(stage["AccessLogSetting"]["Format"])
+    assert {"requestId", "status", "ip", "caller", "user"} <= set(access_format)
+
+
+def test_log_groups_are_encrypted_retained_a_month_and_destroyed(default_synth: Any) -> None:
+    groups = default_synth.of_type("AWS::Logs::LogGroup")
+    assert len(groups) == 2
+    for group in groups.values():
+        assert group["Properties"]["RetentionInDays"] == 30
+        assert "KmsKeyId" in group["Properties"]
+        assert group["DeletionPolicy"] == "Delete"
+    (key,) = default_synth.of_type("AWS::KMS::Key").values()
+    assert key["Properties"]["EnableKeyRotation"] is True
+    assert key["DeletionPolicy"] == "Delete"
+
+
+def test_lambda_is_arm64_python_313_behind_the_web_adapter(default_synth: Any) -> None:
+    fn = _function(default_synth)
+    assert (fn["Runtime"], fn["Architectures"], fn["Handler"]) == ("python3.13", ["arm64"], "run.sh")
+    assert fn["TracingConfig"] == {"Mode": "Active"}
+    assert fn["Timeout"] == 900 and fn["MemorySize"] == 512
+    layer = fn["Layers"][0]["Fn::Join"][1]
+    assert layer[-1].endswith(":753240598075:layer:LambdaAdapterLayerArm64:25")
+    env = fn["Environment"]["Variables"]
+    assert env["AWS_LAMBDA_EXEC_WRAPPER"] == "/opt/bootstrap"
+    assert env["AWS_LWA_INVOKE_MODE"] == "response_stream"
+    assert env["SAGEMAKER_ENDPOINT_NAME"]["Fn::GetAtt"][1] == "EndpointName"
+    assert (env["MODEL_ID"], env["PROMPT_FAMILY"]) == ("tiiuae/falcon-40b-instruct", "falcon")
+    assert (env["MAX_INPUT_TOKENS"], env["MAX_TOTAL_TOKENS"]) == ("1024", "2048")
+    assert env["LOG_PROMPTS"] == "false"
+
+
+def test_lambda_env_follows_the_model_config(synth: Any) -> None:
+    s = synth(model="mistralai/Mistral-7B-Instruct-v0.3", model_params_b="7.25", prompt_family="mistral",
+              instance_type="ml.g5.2xlarge", max_input_tokens="3000", max_total_tokens="4096", region="us-east-1")  # fmt: skip
+    env = _function(s)["Environment"]["Variables"]
+    assert (env["MODEL_ID"], env["PROMPT_FAMILY"]) == ("mistralai/Mistral-7B-Instruct-v0.3", "mistral")
+    assert (env["MAX_INPUT_TOKENS"], env["MAX_TOTAL_TOKENS"]) == ("3000", "4096")
+
+
+def test_lambda_may_invoke_only_this_endpoint_and_write_only_its_logs(default_synth: Any) -> None:
+    (policy,) = [
+        p["Properties"]
+        for k, p in default_synth.of_type("AWS::IAM::Policy").items()
+        if k.startswith("ChatFunctionRole")
+    ]
+    statements = {json.dumps(s["Action"]): s for s in policy["PolicyDocument"]["Statement"]}
+    invoke = statements[json.dumps(["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream"])]
+    endpoint_id = next(iter(default_synth.of_type("AWS::SageMaker::Endpoint")))
+    assert invoke["Resource"] == {"Ref": endpoint_id}
+    logs = statements[json.dumps(["logs:CreateLogStream", "logs:PutLogEvents"])]
+    assert logs["Resource"]["Fn::GetAtt"][1] == "Arn"
+    xray = statements[json.dumps(["xray:PutTelemetryRecords", "xray:PutTraceSegments"])]
+    assert xray["Resource"] == "*"
+    assert len(statements) == 3
+
+
+def test_gateway_errors_use_the_openai_error_shape(default_synth: Any) -> None:
+    responses = {
+        r["Properties"]["ResponseType"]: r["Properties"]
+        for r in default_synth.of_type("AWS::ApiGateway::GatewayResponse").values()
+    }
+    assert {
+        "BAD_REQUEST_BODY",
+        "MISSING_AUTHENTICATION_TOKEN",
+        "ACCESS_DENIED",
+        "THROTTLED",
+        "DEFAULT_4XX",
+        "DEFAULT_5XX",
+    } <= set(responses)
+    body = responses["BAD_REQUEST_BODY"]["ResponseTemplates"]["application/json"]
+    assert body == (
+        '{"error": {"message": $context.error.validationErrorString, "type": "invalid_request_error", '
+        '"param": null, "code": null}}'
+    )
+    assert responses["THROTTLED"]["StatusCode"] == "429"
+
+
+def test_chat_and_generate_bodies_are_validated_at_the_edge(default_synth: Any) -> None:
+    models = {
+        m["Properties"]["Name"]: m["Properties"]["Schema"]
+        for m in default_synth.of_type("AWS::ApiGateway::Model").values()
+    }
+    assert models["ChatRequest"]["required"] == ["messages"]
+    assert models["ChatRequest"]["properties"]["messages"] == {"type": "array", "minItems": 1}
+    assert models["GenerateRequest"]["required"] == ["inputs"]
+    validator = default_synth.one("AWS::ApiGateway::RequestValidator")
+    assert validator["ValidateRequestBody"] is True
+
+
+def test_outputs_give_the_url_and_ready_to_paste_examples(default_synth: Any) -> None:
+    outputs = default_synth.template["Outputs"]
+    assert {"ApiUrl", "CurlExample", "OpenAiExample"} <= set(outputs)
+    curl = json.dumps(outputs["CurlExample"]["Value"])
+    assert "--aws-sigv4 aws:amz:" in curl and "/v1/chat/completions" in curl
+
+
+def test_lambda_asset_holds_the_locked_arm64_wheels_and_the_app(default_synth: Any) -> None:
+    from pathlib import Path
+
+    manifest = json.loads((default_synth.outdir / "LlmChat.assets.json").read_text())
+    dirs = [default_synth.outdir / a["source"]["path"] for a in manifest["files"].values()]
+    (asset,) = [d for d in dirs if (d / "run.sh").exists()]
+    assert (asset / "main.py").is_file() and (asset / "chatapi").is_dir()
+    assert any("aarch64" in p.name for p in asset.glob("pydantic_core/*.so"))
+    assert not list(Path(asset).rglob("__pycache__"))
+    assert (asset / "run.sh").stat().st_mode & 0o111
