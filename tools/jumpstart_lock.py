@@ -47,6 +47,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_LOCK = REPO_ROOT / "jumpstart.lock.json"
 LOCK_SCHEMA_VERSION = 1
@@ -139,6 +141,22 @@ def model_data_facts(s3_uri: str) -> dict[str, str]:
     }
 
 
+def _sdk_session(region: str) -> Any:
+    """A SageMaker SDK session (and S3 client) in ``region``, and the SDK's JumpStart cache pointed at it.
+
+    Without this the SDK falls back to its default session (the default region, else us-west-2) for the
+    S3 client, and ``get_jumpstart_content_bucket`` resets the cache to that default region whenever the
+    region changes, so a multi-region run could read one region's manifest for another.
+    """
+    import boto3
+    from sagemaker.core.helper.session_helper import Session
+    from sagemaker.core.jumpstart.accessors import JumpStartModelsAccessor
+
+    session = Session(boto_session=boto3.Session(region_name=region))
+    JumpStartModelsAccessor.reset_cache(cache_kwargs={"s3_client": session.s3_client}, region=region)
+    return session
+
+
 def _region_facts(model_id: str, version: str, region: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Resolve one region; returns (region-independent facts, region facts)."""
     import boto3
@@ -151,9 +169,10 @@ def _region_facts(model_id: str, version: str, region: str) -> tuple[dict[str, A
         _retrieve_model_package_arn,
     )
 
-    key = {"model_id": model_id, "model_version": version, "region": region}
+    session = _sdk_session(region)
+    key = {"model_id": model_id, "model_version": version, "region": region, "sagemaker_session": session}
     specs = js_utils.verify_model_region_and_return_specs(
-        model_id=model_id, version=version, scope=INFERENCE, region=region
+        model_id=model_id, version=version, scope=INFERENCE, region=region, sagemaker_session=session
     )
     supported = list(instance_types.retrieve(**key, scope=INFERENCE))
     default = instance_types.retrieve_default(**key, scope=INFERENCE)
@@ -179,6 +198,7 @@ def _region_facts(model_id: str, version: str, region: str) -> tuple[dict[str, A
                 instance_type=instance_type,
                 region=region,
                 scope=INFERENCE,
+                sagemaker_session=session,
             ),
             "deploy": {
                 name: deploy_kwargs[name]
@@ -213,13 +233,23 @@ def _region_facts(model_id: str, version: str, region: str) -> tuple[dict[str, A
 
 def resolve(model_id: str, version: str, regions: Sequence[str]) -> tuple[str, dict[str, Any]]:
     """Run the SDK's resolution for every region; returns (concrete version, lock entry without metadata)."""
+    try:
+        return _resolve(model_id, version, regions)
+    except (BotoCoreError, ClientError) as error:
+        raise LockError(
+            f"cannot read the JumpStart metadata ({type(error).__name__}: {error}). Run with AWS credentials "
+            f"(e.g. AWS_PROFILE=...), or point {MANIFEST_OVERRIDE} and {SPECS_OVERRIDE} at local metadata."
+        ) from error
+
+
+def _resolve(model_id: str, version: str, regions: Sequence[str]) -> tuple[str, dict[str, Any]]:
     from sagemaker.core.jumpstart.accessors import JumpStartModelsAccessor
 
-    # The SDK keeps one process-wide cache keyed by region; start clean so env overrides set by the
-    # caller (tests switch fixture folders) are honoured.
-    JumpStartModelsAccessor.reset_cache()
+    session = _sdk_session(regions[0])
     try:
-        specs = JumpStartModelsAccessor.get_model_specs(region=regions[0], model_id=model_id, version=version)
+        specs = JumpStartModelsAccessor.get_model_specs(
+            region=regions[0], model_id=model_id, version=version, s3_client=session.s3_client
+        )
     except KeyError as error:  # the SDK reports unknown ids/versions as KeyError with a helpful text
         raise LockError(f"{regions[0]}: {error.args[0] if error.args else error}") from error
     concrete = specs.version

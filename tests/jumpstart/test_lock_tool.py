@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from jumpstart_models import EULA_MODEL, FALCON_7B, FALCON_40B, FALCON_180B, PACKAGE_MODEL
+from jumpstart_models import EULA_MODEL, FALCON_7B, FALCON_40B, FALCON_180B, FIXTURES, OVERRIDES, PACKAGE_MODEL
 
 from tools.jumpstart_lock import DEFAULT_LOCK, LockError, dump_lock, lock_model, main, merge, resolve
 
@@ -128,6 +129,48 @@ def test_unknown_model_fails_with_the_sdks_suggestion() -> None:
 def test_unknown_version_fails() -> None:
     with pytest.raises(LockError, match=r"with version '9\.9\.9'"):
         resolve(FALCON_40B, "9.9.9", ["us-east-1"])
+
+
+def test_without_credentials_or_overrides_the_tool_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (*OVERRIDES, "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    with pytest.raises(LockError, match=r"NoCredentialsError.*Run with AWS credentials"):
+        resolve(FALCON_40B, "*", ["us-east-1"])
+
+
+def _publish_to_moto_s3(region: str, keep: Callable[[dict[str, str]], bool]) -> None:
+    """Put the fixture manifest (filtered) and its specs where the SDK looks: jumpstart-cache-prod-<region>."""
+    import boto3
+
+    s3 = boto3.client("s3", region_name=region)
+    bucket = f"jumpstart-cache-prod-{region}"
+    location = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+    s3.create_bucket(Bucket=bucket, **location)
+    manifest = [h for h in json.loads((FIXTURES / "manifest" / "models_manifest.json").read_text()) if keep(h)]
+    s3.put_object(Bucket=bucket, Key="models_manifest.json", Body=json.dumps(manifest).encode())
+    for header in manifest:
+        spec = FIXTURES / "specs" / header["spec_key"]
+        s3.put_object(Bucket=bucket, Key=header["spec_key"], Body=spec.read_bytes())
+
+
+def test_without_overrides_each_region_is_read_from_its_own_s3_bucket(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SDK's real S3 path (moto in-process): eu-west-1's manifest lacks 2.3.22, and that is noticed."""
+    from moto import mock_aws
+
+    for name in OVERRIDES:
+        monkeypatch.delenv(name)
+    with mock_aws():
+        _publish_to_moto_s3("us-east-1", lambda header: True)
+        _publish_to_moto_s3("eu-west-1", lambda header: header["version"] != "2.3.22")
+        assert resolve(FALCON_40B, "*", ["eu-west-1"])[0] == "1.1.0"
+        version, entry = resolve(FALCON_40B, "*", ["us-east-1"])
+        assert version == "2.3.22"
+        assert entry["regions"]["us-east-1"]["instance_types"]["ml.g5.12xlarge"]["environment"]["SM_NUM_GPUS"] == "4"
+        with pytest.raises(LockError, match=r"2\.3\.22 \(resolved from '\*'\) in eu-west-1: Unable to find model"):
+            resolve(FALCON_40B, "*", ["us-east-1", "eu-west-1"])
 
 
 def test_rerunning_the_same_command_leaves_the_file_byte_identical(tmp_path: Path) -> None:
