@@ -149,9 +149,7 @@ def valid_shards(gpu_count: int, architecture: Architecture | None) -> int:
     if architecture is None:
         return gpu_count
     for n in range(gpu_count, 0, -1):
-        if architecture.attention_heads % n == 0 and (
-            architecture.kv_heads % n == 0 or n % architecture.kv_heads == 0
-        ):
+        if architecture.attention_heads % n == 0 and (architecture.kv_heads % n == 0 or n % architecture.kv_heads == 0):
             return n
     return 1
 
@@ -187,9 +185,7 @@ def size(
     else:
         reserve = runtime + 0.10 * weights
         kv_tokens = None
-    return SizingReport(
-        params_b, bpp, instance_type, gpus, used, weights, reserve, usable, kv_per_token, kv_tokens
-    )
+    return SizingReport(params_b, bpp, instance_type, gpus, used, weights, reserve, usable, kv_per_token, kv_tokens)
 
 
 def instances_that_fit(

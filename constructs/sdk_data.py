@@ -130,8 +130,7 @@ def resolve_image(framework: str, version: str | None = None) -> ImageFamily:
     if concrete not in versions:
         allowed = sorted(set(versions) | set(aliases), key=_version_key)
         raise ValueError(
-            f"unknown {framework} version {version!r}; the SageMaker SDK {sdk_version()} knows: "
-            f"{', '.join(allowed)}"
+            f"unknown {framework} version {version!r}; the SageMaker SDK {sdk_version()} knows: {', '.join(allowed)}"
         )
     cfg = versions[concrete]
     py = cfg["py_versions"][0]

@@ -90,8 +90,15 @@ def test_lambda_is_arm64_python_313_behind_the_web_adapter(default_synth: Any) -
 
 
 def test_lambda_env_follows_the_model_config(synth: Any) -> None:
-    s = synth(model="mistralai/Mistral-7B-Instruct-v0.3", model_params_b="7.25", prompt_family="mistral",
-              instance_type="ml.g5.2xlarge", max_input_tokens="3000", max_total_tokens="4096", region="us-east-1")  # fmt: skip
+    s = synth(
+        model="mistralai/Mistral-7B-Instruct-v0.3",
+        model_params_b="7.25",
+        prompt_family="mistral",
+        instance_type="ml.g5.2xlarge",
+        max_input_tokens="3000",
+        max_total_tokens="4096",
+        region="us-east-1",
+    )
     env = _function(s)["Environment"]["Variables"]
     assert (env["MODEL_ID"], env["PROMPT_FAMILY"]) == ("mistralai/Mistral-7B-Instruct-v0.3", "mistral")
     assert (env["MAX_INPUT_TOKENS"], env["MAX_TOTAL_TOKENS"]) == ("3000", "4096")

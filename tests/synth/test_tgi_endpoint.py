@@ -258,7 +258,6 @@ def test_extra_env_cannot_override_what_the_construct_owns() -> None:
 
 
 def test_existing_role_is_used_instead_of_a_new_one() -> None:
-    import aws_cdk as cdk
     from aws_cdk import aws_iam as iam
     from aws_cdk.assertions import Template
 
