@@ -204,10 +204,11 @@ class JumpStartEndpoint(HostedEndpoint):
             resolved = stack.resolve(value)
             return resolved if isinstance(resolved, str) else json.dumps(resolved, separators=(",", ":"))
 
+        partition = "<AWS::Partition>" if cdk.Token.is_unresolved(stack.partition) else stack.partition
         acknowledge(
             self._execution_policy,
             {
-                "AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::"
+                f"AwsSolutions::AwsSolutions-IAM5[Resource::arn:{partition}:s3:::"
                 f"{rendered(bucket)}/{rendered(key)}*]": (
                     "SageMaker reads the JumpStart model artifact: the objects under its prefix (uncompressed) "
                     "or the one .tar.gz; nothing else in the JumpStart bucket"

@@ -67,6 +67,7 @@ class HostedEndpoint(Construct):
     """Base: an execution role, a Model (built by the subclass), an EndpointConfig, an Endpoint and its logs."""
 
     role: iam.IRole
+    image_uri: str
     model: sagemaker.CfnModel
     endpoint_config: sagemaker.CfnEndpointConfig
     endpoint: sagemaker.CfnEndpoint

@@ -8,6 +8,8 @@ import aws_cdk as cdk
 
 from constructs import Construct
 from constructs.chat_api import ApiLimits, ChatApi, ChatSettings
+from constructs.jumpstart_endpoint import JumpStartEndpoint, JumpStartModelRef, jumpstart_hosting
+from constructs.jumpstart_lock import load_locked_model
 from constructs.sagemaker_common import HostedEndpoint, Hosting
 from constructs.tgi_endpoint import TgiEndpoint, TgiModel
 from stacks.config import AppConfig
@@ -19,7 +21,8 @@ class LlmChatStack(cdk.Stack):
     def __init__(self, scope: Construct, construct_id: str, *, config: AppConfig, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, description=_description(config), **kwargs)
         self.config = config
-        self.llm = self._endpoint(config)
+        self.llm = self._jumpstart(config) if config.deployment == "jumpstart" else self._tgi(config)
+        max_input, max_total = self._token_limits()
         self.chat = ChatApi(
             self,
             "Chat",
@@ -27,8 +30,8 @@ class LlmChatStack(cdk.Stack):
             settings=ChatSettings(
                 model_id=self.model_id,
                 prompt_family=config.model.prompt_family,
-                max_input_tokens=config.max_input_tokens,
-                max_total_tokens=config.max_total_tokens,
+                max_input_tokens=max_input,
+                max_total_tokens=max_total,
             ),
             limits=ApiLimits(
                 auth=config.api_auth,
@@ -48,14 +51,44 @@ class LlmChatStack(cdk.Stack):
 
     @property
     def model_id(self) -> str:
+        if isinstance(self.llm, JumpStartEndpoint):
+            return self.llm.model_id
         return self.config.model.hf_model_id
 
-    def _endpoint(self, c: AppConfig) -> HostedEndpoint:
+    def _token_limits(self) -> tuple[int, int]:
+        """What the chat proxy must enforce: the container's own limits (a JumpStart spec sets its own)."""
+        if isinstance(self.llm, JumpStartEndpoint):
+            env = self.llm.environment
+            max_input = env.get("MAX_INPUT_TOKENS") or env.get("MAX_INPUT_LENGTH")
+            max_total = env.get("MAX_TOTAL_TOKENS")
+            if max_input and max_total:
+                return int(max_input), int(max_total)
+        return self.config.max_input_tokens, self.config.max_total_tokens
+
+    def _jumpstart(self, c: AppConfig) -> JumpStartEndpoint:
+        assert c.jumpstart_model is not None
+        locked = load_locked_model(c.jumpstart_model, c.jumpstart_version, [c.region] if c.region else None)
+        hosting = jumpstart_hosting(
+            locked,
+            instance_type=c.instance_type,
+            instance_count=c.instance_count,
+            health_check_timeout=c.health_check_timeout,
+            model_download_timeout=c.model_download_timeout,
+            volume_size=c.volume_size,
+        )
+        return JumpStartEndpoint(
+            self,
+            "Llm",
+            model=JumpStartModelRef(c.jumpstart_model, c.jumpstart_version, c.accept_eula),
+            hosting=hosting,
+        )
+
+    def _tgi(self, c: AppConfig) -> TgiEndpoint:
         assert c.instance_type is not None
         hosting = Hosting(
             instance_type=c.instance_type,
             instance_count=c.instance_count,
-            health_check_timeout=c.health_check_timeout,
+            health_check_timeout=c.health_check_timeout if c.health_check_timeout is not None else 600,
             model_download_timeout=c.model_download_timeout,
             volume_size=c.volume_size,
         )
@@ -81,9 +114,11 @@ class LlmChatStack(cdk.Stack):
 
 
 def _description(c: AppConfig) -> str:
-    engine = "SageMaker JumpStart" if c.deployment == "jumpstart" else "Hugging Face TGI"
-    where = f"{c.instance_count} x {c.instance_type}" if c.instance_type else "its default instance"
-    return f"{c.model.hf_model_id} on {engine} ({where}) behind a SageMaker real-time endpoint"
+    jumpstart = c.deployment == "jumpstart"
+    model = c.jumpstart_model if jumpstart else c.model.hf_model_id
+    engine = "SageMaker JumpStart" if jumpstart else "Hugging Face TGI"
+    where = f"{c.instance_count} x {c.instance_type}" if c.instance_type else "the spec's default instance"
+    return f"{model} on {engine} ({where}) on a SageMaker real-time endpoint, behind a streaming chat API"
 
 
 _HELLO = '{"model":"tgi","messages":[{"role":"user","content":"Hello"}]}'

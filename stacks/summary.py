@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from constructs.catalog import PRICE_TABLE_DATE, hourly_cost
+from constructs.jumpstart_endpoint import JumpStartEndpoint
 from stacks.llm_chat_stack import LlmChatStack
 
 
@@ -14,10 +15,9 @@ def summary(stack: LlmChatStack) -> str:
         f"stack        {stack.stack_name} ({stack.region if not _unresolved(stack.region) else 'region-agnostic'})",
         f"model        {stack.model_id} [{c.model.name}]",
         f"engine       {_engine(stack)}",
-        f"instance     {hosting.count_label if hasattr(hosting, 'count_label') else ''}"
-        f"{hosting.instance_count} x {hosting.instance_type}",
+        f"instance     {hosting.instance_count} x {hosting.instance_type}",
     ]
-    gpus = getattr(llm, "num_gpus", None)
+    gpus = getattr(llm, "num_gpus", None) or (llm.environment.get("SM_NUM_GPUS") if isinstance(llm, JumpStartEndpoint) else None)
     sizing = getattr(llm, "sizing", None)
     if gpus is not None:
         lines.append(f"gpus         SM_NUM_GPUS={gpus}")
@@ -36,7 +36,9 @@ def _engine(stack: LlmChatStack) -> str:
     image = getattr(stack.llm, "image", None)
     if image is not None:
         return f"TGI {image.version} ({image.repository}:{image.tag})"
-    return f"JumpStart {getattr(stack.llm, 'engine_label', '')}".strip()
+    llm = stack.llm
+    assert isinstance(llm, JumpStartEndpoint)
+    return f"SageMaker JumpStart {llm.model_id} {llm.model_version} (image and artifacts from jumpstart.lock.json)"
 
 
 def _unresolved(value: str) -> bool:

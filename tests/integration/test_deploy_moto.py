@@ -87,3 +87,36 @@ def test_chat_routes_exist_and_require_sigv4(cloud: Any, deployed: dict[str, Any
     assert {"/v1/chat/completions", "/v1/models", "/generate", "/health"} <= set(resources)
     method = apigw.get_method(restApiId=api_id, resourceId=resources["/v1/chat/completions"]["id"], httpMethod="POST")
     assert method["authorizationType"] == "AWS_IAM"
+
+
+@pytest.mark.parametrize("instance_type", [None, "ml.g5.12xlarge"])
+def test_jumpstart_stack_deploys_with_locked_image_and_artifacts(
+    cloud: Any, synth: Any, instance_type: str | None
+) -> None:
+    context = {"deployment": "jumpstart", "region": REGION}
+    if instance_type:
+        context["instance_type"] = instance_type
+    s = synth(**context)
+    name = f"LlmChatJumpStart{'G512' if instance_type else 'Default'}"
+    cloud.publish_assets(s.outdir, s.stack.artifact_id)
+    stack = cloud.deploy(name, without_custom_resources(s.template))
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
+    resources = cloud.stack_resources(name)
+    sm = cloud.client("sagemaker")
+    (model_name,) = [
+        r["PhysicalResourceId"] for r in resources.values() if r["ResourceType"] == "AWS::SageMaker::Model"
+    ]
+    model = sm.describe_model(ModelName=_name_from(model_name))
+    locked = s.stack.llm.locked
+    expected_type = instance_type or locked.default_instance_type
+    facts = locked.deployments(expected_type)[REGION]
+    assert model["PrimaryContainer"]["Image"] == facts.image.uri
+    # moto drops EnableNetworkIsolation (always False); the synth tests assert it on the template.
+    container = model["PrimaryContainer"]
+    source = container.get("ModelDataSource", {}).get("S3DataSource", {}).get("S3Uri") or container.get("ModelDataUrl")
+    assert source == facts.model_data.s3_uri
+    (config_name,) = [
+        r["PhysicalResourceId"] for r in resources.values() if r["ResourceType"] == "AWS::SageMaker::EndpointConfig"
+    ]
+    (variant,) = sm.describe_endpoint_config(EndpointConfigName=_name_from(config_name))["ProductionVariants"]
+    assert variant["InstanceType"] == expected_type

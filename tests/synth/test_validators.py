@@ -21,6 +21,13 @@ CONTEXTS: dict[str, dict[str, str]] = {
     "tgi-0.9.3-eu-west-1": {"tgi_version": "0.9.3", "region": "eu-west-1"},
     "falcon-180b-gated": {"model": "falcon-180b-chat", "hf_token_secret": "hf/token"},
     "api-key-auth": {"api_auth": "api_key", "reserved_concurrency": "20", "region": "us-east-1"},
+    "jumpstart-us-east-1": {"deployment": "jumpstart", "region": "us-east-1"},
+    "jumpstart-eu-west-1-g5-12xlarge": {
+        "deployment": "jumpstart",
+        "region": "eu-west-1",
+        "instance_type": "ml.g5.12xlarge",
+    },
+    "jumpstart-agnostic": {"deployment": "jumpstart"},
 }
 
 

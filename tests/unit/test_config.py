@@ -17,7 +17,7 @@ def test_defaults_reproduce_the_original_guide() -> None:
     c = cfg()
     assert c.model.hf_model_id == "tiiuae/falcon-40b-instruct"
     assert (c.deployment, c.instance_type, c.instance_count) == ("tgi", "ml.g5.12xlarge", 1)
-    assert (c.max_input_tokens, c.max_total_tokens, c.health_check_timeout) == (1024, 2048, 600)
+    assert (c.max_input_tokens, c.max_total_tokens, c.health_check_timeout) == (1024, 2048, None)
     assert c.quantize is None and c.tgi_version is None and c.api_auth == "iam"
 
 
