@@ -173,7 +173,7 @@ CONTEXT_KEYS: dict[str, tuple[Callable[[str, Any], Any], str]] = {
     "max_total_tokens": (_int(2, 1_000_000), "MAX_TOTAL_TOKENS (default 2048)"),
     "max_batch_prefill_tokens": (_int(1, 10_000_000), "MAX_BATCH_PREFILL_TOKENS (default max(4096, input))"),
     "max_batch_total_tokens": (_int(1, 100_000_000), "MAX_BATCH_TOTAL_TOKENS (default: TGI infers it)"),
-    "health_check_timeout": (_int(60, 3600), "container startup health-check timeout, s (default 600; JumpStart: the spec's)"),
+    "health_check_timeout": (_int(60, 3600), "start-up health-check timeout, s (TGI 600; JumpStart: the spec's)"),
     "model_download_timeout": (_int(60, 3600), "model data download timeout, s (default SageMaker's)"),
     "volume_size": (_int(1, 512), "EBS volume GB, only for instance types without local NVMe"),
     "hf_token_secret": (_pattern(SECRET_REF, "a Secrets Manager secret name or ARN"), "HF token secret"),

@@ -10,7 +10,7 @@ from constructs import Construct
 from constructs.chat_api import ApiLimits, ChatApi, ChatSettings
 from constructs.jumpstart_endpoint import JumpStartEndpoint, JumpStartModelRef, jumpstart_hosting
 from constructs.jumpstart_lock import load_locked_model
-from constructs.sagemaker_common import HostedEndpoint, Hosting
+from constructs.sagemaker_common import Hosting
 from constructs.tgi_endpoint import TgiEndpoint, TgiModel
 from stacks.config import AppConfig
 

@@ -17,7 +17,7 @@ def summary(stack: LlmChatStack) -> str:
         f"engine       {_engine(stack)}",
         f"instance     {hosting.instance_count} x {hosting.instance_type}",
     ]
-    gpus = getattr(llm, "num_gpus", None) or (llm.environment.get("SM_NUM_GPUS") if isinstance(llm, JumpStartEndpoint) else None)
+    gpus = llm.environment.get("SM_NUM_GPUS") if isinstance(llm, JumpStartEndpoint) else getattr(llm, "num_gpus", None)
     sizing = getattr(llm, "sizing", None)
     if gpus is not None:
         lines.append(f"gpus         SM_NUM_GPUS={gpus}")

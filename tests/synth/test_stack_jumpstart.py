@@ -20,7 +20,7 @@ def test_jumpstart_replaces_tgi_with_the_locked_model(js: Any) -> None:
     container = js.one("AWS::SageMaker::Model")["PrimaryContainer"]
     locked = js.stack.llm.locked
     assert container["Image"] == locked.deployments("ml.g5.48xlarge")["us-east-1"].image.uri
-    assert container["Image"].startswith("763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-tgi-inference:")
+    assert container["Image"].startswith("763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-tgi")
     assert js.template["Outputs"]["ModelId"]["Value"] == FALCON_40B
     assert js.template["Outputs"]["InstanceType"]["Value"] == "ml.g5.48xlarge"
     assert js.template["Description"].startswith(f"{FALCON_40B} on SageMaker JumpStart")
