@@ -122,7 +122,7 @@ class ChatApi(Construct):
 
     def _function(self, endpoint: HostedEndpoint, settings: ChatSettings, limits: ApiLimits) -> lambda_.Function:
         stack = cdk.Stack.of(self)
-        asset_dir, key = build_python_asset(
+        asset_zip, key = build_python_asset(
             CHAT_PROXY_SOURCE,
             lock=CHAT_PROXY_SOURCE / "requirements.lock",
             cache_root=ASSET_CACHE,
@@ -148,7 +148,7 @@ class ChatApi(Construct):
             description=f"OpenAI-compatible chat proxy for {settings.model_id} on SageMaker",
             runtime=lambda_.Runtime.PYTHON_3_13,
             architecture=lambda_.Architecture.ARM_64,
-            code=lambda_.Code.from_asset(str(asset_dir), asset_hash=key, asset_hash_type=cdk.AssetHashType.CUSTOM),
+            code=lambda_.Code.from_asset(str(asset_zip), asset_hash=key, asset_hash_type=cdk.AssetHashType.CUSTOM),
             handler="run.sh",
             layers=[adapter],
             # I/O-bound proxy: 512 MB gives FastAPI a fast cold start; the timeout covers the longest stream.

@@ -11,9 +11,11 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,12 +51,37 @@ def asset_key(source: Path, lock: Path, target: PythonTarget) -> str:
 def build_python_asset(
     source: Path, *, lock: Path, cache_root: Path, target: PythonTarget | None = None
 ) -> tuple[Path, str]:
-    """The folder to deploy (dependencies + source) and its content key; built once per key."""
+    """The deployment zip (dependencies + source) and its content key; built once per key.
+
+    A single zip is what Lambda takes anyway; handing CDK one file instead of a folder of thousands saves each
+    synth from copying them into cdk.out.
+    """
     target = target or PythonTarget()
     key = asset_key(source, lock, target)
+    archive = cache_root / f"{source.name}-{key[:20]}.zip"
+    if not archive.exists():
+        folder = _build_folder(source, lock, cache_root, target, key)
+        _deterministic_zip(folder, archive)
+    return archive, key
+
+
+def _deterministic_zip(folder: Path, archive: Path) -> None:
+    """Same bytes for the same files: sorted entries, fixed timestamps, modes kept (run.sh stays executable)."""
+    partial = archive.with_suffix(f".{os.getpid()}.partial")
+    with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != _MARKER):
+            info = zipfile.ZipInfo(path.relative_to(folder).as_posix(), date_time=(1980, 1, 1, 0, 0, 0))
+            mode = 0o755 if path.stat().st_mode & stat.S_IXUSR else 0o644
+            info.external_attr = (stat.S_IFREG | mode) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, path.read_bytes())
+    os.replace(partial, archive)
+
+
+def _build_folder(source: Path, lock: Path, cache_root: Path, target: PythonTarget, key: str) -> Path:
     dest = cache_root / f"{source.name}-{key[:20]}"
     if (dest / _MARKER).exists():
-        return dest, key
+        return dest
     cache_root.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{source.name}-", dir=cache_root))
     try:
@@ -87,4 +114,4 @@ def build_python_asset(
             f"building the Lambda asset for {source} failed: pip could not install {lock} for "
             f"{target.platform}/cp{target.python_version} (PyPI must be reachable on first build):\n{err.stderr}"
         ) from None
-    return dest, key
+    return dest

@@ -161,13 +161,23 @@ def test_outputs_give_the_url_and_ready_to_paste_examples(default_synth: Any) ->
     assert "--aws-sigv4 aws:amz:" in curl and "/v1/chat/completions" in curl
 
 
-def test_lambda_asset_holds_the_locked_arm64_wheels_and_the_app(default_synth: Any) -> None:
-    from pathlib import Path
+def test_lambda_asset_is_one_zip_with_the_locked_arm64_wheels_and_the_app(default_synth: Any) -> None:
+    import stat
+    import zipfile
 
     manifest = json.loads((default_synth.outdir / "LlmChat.assets.json").read_text())
-    dirs = [default_synth.outdir / a["source"]["path"] for a in manifest["files"].values()]
-    (asset,) = [d for d in dirs if (d / "run.sh").exists()]
-    assert (asset / "main.py").is_file() and (asset / "chatapi").is_dir()
-    assert any("aarch64" in p.name for p in asset.glob("pydantic_core/*.so"))
-    assert not list(Path(asset).rglob("__pycache__"))
-    assert (asset / "run.sh").stat().st_mode & 0o111
+    zips = [
+        default_synth.outdir / a["source"]["path"]
+        for a in manifest["files"].values()
+        if a["source"]["path"].endswith(".zip")
+    ]
+    (archive,) = [z for z in zips if "run.sh" in zipfile.ZipFile(z).namelist()]
+    with zipfile.ZipFile(archive) as zf:
+        names = zf.namelist()
+        assert names == sorted(names, key=lambda n: n.split("/"))
+        assert "main.py" in names and any(n.startswith("chatapi/") for n in names)
+        assert any(n.startswith("pydantic_core/") and "aarch64" in n and n.endswith(".so") for n in names)
+        assert not [n for n in names if "__pycache__" in n or n.startswith("requirements")]
+        run = zf.getinfo("run.sh")
+        assert (run.external_attr >> 16) & stat.S_IXUSR
+        assert {i.date_time for i in zf.infolist()} == {(1980, 1, 1, 0, 0, 0)}

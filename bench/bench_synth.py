@@ -1,0 +1,68 @@
+"""Synth cost of the full app vs a bare one-stack CDK app, measured in one run on this machine.
+
+Both run as their own `python` process, as the CDK CLI runs them (CDK_OUTDIR, CDK_CONTEXT_JSON), so each pays
+jsii start-up once. Runs alternate so machine drift hits both alike; the ratio of medians is the figure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+ROUNDS = int(os.environ.get("BENCH_SYNTH_ROUNDS", "3"))
+TARGET_RATIO = 1.3
+
+BARE_APP = """
+import aws_cdk as cdk
+from aws_cdk import aws_sns as sns
+app = cdk.App()
+stack = cdk.Stack(app, "Bare")
+sns.Topic(stack, "Topic")
+app.synth()
+"""
+
+
+def _run(args: list[str], context: dict[str, object]) -> float:
+    with tempfile.TemporaryDirectory() as out:
+        env = {
+            **os.environ,
+            "CDK_OUTDIR": out,
+            "CDK_CONTEXT_JSON": json.dumps(context),
+            "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+        }
+        start = time.perf_counter()
+        subprocess.run(args, cwd=REPO, env=env, check=True, capture_output=True)
+        return time.perf_counter() - start
+
+
+def measure() -> dict[str, float]:
+    context = json.loads((REPO / "cdk.json").read_text())["context"]
+    full_args = [sys.executable, "app.py"]
+    bare_args = [sys.executable, "-c", BARE_APP]
+    _run(full_args, context)  # warm-up: builds the Lambda asset cache once, as a second `make synth` would find it
+    full, bare = [], []
+    for _ in range(ROUNDS):
+        bare.append(_run(bare_args, {}))
+        full.append(_run(full_args, context))
+    return {"full_s": statistics.median(full), "bare_s": statistics.median(bare)}
+
+
+def main() -> None:
+    r = measure()
+    ratio = r["full_s"] / r["bare_s"]
+    print(f"{'synth (median of ' + str(ROUNDS) + ')':<32}{'seconds':>10}")
+    print(f"{'bare one-stack CDK app':<32}{r['bare_s']:>10.2f}")
+    print(f"{'full app (endpoint + chat API)':<32}{r['full_s']:>10.2f}")
+    verdict = "meets" if ratio <= TARGET_RATIO else "misses"
+    print(f"{'ratio full / bare':<32}{ratio:>10.2f}  ({verdict} target <= {TARGET_RATIO})")
+
+
+if __name__ == "__main__":
+    main()
