@@ -6,7 +6,7 @@ import json
 
 import httpx
 import openai
-from conftest import MODEL_ID
+from chat_harness import MODEL_ID
 from sagemaker_runtime_emulator import Emulator
 
 USER = [{"role": "user", "content": "Can you tell me something about Amazon SageMaker?"}]

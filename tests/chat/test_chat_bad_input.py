@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import BODY_LIMIT
+from chat_harness import BODY_LIMIT
 from sagemaker_runtime_emulator import Emulator
 
 USER = [{"role": "user", "content": "hi"}]

@@ -7,7 +7,7 @@ import json
 import httpx
 import openai
 import pytest
-from conftest import READ_TIMEOUT
+from chat_harness import READ_TIMEOUT
 from sagemaker_runtime_emulator import Emulator
 
 CHAT = {"messages": [{"role": "user", "content": "hi"}]}

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import boto3
 import httpx
 import pytest
+from chat_harness import free_port
 from chatapi.app import create_app
 from chatapi.backend import SageMakerBackend
 from chatapi.settings import load_settings
-from conftest import free_port
 from fastapi.testclient import TestClient
 from moto.server import ThreadedMotoServer
 

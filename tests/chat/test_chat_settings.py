@@ -49,7 +49,7 @@ def test_main_module_fails_fast_without_endpoint(tmp_path) -> None:
     import subprocess
     import sys
 
-    from conftest import APP_DIR
+    from chat_harness import APP_DIR
 
     result = subprocess.run(
         [sys.executable, "-c", "import main"], cwd=APP_DIR, env={"PATH": "/usr/bin"}, capture_output=True, text=True
