@@ -1,0 +1,36 @@
+"""The README is part of the product: its commands, keys and routes must match the code."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from stacks.config import CONTEXT_KEYS
+
+ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text()
+
+
+def test_quick_start_is_the_two_make_commands() -> None:
+    block = README.split("## Quick start", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    assert [line.split("#")[0].strip() for line in block.strip().splitlines()] == ["make synth", "make test"]
+
+
+def test_every_context_key_is_documented_in_the_table() -> None:
+    documented = set(re.findall(r"^\| `([a-z_]+)` \|", README, flags=re.MULTILINE))
+    assert set(CONTEXT_KEYS) <= documented, set(CONTEXT_KEYS) - documented
+    assert documented - set(CONTEXT_KEYS) == set()
+
+
+def test_every_api_route_is_documented() -> None:
+    for route in ("POST /v1/chat/completions", "GET /v1/models", "POST /generate", "GET /health"):
+        assert f"`{route}`" in README
+
+
+def test_the_architecture_picture_is_a_committed_file() -> None:
+    (target,) = re.findall(r"\]\((docs/[^)]+\.svg)\)", README)
+    assert (ROOT / target).is_file()
+
+
+def test_the_ci_script_runs_the_readme_test_command() -> None:
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
