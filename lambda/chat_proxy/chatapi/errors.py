@@ -36,3 +36,13 @@ class ApiError(Exception):
 
 def bad_request(message: str, param: str | None = None, code: str = "invalid_value") -> ApiError:
     return ApiError(400, message, param=param, code=code)
+
+
+def incomplete_stream() -> ApiError:
+    """The model's stream closed before TGI sent its final event."""
+    return ApiError(
+        502,
+        "The model stream ended before the generation finished.",
+        type="upstream_error",
+        code="incomplete_stream",
+    )

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chatapi.backend import tgi_error
-from chatapi.errors import ApiError, bad_request
+from chatapi.errors import ApiError, bad_request, incomplete_stream
 from chatapi.prompts import FAMILIES, StopFilter, Turn, render, strip_stop
 from chatapi.schemas import MAX_STOP_SEQUENCES, ChatCompletionRequest, GenerateRequest
 from chatapi.settings import Settings
@@ -243,12 +243,7 @@ def chat_stream(
                     yield _sse({**base, "choices": [], "usage": usage})
                 yield SSE_DONE
                 return
-        raise ApiError(
-            502,
-            "The model stream ended before the generation finished.",
-            type="upstream_error",
-            code="incomplete_stream",
-        )
+        raise incomplete_stream()
     except ApiError as exc:
         outcome.error_code = exc.code
         yield _sse(exc.body())
@@ -270,12 +265,7 @@ def generate_stream(events: Iterable[tuple[str, dict[str, Any] | None]], outcome
                 outcome.finish_reason = (details or {}).get("finish_reason")
                 outcome.generated_tokens = (details or {}).get("generated_tokens")
                 return
-        raise ApiError(
-            502,
-            "The model stream ended before the generation finished.",
-            type="upstream_error",
-            code="incomplete_stream",
-        )
+        raise incomplete_stream()
     except ApiError as exc:
         outcome.error_code = exc.code
         error = {"error": exc.message, "error_type": exc.code}
