@@ -30,8 +30,14 @@ INTEGRATION_TIMEOUT = cdk.Duration.minutes(15)
 STAGE_NAME = "prod"
 
 # Errors API Gateway answers itself, in the same OpenAI shape as the Lambda's: clients parse one format.
+# $context.error.messageString is already a quoted JSON string; validationErrorString is not, and holds quotes of
+# its own, so the body-validation message is spelled out instead.
+_BODY_HINT = json.dumps(
+    "Invalid request body: /v1/chat/completions takes a JSON object with a non-empty 'messages' array, "
+    "/generate one with an 'inputs' string"
+)
 _GATEWAY_ERRORS = {
-    apigw.ResponseType.BAD_REQUEST_BODY: ("400", "invalid_request_error", "$context.error.validationErrorString"),
+    apigw.ResponseType.BAD_REQUEST_BODY: ("400", "invalid_request_error", _BODY_HINT),
     apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN: ("403", "authentication_error", "$context.error.messageString"),
     apigw.ResponseType.ACCESS_DENIED: ("403", "permission_error", "$context.error.messageString"),
     apigw.ResponseType.INVALID_API_KEY: ("403", "authentication_error", "$context.error.messageString"),

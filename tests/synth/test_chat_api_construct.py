@@ -134,11 +134,14 @@ def test_gateway_errors_use_the_openai_error_shape(default_synth: Any) -> None:
         "DEFAULT_4XX",
         "DEFAULT_5XX",
     } <= set(responses)
-    body = responses["BAD_REQUEST_BODY"]["ResponseTemplates"]["application/json"]
-    assert body == (
-        '{"error": {"message": $context.error.validationErrorString, "type": "invalid_request_error", '
-        '"param": null, "code": null}}'
-    )
+    body = json.loads(responses["BAD_REQUEST_BODY"]["ResponseTemplates"]["application/json"])
+    assert body["error"]["type"] == "invalid_request_error"
+    assert "'messages' array" in body["error"]["message"]
+    for response_type, props in responses.items():
+        template = props["ResponseTemplates"]["application/json"]
+        # Every template is valid JSON once API Gateway substitutes the (already quoted) messageString.
+        error = json.loads(template.replace("$context.error.messageString", '"some message"'))["error"]
+        assert set(error) == {"message", "type", "param", "code"}, response_type
     assert responses["THROTTLED"]["StatusCode"] == "429"
 
 
@@ -181,3 +184,18 @@ def test_lambda_asset_is_one_zip_with_the_locked_arm64_wheels_and_the_app(defaul
         run = zf.getinfo("run.sh")
         assert (run.external_attr >> 16) & stat.S_IXUSR
         assert {i.date_time for i in zf.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+
+
+@pytest.mark.parametrize("context", [{}, {"deployment": "jumpstart", "region": "us-east-1"}], ids=["tgi", "jumpstart"])
+def test_the_lambda_environment_is_one_the_chat_app_accepts(synth: Any, context: dict[str, str]) -> None:
+    from chatapi.settings import load_settings
+
+    env = {
+        k: (v if isinstance(v, str) else "resolved-at-deploy")
+        for k, v in _function(synth(**context))["Environment"]["Variables"].items()
+    }
+    settings = load_settings(env)
+    assert settings.endpoint_name == "resolved-at-deploy"
+    assert settings.max_new_tokens_cap == settings.max_total_tokens - settings.max_input_tokens
+    assert settings.backend_read_timeout_seconds < 900  # inside the Lambda's and API Gateway's 15 minutes
+    assert settings.log_prompts is False
