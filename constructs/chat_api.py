@@ -103,7 +103,24 @@ class ChatApi(Construct):
             removal_policy=cdk.RemovalPolicy.DESTROY,
             pending_window=cdk.Duration.days(7),
         )
-        self.log_key.grant_encrypt_decrypt(iam.ServicePrincipal(f"logs.{stack.region}.{stack.url_suffix}"))
+        # The key policy CloudWatch Logs documents: its regional principal, only for this account's log groups.
+        self.log_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal(f"logs.{stack.region}.{stack.url_suffix}")],
+                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                resources=["*"],
+                conditions={
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
+                            service="logs",
+                            resource="log-group",
+                            resource_name="*",
+                            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                    }
+                },
+            )
+        )
         self.function_logs = self._log_group("FunctionLogs", log_retention)
         self.access_logs = self._log_group("AccessLogs", log_retention)
 

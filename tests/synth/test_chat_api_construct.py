@@ -199,3 +199,12 @@ def test_the_lambda_environment_is_one_the_chat_app_accepts(synth: Any, context:
     assert settings.max_new_tokens_cap == settings.max_total_tokens - settings.max_input_tokens
     assert settings.backend_read_timeout_seconds < 900  # inside the Lambda's and API Gateway's 15 minutes
     assert settings.log_prompts is False
+
+
+def test_log_key_lets_cloudwatch_logs_use_it_only_for_this_accounts_log_groups(default_synth: Any) -> None:
+    (key,) = default_synth.of_type("AWS::KMS::Key").values()
+    statements = key["Properties"]["KeyPolicy"]["Statement"]
+    (logs,) = [s for s in statements if "Service" in s["Principal"]]
+    assert "kms:Describe*" in logs["Action"] and "kms:GenerateDataKey*" in logs["Action"]
+    condition = logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]["Fn::Join"][1]
+    assert condition[-1] == ":log-group:*"
