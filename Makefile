@@ -11,10 +11,10 @@ PORT ?= 8080
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := 1
 
-.PHONY: help install synth test lint typecheck unit deploy destroy dev bench jumpstart-lock clean
+.PHONY: help install synth test lint typecheck deploy destroy bootstrap dev bench jumpstart-lock clean
 
 help:
-	@echo "make synth | test | deploy | destroy | dev | bench | jumpstart-lock MODEL=.. VERSION=.. REGIONS=.."
+	@echo "make synth | test | bootstrap | deploy | destroy | dev | bench | jumpstart-lock MODEL=.. VERSION=.. REGIONS=.."
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt lambda/chat_proxy/requirements.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -49,6 +49,9 @@ typecheck: $(VENV)/.installed
 
 test: install $(CHECKOV_VENV)/.installed lint typecheck
 	CHECKOV=$(CHECKOV_VENV)/bin/checkov $(PY) -m pytest -n 2 --dist loadgroup
+
+bootstrap: install
+	$(CDK) bootstrap $(CDK_ARGS)
 
 deploy: install
 	$(CDK) deploy $(CDK_ARGS)
