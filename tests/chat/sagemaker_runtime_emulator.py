@@ -10,6 +10,9 @@ frames, encoded here from the spec, carrying TGI's SSE bytes in ``PayloadPart`` 
 
 What it does is set by a scenario (a dict, see ``Scenario``): from Python (``emulator.set_scenario(...)``) or over
 HTTP (``POST /_emulator/scenario`` with the JSON scenario; ``GET /_emulator/requests`` lists what it received).
+Every response stream is watched (``emulator.streams``, ``GET /_emulator/streams``): how many TGI events it wrote,
+whether it ran to its end, and whether the caller went away mid-stream (a write failed with a broken pipe or reset,
+or the caller's end of the connection closed while the emulator waited between tokens) and when.
 
 Run standalone: ``python tests/chat/sagemaker_runtime_emulator.py --port 9000``.
 """
@@ -20,6 +23,7 @@ import argparse
 import binascii
 import itertools
 import json
+import select
 import socket
 import struct
 import threading
@@ -90,12 +94,27 @@ class Scenario:
     prompt_tokens: bool = True  # report input_length/prefill so the proxy can count usage
 
 
+@dataclass
+class StreamRecord:
+    """What one InvokeEndpointWithResponseStream answer did (updated while it runs)."""
+
+    events_written: int = 0  # TGI SSE events whose frames reached the socket
+    completed: bool = False  # wrote its last event and the end of the chunked body
+    caller_gone: bool = False  # the caller closed or reset the connection before the end
+    caller_gone_at: float | None = None  # time.monotonic() when that was noticed
+    started_at: float = field(default_factory=time.monotonic)
+
+    def snapshot(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
 class Emulator:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self._lock = threading.Lock()
         self._scenario = Scenario()
         self._faults_left: int | None = None
         self.requests: list[dict[str, Any]] = []
+        self.streams: list[StreamRecord] = []
         self.server = ThreadingHTTPServer((host, port), _handler_for(self))
         self.server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -114,7 +133,14 @@ class Emulator:
             self._scenario = Scenario(**kwargs)
             self._faults_left = self._scenario.fault_times
             self.requests = []
+            self.streams = []
         return self._scenario
+
+    def new_stream(self) -> StreamRecord:
+        record = StreamRecord()
+        with self._lock:
+            self.streams.append(record)
+        return record
 
     def take_fault(self) -> str | None:
         with self._lock:
@@ -265,6 +291,8 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             if self.path == "/_emulator/requests":
                 self._send_json(200, emulator.requests)
+            elif self.path == "/_emulator/streams":
+                self._send_json(200, [record.snapshot() for record in emulator.streams])
             else:
                 self._send_json(404, {"message": "not found"})
 
@@ -345,7 +373,34 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
             elif frames:
                 self._chunk(frames)
 
+        def _caller_closed_within(self, seconds: float) -> bool:
+            """Wait up to ``seconds``; True as soon as the caller's end of the connection closes or resets."""
+            deadline = time.monotonic() + seconds
+            while (left := deadline - time.monotonic()) > 0:
+                readable, _, _ = select.select([self.connection], [], [], left)
+                if not readable:
+                    return False
+                try:
+                    if self.connection.recv(1, socket.MSG_PEEK) == b"":
+                        return True
+                except (ConnectionResetError, BrokenPipeError):
+                    return True
+                time.sleep(min(left, 0.01))  # unexpected bytes from the caller: nothing to do but wait
+            return False
+
         def _stream(self, scenario: Scenario, payload: dict[str, Any]) -> None:
+            record = emulator.new_stream()
+            try:
+                self._stream_events(scenario, payload, record)
+            except (BrokenPipeError, ConnectionResetError):
+                self._caller_gone(record)
+
+        def _caller_gone(self, record: StreamRecord) -> None:
+            record.caller_gone_at = time.monotonic()
+            record.caller_gone = True
+            self.close_connection = True
+
+        def _stream_events(self, scenario: Scenario, payload: dict[str, Any], record: StreamRecord) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "application/vnd.amazon.eventstream")
             self.send_header("X-Amzn-SageMaker-Content-Type", "text/event-stream")
@@ -371,11 +426,14 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
                     return
                 parts = split_bytes(data, scenario.split) if isinstance(scenario.split, int) else [data]
                 self._write_frames(b"".join(payload_part(p) for p in parts), scenario)
+                record.events_written += 1
                 sent_tokens = tokens
-                if scenario.token_delay:
-                    time.sleep(scenario.token_delay)
+                if scenario.token_delay and self._caller_closed_within(scenario.token_delay):
+                    self._caller_gone(record)
+                    return
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
+            record.completed = True
 
     return Handler
 

@@ -1,8 +1,14 @@
-"""The ASGI application: routes, request context (id, body cap, logs) and error handlers.
+"""The ASGI application: routes, request context (ids, body cap, logs) and error handlers.
 
 FastAPI rather than bare Starlette: pydantic validates every request with messages that name the field, and the
 same models publish the OpenAPI schema that schemathesis fuzzes; the routes stay thin. Blocking boto3 calls run
 in plain ``def`` routes (FastAPI's threadpool), so the event loop never waits on the model.
+
+Request ids (``request_ids``): API Gateway's ``requestId`` forwarded by the Lambda Web Adapter, else the caller's
+``x-amzn-requestid``/``x-request-id``, else a fresh one; echoed as ``x-request-id``. Every log line of a request
+(Powertools JSON on stdout) carries ``request_id`` and, behind LWA, ``apigw_request_id`` and
+``lambda_request_id``. Streamed answers (``streaming.EventStreamResponse``) close the model stream as soon as the
+client disconnects and log ``stream finished`` with ``error_code: client_disconnected`` (a warning, no trace).
 """
 
 from __future__ import annotations
@@ -10,20 +16,19 @@ from __future__ import annotations
 import itertools
 import re
 import time
-import uuid
 from collections.abc import Iterator
-from contextvars import ContextVar
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chatapi.backend import SageMakerBackend, TgiStream, make_client, tgi_error
 from chatapi.errors import ApiError
+from chatapi.request_ids import resolve
 from chatapi.schemas import (
     ChatCompletion,
     ChatCompletionRequest,
@@ -43,12 +48,10 @@ from chatapi.service import (
     plan_chat,
 )
 from chatapi.settings import Settings
+from chatapi.streaming import EventStreamResponse
 
 logger = Logger(service="chat-proxy")
-request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 
-REQUEST_ID_HEADERS = (b"x-amzn-requestid", b"x-request-id")
-_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody} for status in (400, 413, 429, 500, 502, 503, 504)
@@ -60,7 +63,7 @@ def error_response(error: ApiError) -> JSONResponse:
 
 
 class RequestContextMiddleware:
-    """Request id, body cap and UTF-8 check, one access log line, and a last-resort 500 without internals."""
+    """Request ids (and their log keys), body cap and UTF-8 check, one access log line, and a last-resort 500."""
 
     def __init__(self, app: ASGIApp, *, body_limit: int) -> None:
         self.app = app
@@ -71,18 +74,11 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
-        request_id = (
-            next(
-                (
-                    headers[h].decode("latin-1")
-                    for h in REQUEST_ID_HEADERS
-                    if _SAFE_ID.match(headers.get(h, b"").decode("latin-1"))
-                ),
-                None,
-            )
-            or uuid.uuid4().hex
-        )
-        request_id_var.set(request_id)
+        ids = resolve(headers)
+        request_id = ids.request_id
+        # Context-local (each request is its own task; worker threads get a copy): on every log line of the request.
+        logger.thread_safe_clear_keys()
+        logger.thread_safe_append_keys(**ids.log_keys())
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
         status = 0
@@ -104,7 +100,7 @@ class RequestContextMiddleware:
                 receive = _replay(body_or_error, receive)
             await self.app(scope, receive, send_with_id)
         except Exception:
-            logger.exception("unhandled error", extra={"request_id": request_id})
+            logger.exception("unhandled error")
             if status == 0:
                 error = ApiError(
                     500, f"Internal error; request id {request_id}.", type="internal_error", code="internal_error"
@@ -115,7 +111,6 @@ class RequestContextMiddleware:
             logger.info(
                 "request",
                 extra={
-                    "request_id": request_id,
                     "method": scope["method"],
                     "path": scope["path"],
                     "status": status,
@@ -258,28 +253,24 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None) -> F
 
     def log_text(label: str, text: str) -> None:
         if settings.log_prompts:
-            logger.info(label, extra={"request_id": request_id_var.get(), "text": text})
+            logger.info(label, extra={"text": text})
 
-    def streaming(body: Iterator[bytes], stream: TgiStream, outcome: StreamOutcome, route: str) -> StreamingResponse:
-        request_id = request_id_var.get()
+    def streaming(body: Iterator[bytes], stream: TgiStream, outcome: StreamOutcome, route: str) -> Response:
+        def finished(client_disconnected: bool) -> None:
+            if client_disconnected:
+                outcome.error_code = "client_disconnected"
+            log = logger.warning if client_disconnected else logger.info
+            log(
+                "stream finished",
+                extra={
+                    "route": route,
+                    "finish_reason": outcome.finish_reason,
+                    "generated_tokens": outcome.generated_tokens,
+                    "error_code": outcome.error_code,
+                },
+            )
 
-        def guarded() -> Iterator[bytes]:
-            try:
-                yield from body
-            finally:
-                stream.close()
-                logger.info(
-                    "stream finished",
-                    extra={
-                        "request_id": request_id,
-                        "route": route,
-                        "finish_reason": outcome.finish_reason,
-                        "generated_tokens": outcome.generated_tokens,
-                        "error_code": outcome.error_code,
-                    },
-                )
-
-        return StreamingResponse(guarded(), media_type="text/event-stream", headers=SSE_HEADERS)
+        return EventStreamResponse(body, stream, finished, headers=SSE_HEADERS)
 
     @app.get("/health", response_model=Health, tags=["meta"])
     async def health() -> Health:

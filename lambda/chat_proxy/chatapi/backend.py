@@ -9,6 +9,7 @@ nothing has been sent to our client yet then. A stream is never retried once its
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import socket
@@ -183,7 +184,26 @@ class TgiStream:
             raise ApiError(502, "The model sent an unreadable event.", type="upstream_error", code="bad_event")
         yield data, parsed
 
+    def abort(self) -> None:
+        """Shut the read side of the endpoint connection, from any thread: a read blocked on it returns at once.
+
+        For when our client went away while a worker thread waits for the model's next event; ``close`` must
+        still follow. botocore's EventStream keeps the urllib3 response as ``_raw_stream``; urllib3 >= 2.3 has
+        ``HTTPResponse.shutdown`` for exactly this, older ones get the same ``shutdown(SHUT_RD)`` on the socket.
+        A no-op where neither is reachable (the read then ends with the next event, or the read timeout).
+        """
+        raw = getattr(self._body, "_raw_stream", None)
+        with contextlib.suppress(Exception):
+            shutdown = getattr(raw, "shutdown", None)
+            if callable(shutdown):
+                shutdown()
+                return
+            sock = getattr(getattr(raw, "_connection", None), "sock", None)
+            if isinstance(sock, socket.socket):
+                sock.shutdown(socket.SHUT_RD)
+
     def close(self) -> None:
+        """Close the model stream and its connection (a half-read one is closed, not returned to the pool)."""
         close = getattr(self._body, "close", None)
         if close is not None:
             close()
