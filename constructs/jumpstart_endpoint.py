@@ -20,6 +20,7 @@ from constructs.jumpstart_lock import (
     load_locked_model,
 )
 from constructs.nag import acknowledge
+from constructs.private_hosting import PrivateSettings
 from constructs.sagemaker_common import HostedEndpoint, Hosting
 
 DEFAULT_JUMPSTART_MODEL = "huggingface-llm-falcon-40b-instruct-bf16"
@@ -87,8 +88,15 @@ class JumpStartEndpoint(HostedEndpoint):
         hosting: Hosting | None = None,
         role: iam.IRole | None = None,
         lock_path: Path = DEFAULT_LOCK_PATH,
+        private: PrivateSettings | None = None,
     ) -> None:
+        if private is not None and private.model_data is not None:
+            raise ValueError(
+                "model_data is not for JumpStart: its artifacts already come from S3 (the JumpStart bucket of the "
+                "locked version) with network isolation on"
+            )
         super().__init__(scope, construct_id)
+        self.private = private
         self.ref = model or JumpStartModelRef()
         stack = cdk.Stack.of(self)
         concrete_region = None if cdk.Token.is_unresolved(stack.region) else stack.region

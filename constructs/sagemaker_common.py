@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
@@ -17,6 +18,9 @@ from aws_cdk import aws_sagemaker as sagemaker
 
 from constructs import Construct
 from constructs.nag import acknowledge, acknowledge_log_retention_provider, rendered_arn
+
+if TYPE_CHECKING:
+    from constructs.private_hosting import PrivateHosting, PrivateSettings
 
 INVOKE_ACTIONS = ("sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream")
 ECR_PULL_ACTIONS = ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
@@ -72,6 +76,9 @@ class HostedEndpoint(Construct):
     endpoint_config: sagemaker.CfnEndpointConfig
     endpoint: sagemaker.CfnEndpoint
     hosting: Hosting
+    # Private-deployment options (S3 weights, VPC, KMS, data capture); a subclass sets it before building.
+    private: PrivateSettings | None = None
+    private_hosting: PrivateHosting | None = None
 
     def _execution_role(
         self,
@@ -153,6 +160,7 @@ class HostedEndpoint(Construct):
             volume_size_in_gb=hosting.volume_size,
         )
         self.endpoint_config = sagemaker.CfnEndpointConfig(self, "EndpointConfig", production_variants=[variant])
+        self._apply_private(model, self.endpoint_config, hosting)
         self.endpoint = sagemaker.CfnEndpoint(
             self, "Endpoint", endpoint_config_name=self.endpoint_config.attr_endpoint_config_name
         )
@@ -172,6 +180,24 @@ class HostedEndpoint(Construct):
         acknowledge_log_retention_provider(
             stack, log_group_pattern=f"log-group:/aws/sagemaker/Endpoints/{endpoint_ref}:*"
         )
+
+    def _apply_private(
+        self, model: sagemaker.CfnModel, endpoint_config: sagemaker.CfnEndpointConfig, hosting: Hosting
+    ) -> None:
+        """Private-deployment options onto whichever EndpointConfig shape `_host` built (private_hosting.py)."""
+        if self.private is None or not self.private.any:
+            return
+        # Imported here: private_hosting imports this module.
+        from constructs.private_hosting import PrivateHosting
+
+        self.private_hosting = PrivateHosting(
+            self,
+            "Private",
+            settings=self.private,
+            instance_type=hosting.instance_type,
+            policy=self._execution_policy,
+        )
+        self.private_hosting.apply(model, endpoint_config)
 
     @property
     def endpoint_name(self) -> str:

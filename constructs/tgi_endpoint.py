@@ -18,7 +18,9 @@ from constructs.catalog import (
     size,
     valid_shards,
 )
-from constructs.nag import skip_checkov
+from constructs.model_data import offline_environment
+from constructs.nag import acknowledge, skip_checkov
+from constructs.private_hosting import PrivateSettings
 from constructs.sagemaker_common import HostedEndpoint, Hosting
 from constructs.sdk_data import ImageFamily, gpu_info, resolve_image
 
@@ -93,6 +95,7 @@ class TgiEndpoint(HostedEndpoint):
         model: TgiModel | None = None,
         hosting: Hosting | None = None,
         role: iam.IRole | None = None,
+        private: PrivateSettings | None = None,
     ) -> None:
         settings = model or TgiModel()
         hosting = hosting or Hosting()
@@ -102,25 +105,42 @@ class TgiEndpoint(HostedEndpoint):
         sizing = _check_fit(settings, hosting.instance_type, num_gpus)
         super().__init__(scope, construct_id)
         self.settings, self.image, self.num_gpus, self.sizing = settings, image, num_gpus, sizing
+        self.private = private
+        weights = private.model_data if private is not None else None
 
         stack = cdk.Stack.of(self)
         self.image_uri, repository_arn = self._image_for(stack)
-        self.role = self._execution_role(role, ecr_repository_arns=[repository_arn])
+        self.role = self._execution_role(
+            role, ecr_repository_arns=[repository_arn], s3_read=[weights.s3_read] if weights else []
+        )
         model_resource = sagemaker.CfnModel(
             self,
             "Model",
             execution_role_arn=self.role.role_arn,
             primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
-                image=self.image_uri, environment=self.environment()
+                image=self.image_uri,
+                environment=self.environment(),
+                model_data_source=weights.model_data_source() if weights else None,
             ),
         )
-        skip_checkov(
-            model_resource,
-            {
-                "CKV_AWS_370": "TGI downloads HF_MODEL_ID from the Hugging Face Hub at start-up, which network "
-                "isolation forbids (the JumpStart path, which loads weights from S3, enables it)"
-            },
-        )
+        if weights is None:
+            skip_checkov(
+                model_resource,
+                {
+                    "CKV_AWS_370": "TGI downloads HF_MODEL_ID from the Hugging Face Hub at start-up, which network "
+                    "isolation forbids (-c model_data=s3://... loads the weights from S3 and enables it)"
+                },
+            )
+        else:
+            partition = "<AWS::Partition>" if cdk.Token.is_unresolved(stack.partition) else stack.partition
+            acknowledge(
+                self._execution_policy,
+                {
+                    f"AwsSolutions::AwsSolutions-IAM5[Resource::arn:{partition}:s3:::{weights.bucket}/"
+                    f"{weights.prefix}*]": "SageMaker copies every object under the staged model folder "
+                    "(model_data) into /opt/ml/model; nothing else in that bucket is readable",
+                },
+            )
         self._host(model_resource, hosting)
 
     def _image_for(self, stack: cdk.Stack) -> tuple[str, str]:
@@ -157,6 +177,10 @@ class TgiEndpoint(HostedEndpoint):
             env["HF_TOKEN"] = token
             env["HUGGING_FACE_HUB_TOKEN"] = token
         env.update(s.extra_env)
+        if self.private is not None and self.private.model_data is not None:
+            # TGI's sagemaker-entrypoint.sh hands HF_MODEL_ID to text-generation-launcher as the model id; a
+            # local path is loaded from disk (huggingface/text-generation-inference, sagemaker-entrypoint.sh).
+            return offline_environment(env, model_id_key="HF_MODEL_ID")
         return env
 
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from constructs.catalog import DEFAULT_MODEL, PRESETS, QUANTIZE_CHOICES, ModelPreset
+from constructs.model_data import KMS_KEY_ARN, S3_PREFIX_URI
+from constructs.private_network import SECURITY_GROUP_ID, SUBNET_ID, VPC_ID
 from constructs.sdk_data import gpu_table, image_versions
 
 DEPLOYMENTS = ("tgi", "jumpstart")
@@ -60,6 +62,16 @@ class AppConfig:
     jumpstart_model: str | None = None
     jumpstart_version: str = "*"
     accept_eula: bool = False
+    # Private deployments (README "Private deployments")
+    model_data: str | None = None
+    model_data_kms_key: str | None = None
+    vpc: str | None = None
+    vpc_id: str | None = None
+    subnet_ids: tuple[str, ...] = ()
+    security_group_ids: tuple[str, ...] = ()
+    kms_key: str | None = None
+    data_capture: bool = False
+    data_capture_days: int = 30
 
 
 def _fail(key: str, value: Any, allowed: str) -> ConfigError:
@@ -157,6 +169,26 @@ def _extra_env(key: str, value: Any) -> dict[str, str]:
     return {k: str(v) for k, v in value.items()}
 
 
+def _id_list(regex: re.Pattern[str], what: str, most: int) -> Callable[[str, Any], tuple[str, ...]]:
+    def parse(key: str, value: Any) -> tuple[str, ...]:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple) or not 1 <= len(items) <= most:
+            raise _fail(key, value, f"expected 1 to {most} comma-separated {what}s")
+        items = tuple(str(i).strip() for i in items)
+        bad = [i for i in items if not regex.fullmatch(i)]
+        if bad or len(set(items)) != len(items):
+            raise _fail(key, value, f"expected distinct {what}s like {what}-0123456789abcdef0, comma-separated")
+        return items
+
+    return parse
+
+
+def _kms_key(key: str, value: Any) -> str:
+    if value == "create" or (isinstance(value, str) and KMS_KEY_ARN.fullmatch(value)):
+        return str(value)
+    raise _fail(key, value, "expected create or a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)")
+
+
 # key -> (parser, help shown in errors and the README)
 CONTEXT_KEYS: dict[str, tuple[Callable[[str, Any], Any], str]] = {
     "model": (_model, f"catalog preset or Hugging Face model id (default {DEFAULT_MODEL})"),
@@ -195,6 +227,24 @@ CONTEXT_KEYS: dict[str, tuple[Callable[[str, Any], Any], str]] = {
     "jumpstart_model": (_pattern(re.compile(r"^[\w.\-]+$"), "a JumpStart model id"), "JumpStart model id"),
     "jumpstart_version": (_pattern(re.compile(r"^(\*|[\w.\-]+)$"), "'*' or a version"), "default *"),
     "accept_eula": (_bool, "accept the JumpStart model's EULA (default false)"),
+    "model_data": (
+        _pattern(S3_PREFIX_URI, "an S3 folder URI like s3://bucket/models/name/ (trailing slash)"),
+        "weights staged in S3 (make stage-weights); turns network isolation on (default: Hub download)",
+    ),
+    "model_data_kms_key": (
+        _pattern(KMS_KEY_ARN, "a KMS key ARN"),
+        "KMS key of the model_data bucket, if SSE-KMS (default none)",
+    ),
+    "vpc": (_choice(("create",)), "create: a new isolated VPC for the endpoint (default: no VPC)"),
+    "vpc_id": (_pattern(VPC_ID, "a VPC id like vpc-0123456789abcdef0"), "an existing VPC (with subnet_ids)"),
+    "subnet_ids": (_id_list(SUBNET_ID, "subnet", 16), "subnets of vpc_id, comma-separated"),
+    "security_group_ids": (
+        _id_list(SECURITY_GROUP_ID, "sg", 5),
+        "with vpc_id: security groups (default: one with HTTPS egress only)",
+    ),
+    "kms_key": (_kms_key, "create or a key ARN: endpoint volume (EBS types) and data capture (default none)"),
+    "data_capture": (_bool, "capture requests and responses to an encrypted bucket (default false)"),
+    "data_capture_days": (_int(1, 3650), "days captured data is kept (default 30)"),
 }
 
 
@@ -239,7 +289,8 @@ def from_context(context: Mapping[str, Any]) -> AppConfig:
     gpus = gpu_table()[v["instance_type"]].count if v["instance_type"] else 8
     if v.get("num_gpus", 0) > gpus:
         raise _fail("num_gpus", v["num_gpus"], f"{v['instance_type']} has {gpus} GPU(s)")
-    if model.gated and "hf_token_secret" not in v and v.get("deployment", "tgi") == "tgi":
+    _check_private(v)
+    if model.gated and "hf_token_secret" not in v and "model_data" not in v and v.get("deployment", "tgi") == "tgi":
         raise ConfigError(
             f"model {model.hf_model_id!r} is gated on the Hugging Face Hub: accept its licence there and pass a "
             "token stored in Secrets Manager with -c hf_token_secret=<secret name or ARN>"
@@ -255,6 +306,43 @@ def from_context(context: Mapping[str, Any]) -> AppConfig:
             )
         v["jumpstart_model"] = model.jumpstart_model
     return AppConfig(model=model, **v)
+
+
+def _check_private(v: dict[str, Any]) -> None:
+    """Cross-checks of the private-deployment keys (README "Private deployments")."""
+    deployment = v.get("deployment", "tgi")
+    if "model_data" in v and deployment == "jumpstart":
+        raise _fail(
+            "model_data",
+            v["model_data"],
+            "not with deployment=jumpstart: JumpStart already loads its artifacts from S3 (the locked JumpStart "
+            "bucket) with network isolation on",
+        )
+    if "model_data" in v and "hf_token_secret" in v:
+        raise ConfigError(
+            "context keys 'model_data' and 'hf_token_secret' exclude each other: weights from S3 need no Hugging "
+            "Face token, and the container runs without network access"
+        )
+    if "model_data_kms_key" in v and "model_data" not in v:
+        raise ConfigError("context key 'model_data_kms_key' needs 'model_data' (the bucket it decrypts)")
+    if "vpc" in v and any(k in v for k in ("vpc_id", "subnet_ids", "security_group_ids")):
+        raise ConfigError(
+            "context key 'vpc=create' builds a new VPC: drop 'vpc_id', 'subnet_ids' and 'security_group_ids', or "
+            "drop 'vpc' to use your VPC"
+        )
+    for dependent in ("subnet_ids", "security_group_ids"):
+        if dependent in v and "vpc_id" not in v:
+            raise ConfigError(f"context key {dependent!r} needs 'vpc_id' (the VPC the ids belong to)")
+    if "vpc_id" in v and "subnet_ids" not in v:
+        raise ConfigError("context key 'vpc_id' needs 'subnet_ids' (comma-separated subnets of that VPC)")
+    if v.get("vpc") == "create" and deployment == "tgi" and "model_data" not in v:
+        raise ConfigError(
+            "context key 'vpc=create' makes a VPC without internet access, so the container cannot download the "
+            "weights from the Hugging Face Hub: stage them in S3 (make stage-weights MODEL=... BUCKET=...) and pass "
+            "-c model_data=s3://bucket/prefix/"
+        )
+    if "data_capture_days" in v and not v.get("data_capture"):
+        raise ConfigError("context key 'data_capture_days' needs data_capture=true")
 
 
 def _resolve_model(name: str, params_b: float | None, family: str | None) -> ModelPreset:

@@ -10,6 +10,9 @@ from constructs import Construct
 from constructs.chat_api import ApiLimits, ChatApi, ChatSettings
 from constructs.jumpstart_endpoint import JumpStartEndpoint, JumpStartModelRef, jumpstart_hosting
 from constructs.jumpstart_lock import load_locked_model
+from constructs.model_data import S3ModelData
+from constructs.private_hosting import PrivateSettings
+from constructs.private_network import NetworkSettings
 from constructs.sagemaker_common import Hosting
 from constructs.tgi_endpoint import TgiEndpoint, TgiModel
 from stacks.config import AppConfig
@@ -81,6 +84,7 @@ class LlmChatStack(cdk.Stack):
             "Llm",
             model=JumpStartModelRef(c.jumpstart_model, c.jumpstart_version, c.accept_eula),
             hosting=hosting,
+            private=_private(c),
         )
 
     def _tgi(self, c: AppConfig) -> TgiEndpoint:
@@ -110,7 +114,23 @@ class LlmChatStack(cdk.Stack):
                 extra_env=c.extra_env,
             ),
             hosting=hosting,
+            private=_private(c),
         )
+
+
+def _private(c: AppConfig) -> PrivateSettings:
+    network = None
+    if c.vpc == "create":
+        network = NetworkSettings(create=True)
+    elif c.vpc_id is not None:
+        network = NetworkSettings(vpc_id=c.vpc_id, subnet_ids=c.subnet_ids, security_group_ids=c.security_group_ids)
+    return PrivateSettings(
+        model_data=S3ModelData(c.model_data, c.model_data_kms_key) if c.model_data else None,
+        network=network,
+        kms_key=c.kms_key,
+        data_capture=c.data_capture,
+        data_capture_days=c.data_capture_days,
+    )
 
 
 def _description(c: AppConfig) -> str:

@@ -1,0 +1,71 @@
+"""The customer-managed KMS key of a private deployment: created by the stack (rotation on) or imported by ARN."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+
+from constructs import Construct
+from constructs.sagemaker_common import accepts_volume_size
+
+CREATE = "create"
+
+
+def endpoint_key(scope: Construct, construct_id: str, kms_key: str, *, retain: bool) -> kms.IKey:
+    """`kms_key` is "create" (a new key, yearly rotation) or a key ARN the user owns (its policy stays theirs).
+
+    A created key keeps CDK's default policy (the account may manage it, IAM policies grant its use): the
+    execution role's use is granted in IAM and scoped with `kms:ViaService` and `kms:CallerAccount`
+    (see `grant_via_services`). `retain` keeps it after `cdk destroy`, so captured data stays readable.
+    """
+    if kms_key != CREATE:
+        return kms.Key.from_key_arn(scope, construct_id, kms_key)
+    return kms.Key(
+        scope,
+        construct_id,
+        description="Encrypts this stack's SageMaker endpoint storage volume and captured requests/responses",
+        enable_key_rotation=True,
+        removal_policy=cdk.RemovalPolicy.RETAIN if retain else cdk.RemovalPolicy.DESTROY,
+        pending_window=cdk.Duration.days(7),
+    )
+
+
+def grant_via_services(
+    policy: iam.Policy, key_arn: str, actions: list[str], services: list[str], *, sid: str | None = None
+) -> None:
+    """Let `policy`'s role use the key only through `services` (e.g. "s3") of this region and account."""
+    stack = cdk.Stack.of(policy)
+    policy.add_statements(
+        iam.PolicyStatement(
+            sid=sid,
+            actions=actions,
+            resources=[key_arn],
+            conditions={
+                "StringEquals": {
+                    "kms:ViaService": [f"{service}.{stack.region}.{stack.url_suffix}" for service in services],
+                    "kms:CallerAccount": stack.account,
+                }
+            },
+        )
+    )
+
+
+def check_volume_key(instance_type: str | None, *, data_capture: bool) -> bool:
+    """Whether the EndpointConfig may carry `KmsKeyId`; raise when the key would encrypt nothing at all.
+
+    CreateEndpointConfig (API reference, KmsKeyId): "You can't request a KmsKeyId when using an instance type
+    with local storage. [...] If you specify a value for KmsKeyId when using any nitro-based instances with local
+    storage, the call to CreateEndpointConfig fails." Those volumes are encrypted by a hardware module instead.
+    """
+    if instance_type is not None and accepts_volume_size(instance_type):
+        return True
+    if not data_capture:
+        raise ValueError(
+            f"kms_key: {instance_type or 'the JumpStart default instance type'} has local NVMe instance storage, "
+            "which SageMaker encrypts with a hardware module and for which CreateEndpointConfig rejects a "
+            "KmsKeyId; with nothing else to encrypt the key would be unused. Drop kms_key, add "
+            "-c data_capture=true (the key then encrypts the captured data), or pick an instance type with an "
+            "EBS volume (ml.p3.*, ml.p2.*, ml.inf1.*, ml.c5/m5/r5.*)"
+        )
+    return False
