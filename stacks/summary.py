@@ -31,6 +31,7 @@ def summary(stack: LlmChatStack) -> str:
         lines.append(f"instance     {hosting.instance_count} x {hosting.instance_type}")
         if "SM_NUM_GPUS" in llm.environment:
             lines.append(f"gpus         SM_NUM_GPUS={llm.environment['SM_NUM_GPUS']}")
+    lines.extend(_private_lines(stack))
     cost = hourly_cost(hosting.instance_type, hosting.instance_count)
     lines.append(
         f"cost         ~${cost:,.2f}/hour on demand while deployed (us-east-1 list price, {PRICE_TABLE_DATE})"
@@ -38,3 +39,27 @@ def summary(stack: LlmChatStack) -> str:
         else f"cost         no price on record for {hosting.instance_type}"
     )
     return "\n".join(lines)
+
+
+def _private_lines(stack: LlmChatStack) -> list[str]:
+    """Where the weights come from, and the private-deployment options that are on."""
+    llm, private = stack.llm, stack.llm.private
+    if isinstance(llm, JumpStartEndpoint):
+        weights = "JumpStart artifacts in S3 (network isolation on)"
+    elif private is not None and private.model_data is not None:
+        weights = f"{private.model_data.uri} (S3, network isolation on, no Hub access)"
+    else:
+        weights = f"Hugging Face Hub download of {stack.model_id} at every start"
+    lines = [f"weights      {weights}"]
+    hosted = llm.private_hosting
+    if hosted is None:
+        return lines
+    if hosted.network is not None:
+        where = "new isolated VPC (2 AZs, no NAT)" if hosted.network.settings.create else hosted.network.settings.vpc_id
+        lines.append(f"network      {where}")
+    if hosted.key is not None:
+        volume = "volume + " if hosted.volume_key_arn is not None else "(NVMe volume: hardware-encrypted) "
+        lines.append(f"kms key      {volume}{'data capture' if hosted.capture else ''}".rstrip())
+    if hosted.capture is not None:
+        lines.append(f"capture      prompts and answers kept {hosted.capture.days} days (SSE-KMS bucket)")
+    return lines

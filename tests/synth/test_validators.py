@@ -28,6 +28,30 @@ CONTEXTS: dict[str, dict[str, str]] = {
         "instance_type": "ml.g5.12xlarge",
     },
     "jumpstart-agnostic": {"deployment": "jumpstart"},
+    # Private deployments (same contexts as tests/synth/test_private.py, so each synth is shared).
+    "private-s3-weights": {
+        "model": "falcon-7b-instruct",
+        "model_data": "s3://my-weights/models/falcon-7b/",
+        "region": "us-east-1",
+    },
+    "private-all-on": {
+        "model": "falcon-7b-instruct",
+        "instance_type": "ml.p3.8xlarge",
+        "model_data": "s3://my-weights/models/falcon-7b/",
+        "model_data_kms_key": "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        "vpc": "create",
+        "kms_key": "create",
+        "data_capture": "true",
+        "data_capture_days": "7",
+    },
+    "private-existing-vpc": {
+        "vpc_id": "vpc-0123456789abcdef0",
+        "subnet_ids": "subnet-0123456789abcdef0,subnet-0123456789abcdef1",
+        "kms_key": "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        "data_capture": "true",
+        "region": "us-east-1",
+    },
+    "private-jumpstart": {"deployment": "jumpstart", "region": "us-east-1", "vpc": "create", "data_capture": "true"},
 }
 
 

@@ -1,0 +1,204 @@
+"""Private deployments on synth output: each option on and off, combined, for TGI and JumpStart."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from stacks.summary import summary
+
+pytestmark = pytest.mark.xdist_group("synth")
+
+WEIGHTS = "s3://my-weights/models/falcon-7b/"
+KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+# Shapes shared with tests/synth/test_validators.py (same context → one cached synth).
+S3_WEIGHTS = {"model": "falcon-7b-instruct", "model_data": WEIGHTS, "region": "us-east-1"}
+ALL_ON = {
+    "model": "falcon-7b-instruct",
+    "instance_type": "ml.p3.8xlarge",
+    "model_data": WEIGHTS,
+    "model_data_kms_key": KEY,
+    "vpc": "create",
+    "kms_key": "create",
+    "data_capture": "true",
+    "data_capture_days": "7",
+}
+EXISTING_VPC = {
+    "vpc_id": "vpc-0123456789abcdef0",
+    "subnet_ids": "subnet-0123456789abcdef0,subnet-0123456789abcdef1",
+    "kms_key": KEY,
+    "data_capture": "true",
+    "region": "us-east-1",
+}
+JUMPSTART_PRIVATE = {"deployment": "jumpstart", "region": "us-east-1", "vpc": "create", "data_capture": "true"}
+
+
+def _statements(s: Any) -> list[dict[str, Any]]:
+    (policy,) = [
+        r["Properties"]["PolicyDocument"]["Statement"]
+        for k, r in s.of_type("AWS::IAM::Policy").items()
+        if k.startswith("LlmExecutionPolicy")
+    ]
+    return list(policy)
+
+
+def test_everything_is_off_by_default(default_synth: Any) -> None:
+    model = default_synth.one("AWS::SageMaker::Model")
+    config = default_synth.one("AWS::SageMaker::EndpointConfig")
+    assert "EnableNetworkIsolation" not in model and "VpcConfig" not in model
+    assert "ModelDataSource" not in model["PrimaryContainer"]
+    assert model["PrimaryContainer"]["Environment"]["HF_MODEL_ID"] == "tiiuae/falcon-40b-instruct"
+    assert "KmsKeyId" not in config and "DataCaptureConfig" not in config
+    assert not default_synth.of_type("AWS::EC2::VPC") and not default_synth.of_type("AWS::S3::Bucket")
+    assert "weights      Hugging Face Hub download of tiiuae/falcon-40b-instruct" in summary(default_synth.stack)
+
+
+def test_s3_weights_load_an_uncompressed_prefix_with_network_isolation(synth: Any) -> None:
+    s = synth(**S3_WEIGHTS)
+    model = s.one("AWS::SageMaker::Model")
+    assert model["EnableNetworkIsolation"] is True
+    assert model["PrimaryContainer"]["ModelDataSource"] == {
+        "S3DataSource": {"S3Uri": WEIGHTS, "S3DataType": "S3Prefix", "CompressionType": "None"}
+    }
+    env = model["PrimaryContainer"]["Environment"]
+    assert env["HF_MODEL_ID"] == "/opt/ml/model" and env["HF_HUB_OFFLINE"] == "1"
+    assert not {"HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"} & set(env)
+    assert "weights      s3://my-weights/models/falcon-7b/ (S3, network isolation on" in summary(s.stack)
+
+
+def test_s3_weights_role_reads_only_that_prefix(synth: Any) -> None:
+    statements = _statements(synth(**S3_WEIGHTS))
+    s3 = [st for st in statements if any(str(a).startswith("s3:") for a in _list(st["Action"]))]
+    assert {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::my-weights/models/falcon-7b/*"} in s3
+    listing = next(st for st in s3 if st["Action"] == "s3:ListBucket")
+    assert listing["Resource"] == "arn:aws:s3:::my-weights"
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["models/falcon-7b/*"]}}
+    assert len(s3) == 2
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_all_options_combined(synth: Any) -> None:
+    s = synth(**ALL_ON)
+    model = s.one("AWS::SageMaker::Model")
+    config = s.one("AWS::SageMaker::EndpointConfig")
+    subnets = model["VpcConfig"]["Subnets"]
+    assert len(subnets) == 2 and all(set(ref) == {"Ref"} for ref in subnets)
+    (group,) = model["VpcConfig"]["SecurityGroupIds"]
+    assert group["Fn::GetAtt"][0].startswith("LlmPrivateNetworkModelSecurityGroup")
+    (key_id,) = [k for k in s.of_type("AWS::KMS::Key") if k.startswith("LlmPrivateKey")]
+    assert config["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    assert s.resources[key_id]["Properties"]["EnableKeyRotation"] is True
+    capture = config["DataCaptureConfig"]
+    assert capture["EnableCapture"] is True and capture["InitialSamplingPercentage"] == 100
+    assert capture["CaptureOptions"] == [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}]
+    assert capture["CaptureContentTypeHeader"] == {"JsonContentTypes": ["application/json"]}
+    assert capture["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    text = summary(s.stack)
+    assert "network      new isolated VPC (2 AZs, no NAT)" in text
+    assert "kms key      volume + data capture" in text
+    assert "capture      prompts and answers kept 7 days" in text
+
+
+def test_created_vpc_is_isolated_with_the_endpoints_sagemaker_needs(synth: Any) -> None:
+    s = synth(**ALL_ON)
+    assert not s.of_type("AWS::EC2::NatGateway") and not s.of_type("AWS::EC2::InternetGateway")
+    assert len(s.of_type("AWS::EC2::Subnet")) == 2
+    services = sorted(str(e["Properties"]["ServiceName"]) for e in s.of_type("AWS::EC2::VPCEndpoint").values())
+    for name in ("ecr.api", "ecr.dkr", "logs", ".s3"):
+        assert sum(name in svc for svc in services) == 1, (name, services)
+    (flow,) = s.of_type("AWS::EC2::FlowLog").values()
+    groups = s.of_type("AWS::Logs::LogGroup")
+    (group,) = [g for k, g in groups.items() if k.startswith("LlmPrivateNetworkFlowLogs")]
+    assert "KmsKeyId" in group["Properties"]
+    assert flow["Properties"]["LogDestinationType"] == "cloud-watch-logs"
+
+
+def test_model_security_group_has_no_ingress_and_only_https_egress(synth: Any) -> None:
+    s = synth(**ALL_ON)
+    groups = s.of_type("AWS::EC2::SecurityGroup")
+    (model_group,) = [g["Properties"] for k, g in groups.items() if k.startswith("LlmPrivateNetworkModelSecurityGroup")]
+    assert "SecurityGroupIngress" not in model_group
+    egress = model_group["SecurityGroupEgress"]
+    assert all((e["IpProtocol"], e["FromPort"], e["ToPort"]) == ("tcp", 443, 443) for e in egress)
+    separate = [r["Properties"] for r in s.of_type("AWS::EC2::SecurityGroupEgress").values()]
+    assert all((e["FromPort"], e["ToPort"]) == (443, 443) for e in separate)
+    ingress = [r["Properties"] for r in s.of_type("AWS::EC2::SecurityGroupIngress").values()]
+    assert ingress and all((i["FromPort"], "SourceSecurityGroupId" in i) == (443, True) for i in ingress)
+
+
+def test_capture_bucket_is_encrypted_private_tls_only_and_expires(synth: Any) -> None:
+    s = synth(**ALL_ON)
+    (bucket,) = [b["Properties"] for k, b in s.of_type("AWS::S3::Bucket").items() if "DataCaptureBucket" in k]
+    (rule,) = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    assert bucket["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] is True
+    assert bucket["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] == 7
+    assert "LoggingConfiguration" in bucket
+    policies = [p["Properties"]["PolicyDocument"] for p in s.of_type("AWS::S3::BucketPolicy").values()]
+    assert any(
+        st["Effect"] == "Deny" and st["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        for doc in policies
+        for st in doc["Statement"]
+    )
+
+
+def test_role_writes_only_the_capture_prefix_and_uses_keys_only_via_s3(synth: Any) -> None:
+    statements = _statements(synth(**ALL_ON))
+    put = next(st for st in statements if st["Action"] == "s3:PutObject")
+    assert put["Resource"]["Fn::Join"][1][-1] == "/capture/*"
+    kms = [st for st in statements if any(str(a).startswith("kms:") for a in _list(st["Action"]))]
+    assert len(kms) == 2
+    for st in kms:
+        via = json.dumps(st["Condition"]["StringEquals"]["kms:ViaService"])
+        assert '"s3."' in via and "sagemaker" not in via
+        assert st["Condition"]["StringEquals"]["kms:CallerAccount"] == {"Ref": "AWS::AccountId"}
+    assert any(st["Resource"] == KEY and st["Action"] == "kms:Decrypt" for st in kms)
+
+
+def test_existing_vpc_by_ids_with_an_imported_key_on_an_nvme_instance(synth: Any) -> None:
+    s = synth(**EXISTING_VPC)
+    model = s.one("AWS::SageMaker::Model")
+    assert model["VpcConfig"]["Subnets"] == ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
+    (group,) = s.of_type("AWS::EC2::SecurityGroup").values()
+    assert group["Properties"]["VpcId"] == "vpc-0123456789abcdef0"
+    assert "SecurityGroupIngress" not in group["Properties"]
+    assert not s.of_type("AWS::EC2::VPC")
+    assert not [k for k in s.of_type("AWS::KMS::Key") if k.startswith("LlmPrivate")]
+    config = s.one("AWS::SageMaker::EndpointConfig")
+    # ml.g5.12xlarge has NVMe instance storage: no volume key, the imported key encrypts the capture only.
+    assert "KmsKeyId" not in config and config["DataCaptureConfig"]["KmsKeyId"] == KEY
+    assert "EnableNetworkIsolation" not in model  # Hub weights through the user's VPC (NAT) are allowed
+    assert "kms key      (NVMe volume: hardware-encrypted) data capture" in summary(s.stack)
+
+
+def test_given_security_groups_are_used_as_is(synth: Any) -> None:
+    s = synth(
+        vpc_id="vpc-0123456789abcdef0", subnet_ids="subnet-0123456789abcdef0", security_group_ids="sg-0123456789abcdef0"
+    )
+    assert s.one("AWS::SageMaker::Model")["VpcConfig"]["SecurityGroupIds"] == ["sg-0123456789abcdef0"]
+    assert not s.of_type("AWS::EC2::SecurityGroup")
+
+
+def test_jumpstart_in_a_created_vpc_with_data_capture(synth: Any) -> None:
+    s = synth(**JUMPSTART_PRIVATE)
+    model = s.one("AWS::SageMaker::Model")
+    assert model["EnableNetworkIsolation"] is True and "VpcConfig" in model
+    config = s.one("AWS::SageMaker::EndpointConfig")
+    assert "DataCaptureConfig" in config and "KmsKeyId" not in config  # ml.g5.48xlarge: NVMe
+    assert "weights      JumpStart artifacts in S3" in summary(s.stack)
+
+
+def test_kms_key_on_an_nvme_instance_without_capture_fails_synth() -> None:
+    import aws_cdk as cdk
+
+    import app as app_module
+    from tests.conftest import cdk_json_context
+
+    app = cdk.App(context={**cdk_json_context(), "kms_key": "create"})
+    with pytest.raises(ValueError, match=r"kms_key: ml.g5.12xlarge has local NVMe instance storage"):
+        app_module.build(app)
