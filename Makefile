@@ -11,7 +11,7 @@ PORT ?= 8080
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := 1
 
-.PHONY: help install synth test lint typecheck deploy destroy bootstrap dev bench jumpstart-lock clean
+.PHONY: help install synth test lint typecheck deploy destroy bootstrap dev bench jumpstart-lock stage-weights clean
 
 help:
 	@echo "make synth | test | bootstrap | deploy | destroy | dev | bench | jumpstart-lock MODEL=.. VERSION=.. REGIONS=.."
@@ -69,6 +69,10 @@ bench: install
 jumpstart-lock: $(VENV)/.installed
 	@test -n "$(MODEL)" || { echo "usage: make jumpstart-lock MODEL=<id> VERSION=<v|*> REGIONS=<r1,r2>"; exit 2; }
 	$(PY) tools/jumpstart_lock.py --model "$(MODEL)" --version "$(or $(VERSION),*)" --regions "$(or $(REGIONS),us-east-1)"
+
+stage-weights: $(VENV)/.installed
+	@test -n "$(MODEL)" -a -n "$(BUCKET)" || { echo "usage: make stage-weights MODEL=<org/name> BUCKET=<bucket> [PREFIX=<folder/>] [REVISION=<sha>]"; exit 2; }
+	$(PY) tools/stage_weights.py --model "$(MODEL)" --bucket "$(BUCKET)" $(if $(PREFIX),--prefix "$(PREFIX)") $(if $(REVISION),--revision "$(REVISION)")
 
 clean:
 	rm -rf cdk.out .build .pytest_cache .mypy_cache .ruff_cache
