@@ -14,7 +14,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 .PHONY: help install synth test lint typecheck deploy destroy bootstrap dev bench jumpstart-lock stage-weights clean
 
 help:
-	@echo "make synth | test | bootstrap | deploy | destroy | dev | bench | jumpstart-lock MODEL=.. VERSION=.. REGIONS=.."
+	@echo "make synth | test | bootstrap | deploy | destroy | dev | bench | jumpstart-lock MODEL=.. VERSION=.. REGIONS=.. | stage-weights MODEL=.. BUCKET=.."
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt lambda/chat_proxy/requirements.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
