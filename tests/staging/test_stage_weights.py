@@ -49,6 +49,7 @@ def tool(repo: FakeRepo, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Ite
         module = importlib.reload(module)
         monkeypatch.setattr(module, "PART_SIZE", 5 * MIB)  # S3's minimum part size, to exercise multipart
         yield module
+    monkeypatch.undo()  # the client's constants go back to the real environment for later tests
     importlib.reload(huggingface_hub.constants)
 
 
