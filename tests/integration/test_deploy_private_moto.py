@@ -48,9 +48,7 @@ def test_all_options_deploy_and_the_model_runs_in_the_created_subnets(cloud: Any
     endpoints = ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["VpcEndpoints"]
     assert len(endpoints) == 4
     config = sm.describe_endpoint_config(EndpointConfigName=_one(resources, "AWS::SageMaker::EndpointConfig"))
-    (key_id,) = [
-        r["PhysicalResourceId"] for k, r in resources.items() if k.startswith("LlmPrivateKey") and "Key" in k
-    ]
+    (key_id,) = [r["PhysicalResourceId"] for k, r in resources.items() if k.startswith("LlmPrivateKey") and "Key" in k]
     assert config["KmsKeyId"].endswith(f":key/{key_id}")
     assert config["DataCaptureConfig"]["KmsKeyId"] == config["KmsKeyId"]
     bucket = config["DataCaptureConfig"]["DestinationS3Uri"].split("/")[2]
