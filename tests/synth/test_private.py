@@ -202,3 +202,15 @@ def test_kms_key_on_an_nvme_instance_without_capture_fails_synth() -> None:
     app = cdk.App(context={**cdk_json_context(), "kms_key": "create"})
     with pytest.raises(ValueError, match=r"kms_key: ml.g5.12xlarge has local NVMe instance storage"):
         app_module.build(app)
+
+
+def test_jumpstart_construct_refuses_model_data() -> None:
+    import aws_cdk as cdk
+
+    from constructs.jumpstart_endpoint import JumpStartEndpoint
+    from constructs.model_data import S3ModelData
+    from constructs.private_hosting import PrivateSettings
+
+    stack = cdk.Stack(cdk.App(), "Test")
+    with pytest.raises(ValueError, match="model_data is not for JumpStart: its artifacts already come from S3"):
+        JumpStartEndpoint(stack, "Llm", private=PrivateSettings(model_data=S3ModelData(WEIGHTS)))
