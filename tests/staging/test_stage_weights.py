@@ -156,3 +156,15 @@ def test_lock_is_read_defensively(tool: Any, tmp_path: Path, content: str) -> No
     lock = tmp_path / "models.lock.json"
     lock.write_text(content)
     assert tool.lock_revision(lock, MODEL) is None
+
+
+def test_command_line_exits_1_on_a_checksum_mismatch(
+    tool: Any, s3: Any, repo: FakeRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    argv = ["--model", MODEL, "--bucket", BUCKET, "--prefix", "cli/", "--lock", str(tmp_path / "none.json")]
+    assert tool.main(argv) == 0
+    assert f"deploy with: -c model_data=s3://{BUCKET}/cli/" in capsys.readouterr().out
+    repo.corrupt.add("tokenizer.json")
+    assert tool.main([*argv[:5], "other/", *argv[6:]]) == 1
+    assert "error: checksum mismatch, nothing more copied: tokenizer.json" in capsys.readouterr().err
