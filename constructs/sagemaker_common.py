@@ -47,6 +47,9 @@ class Hosting:
     model_download_timeout: int | None = None
     volume_size: int | None = None
     log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
+    # The host AMI (NVIDIA driver / CUDA) the variant runs on; None: SageMaker's default. Images built for a
+    # newer CUDA than the default host driver need one (see vllm_endpoint.inference_ami_for).
+    inference_ami_version: str | None = None
 
     def __post_init__(self) -> None:
         if not INSTANCE_TYPE.fullmatch(self.instance_type):
@@ -151,6 +154,7 @@ class HostedEndpoint(Construct):
             container_startup_health_check_timeout_in_seconds=hosting.health_check_timeout,
             model_data_download_timeout_in_seconds=hosting.model_download_timeout,
             volume_size_in_gb=hosting.volume_size,
+            inference_ami_version=hosting.inference_ami_version,
         )
         self.endpoint_config = sagemaker.CfnEndpointConfig(self, "EndpointConfig", production_variants=[variant])
         self.endpoint = sagemaker.CfnEndpoint(

@@ -38,6 +38,12 @@ RESERVED_ENV = frozenset(
         "HF_MODEL_QUANTIZE",
         "HF_TOKEN",
         "HUGGING_FACE_HUB_TOKEN",
+        # TGI's sagemaker-entrypoint.sh maps HF_MODEL_REVISION → REVISION and HF_MODEL_TRUST_REMOTE_CODE →
+        # TRUST_REMOTE_CODE (the launcher's env names, launcher/src/main.rs, TGI 0.9.3 … 3.3.6).
+        "HF_MODEL_REVISION",
+        "REVISION",
+        "HF_MODEL_TRUST_REMOTE_CODE",
+        "TRUST_REMOTE_CODE",
     }
 )
 
@@ -57,6 +63,8 @@ class TgiModel:
     max_batch_total_tokens: int | None = None
     quantize: str | None = None
     hf_token_secret: str | None = None
+    revision: str | None = None
+    trust_remote_code: bool = False
     extra_env: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -149,6 +157,11 @@ class TgiEndpoint(HostedEndpoint):
         }
         if s.max_batch_total_tokens is not None:
             env["MAX_BATCH_TOTAL_TOKENS"] = str(s.max_batch_total_tokens)
+        if s.revision is not None:
+            # The locked Hub commit: a redeploy downloads the same weights and tokenizer.
+            env["HF_MODEL_REVISION"] = s.revision
+        if s.trust_remote_code:
+            env["HF_MODEL_TRUST_REMOTE_CODE"] = "true"
         if s.quantize is not None:
             env["HF_MODEL_QUANTIZE"] = s.quantize
         if s.hf_token_secret is not None:
