@@ -66,9 +66,9 @@ def _read(path: Path) -> dict[str, Any]:
     return dict(data)
 
 
-def locked_model(model_id: str, path: Path = DEFAULT_LOCK_PATH) -> LockedHubModel | None:
+def locked_model(model_id: str, path: Path | None = None) -> LockedHubModel | None:
     """The lock's entry for `model_id` (exact Hub id), or None when it was never locked."""
-    entry = _read(path)["models"].get(model_id)
+    entry = _read(path or DEFAULT_LOCK_PATH)["models"].get(model_id)
     if entry is None:
         return None
     return LockedHubModel(
@@ -90,5 +90,5 @@ def locked_model(model_id: str, path: Path = DEFAULT_LOCK_PATH) -> LockedHubMode
     )
 
 
-def locked_model_ids(path: Path = DEFAULT_LOCK_PATH) -> list[str]:
-    return sorted(_read(path)["models"])
+def locked_model_ids(path: Path | None = None) -> list[str]:
+    return sorted(_read(path or DEFAULT_LOCK_PATH)["models"])
