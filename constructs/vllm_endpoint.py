@@ -1,9 +1,11 @@
 """VllmEndpoint: a Hugging Face model on a vLLM Deep Learning Container behind a SageMaker real-time endpoint.
 
 The container contract (checked in the DLC sources, not runnable here):
-- Hugging Face's vLLM DLC `sagemaker_entrypoint.sh` (and AWS's `vllm/build_artifacts/sagemaker_entrypoint.sh` in
-  aws/deep-learning-containers, which it mirrors) turns every `SM_VLLM_FOO_BAR=value` into the vLLM CLI argument
-  `--foo-bar value`; `true` becomes a bare flag and `false` drops it; `--port 8080` is always added.
+- Hugging Face's vLLM DLC `sagemaker_entrypoint.sh` ("Mirrors the AWS base contract") turns every
+  `SM_VLLM_FOO_BAR=value` into the vLLM CLI argument `--foo-bar value`; `true` becomes a bare flag and `false`
+  drops it; `--port 8080` is always added; `SM_VLLM_MODEL` wins over `/opt/ml/model` and `HF_MODEL_ID`. (AWS's
+  older `vllm/build_artifacts/sagemaker_entrypoint.sh` in aws/deep-learning-containers passed `true` as a value;
+  the bare-flag handling of AWS's current images is from ../shared/reference/vllm-on-sagemaker.md, unverified.)
 - The HF DLC sources `hf_optimizations.sh`, whose `HF_ENABLE_LMCACHE` defaults to 1: a KV-cache offload to CPU
   RAM sized at half of the host's memory. We turn it off unless asked for (it competes with the host RAM that
   loading the weights needs, and disables the expandable-segments allocator).
@@ -13,6 +15,7 @@ The container contract (checked in the DLC sources, not runnable here):
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -179,7 +182,7 @@ class VllmEndpoint(HostedEndpoint):
         ami = inference_ami_for(image)
         hosting = hosting or Hosting(health_check_timeout=default_health_check(settings.params_b))
         if hosting.inference_ami_version is None and ami is not None:
-            hosting = Hosting(**{**hosting.__dict__, "inference_ami_version": ami})
+            hosting = dataclasses.replace(hosting, inference_ami_version=ami)
         num_gpus = _tensor_parallel(settings, hosting.instance_type)
         sizing = _check_fit(settings, hosting.instance_type, num_gpus)
         super().__init__(scope, construct_id)

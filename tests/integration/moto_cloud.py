@@ -9,6 +9,7 @@ import json
 import os
 import socket
 import time
+import urllib.request
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -125,6 +126,8 @@ def moto_cloud() -> Iterator[MotoCloud]:
         server.start()
         try:
             cloud = MotoCloud(f"http://127.0.0.1:{port}")
+            # moto keeps its backends per process, not per server: start every cloud empty, as a new account is.
+            urllib.request.urlopen(urllib.request.Request(f"{cloud.url}/moto-api/reset", method="POST"))  # noqa: S310
             cloud.bootstrap()
             yield cloud
         finally:
