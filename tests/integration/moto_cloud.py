@@ -9,7 +9,6 @@ import json
 import os
 import socket
 import time
-import urllib.request
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import requests
 from moto.sagemaker import models as sagemaker_models
 from moto.server import ThreadedMotoServer
 
@@ -127,7 +127,7 @@ def moto_cloud() -> Iterator[MotoCloud]:
         try:
             cloud = MotoCloud(f"http://127.0.0.1:{port}")
             # moto keeps its backends per process, not per server: start every cloud empty, as a new account is.
-            urllib.request.urlopen(urllib.request.Request(f"{cloud.url}/moto-api/reset", method="POST"))  # noqa: S310
+            requests.post(f"{cloud.url}/moto-api/reset", timeout=10).raise_for_status()
             cloud.bootstrap()
             yield cloud
         finally:
