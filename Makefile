@@ -11,10 +11,10 @@ PORT ?= 8080
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := 1
 
-.PHONY: help install synth test lint typecheck deploy destroy bootstrap dev bench jumpstart-lock stage-weights clean
+.PHONY: help install synth test lint typecheck deploy destroy bootstrap dev bench jumpstart-lock model-lock stage-weights clean
 
 help:
-	@echo "make synth | test | bootstrap | deploy | destroy | dev | bench | jumpstart-lock MODEL=.. VERSION=.. REGIONS=.. | stage-weights MODEL=.. BUCKET=.."
+	@echo "make synth | test | bootstrap | deploy | destroy | dev | bench | jumpstart-lock MODEL=.. VERSION=.. REGIONS=.. | model-lock MODEL=org/name | stage-weights MODEL=.. BUCKET=.."
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt lambda/chat_proxy/requirements.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -69,6 +69,11 @@ bench: install
 jumpstart-lock: $(VENV)/.installed
 	@test -n "$(MODEL)" || { echo "usage: make jumpstart-lock MODEL=<id> VERSION=<v|*> REGIONS=<r1,r2>"; exit 2; }
 	$(PY) tools/jumpstart_lock.py --model "$(MODEL)" --version "$(or $(VERSION),*)" --regions "$(or $(REGIONS),us-east-1)"
+
+# Reads a Hub model's facts (size, config.json, chat template, gate, licence, revision) into models.lock.json.
+model-lock: $(VENV)/.installed
+	@test -n "$(MODEL)" || { echo "usage: make model-lock MODEL=<org/name> [REVISION=<branch|tag|commit>]"; exit 2; }
+	$(PY) tools/model_lock.py --model "$(MODEL)" $(if $(REVISION),--revision "$(REVISION)")
 
 stage-weights: $(VENV)/.installed
 	@test -n "$(MODEL)" -a -n "$(BUCKET)" || { echo "usage: make stage-weights MODEL=<org/name> BUCKET=<bucket> [PREFIX=<folder/>] [REVISION=<sha>]"; exit 2; }

@@ -34,12 +34,24 @@ class ModelPreset:
     name: str
     hf_model_id: str
     params_b: float
-    default_instance_type: str
+    # None: the smallest (cheapest) instance type the sizing code finds for the engine (`default_instance`).
+    default_instance_type: str | None
     prompt_family: str
     architecture: Architecture | None = None
     dtype: str = "bfloat16"
     gated: bool = False
     jumpstart_model: str | None = None
+    # The engine a plain `-c model=<name>` gets: the Falcon presets keep the original guide's TGI.
+    engine: str = "vllm"
+    # config.json's max_position_embeddings: the longest max_total_tokens the engine will accept.
+    context_length: int | None = None
+    # The Hub commit the weights are pinned to (from models.lock.json); None serves the branch head.
+    revision: str | None = None
+    trust_remote_code: bool = False
+    # vLLM's tool-call parser for this model family (`--tool-call-parser`), None: tools need -c tool_call_parser.
+    tool_call_parser: str | None = None
+    # Whether the tokenizer ships a chat template the engine can render (prompt_family "server").
+    chat_template: bool = True
 
 
 PRESETS: dict[str, ModelPreset] = {
@@ -54,6 +66,8 @@ PRESETS: dict[str, ModelPreset] = {
             # 71 query heads and one shared KV head (multi-query): TGI cannot shard it over 2, 4 or 8 GPUs.
             architecture=Architecture(layers=32, attention_heads=71, kv_heads=1, head_dim=64),
             jumpstart_model="huggingface-llm-falcon-7b-instruct-bf16",
+            engine="tgi",
+            chat_template=False,
         ),
         ModelPreset(
             name="falcon-40b-instruct",
@@ -63,6 +77,8 @@ PRESETS: dict[str, ModelPreset] = {
             prompt_family="falcon",
             architecture=Architecture(layers=60, attention_heads=128, kv_heads=8, head_dim=64),
             jumpstart_model="huggingface-llm-falcon-40b-instruct-bf16",
+            engine="tgi",
+            chat_template=False,
         ),
         ModelPreset(
             name="falcon-180b-chat",
@@ -74,6 +90,61 @@ PRESETS: dict[str, ModelPreset] = {
             # The Hub asks for the licence to be accepted: deploy with -c hf_token_secret=<secret>.
             gated=True,
             jumpstart_model="huggingface-llm-falcon-180b-chat-bf16",
+            engine="tgi",
+            chat_template=False,
+        ),
+        # Current models. Facts from each model's published config.json on the Hugging Face Hub
+        # (num_hidden_layers, num_attention_heads, num_key_value_heads, head_dim or hidden_size / heads,
+        # max_position_embeddings) and the parameter count from its safetensors index (metadata.total_size / 2
+        # for bf16); the same facts are in models.lock.json (`make model-lock`), and a unit test keeps both equal.
+        # All four tokenizers ship a chat template, so the engine renders it (prompt_family "server").
+        ModelPreset(
+            # huggingface.co/meta-llama/Llama-3.1-8B-Instruct/blob/main/config.json; 8,030,261,248 parameters
+            name="llama-3.1-8b-instruct",
+            hf_model_id="meta-llama/Llama-3.1-8B-Instruct",
+            params_b=8.03,
+            default_instance_type=None,
+            prompt_family="server",
+            architecture=Architecture(layers=32, attention_heads=32, kv_heads=8, head_dim=128),
+            gated=True,
+            context_length=131072,
+            tool_call_parser="llama3_json",
+        ),
+        ModelPreset(
+            # huggingface.co/meta-llama/Llama-3.3-70B-Instruct/blob/main/config.json; 70,553,706,496 parameters
+            name="llama-3.3-70b-instruct",
+            hf_model_id="meta-llama/Llama-3.3-70B-Instruct",
+            params_b=70.55,
+            default_instance_type=None,
+            prompt_family="server",
+            architecture=Architecture(layers=80, attention_heads=64, kv_heads=8, head_dim=128),
+            gated=True,
+            context_length=131072,
+            tool_call_parser="llama3_json",
+        ),
+        ModelPreset(
+            # huggingface.co/Qwen/Qwen2.5-7B-Instruct/blob/main/config.json; 7,615,616,512 parameters
+            name="qwen2.5-7b-instruct",
+            hf_model_id="Qwen/Qwen2.5-7B-Instruct",
+            params_b=7.62,
+            default_instance_type=None,
+            prompt_family="server",
+            architecture=Architecture(layers=28, attention_heads=28, kv_heads=4, head_dim=128),
+            context_length=32768,
+            tool_call_parser="hermes",
+        ),
+        ModelPreset(
+            # huggingface.co/mistralai/Mistral-7B-Instruct-v0.3/blob/main/config.json; 7,248,023,552 parameters
+            name="mistral-7b-instruct-v0.3",
+            hf_model_id="mistralai/Mistral-7B-Instruct-v0.3",
+            params_b=7.25,
+            default_instance_type=None,
+            prompt_family="server",
+            architecture=Architecture(layers=32, attention_heads=32, kv_heads=8, head_dim=128),
+            # Mistral AI asks for contact details before download (an "auto" gate): a token is required.
+            gated=True,
+            context_length=32768,
+            tool_call_parser="mistral",
         ),
     )
 }
@@ -91,6 +162,10 @@ QUANTIZE_BYTES: dict[str | None, float] = {
     "fp8": 1.0,
 }
 QUANTIZE_CHOICES = tuple(q for q in QUANTIZE_BYTES if q is not None)
+# vLLM's `--quantization` methods we size for; vLLM's bitsandbytes quantizes in flight to 4 bits. TGI-only
+# methods (bitsandbytes-nf4/-fp4, eetq) are not vLLM's names.
+VLLM_QUANTIZE_BYTES: dict[str | None, float] = {None: 2.0, "awq": 0.5, "gptq": 0.5, "fp8": 1.0, "bitsandbytes": 0.5}
+VLLM_QUANTIZE_CHOICES = tuple(q for q in VLLM_QUANTIZE_BYTES if q is not None)
 
 # CUDA context, NCCL buffers, TGI's warm-up activations and allocator slack, per GPU shard (observed 1-2 GiB).
 RUNTIME_RESERVE_GIB_PER_GPU = 1.5
@@ -162,6 +237,8 @@ def size(
     shards: int | None = None,
     architecture: Architecture | None = None,
     max_total_tokens: int = 2048,
+    memory_fraction: float = 1.0,
+    quantize_bytes: dict[str | None, float] = QUANTIZE_BYTES,
 ) -> SizingReport:
     """Weights = params × bytes per param after quantization; they must fit with a reserve in the GPUs used.
 
@@ -169,12 +246,13 @@ def size(
     kv_bytes_per_token) when the architecture is known, else 10 % of the weights. KV-cache room in tokens =
     (usable memory − weights − runtime reserve) / kv_bytes_per_token, where kv_bytes_per_token =
     2 (K and V) × layers × kv_heads × head_dim × 2 bytes (bf16). TGI sizes its own batch from what is left.
+    `memory_fraction` is the share of GPU memory the engine may use (vLLM's gpu_memory_utilization; TGI: all).
     """
     gpus = gpu_info(instance_type)
     used = shards if shards is not None else valid_shards(gpus.count, architecture)
     per_gpu_gib = gpus.memory_gib / gpus.count
-    usable = per_gpu_gib * used
-    bpp = QUANTIZE_BYTES[quantize]
+    usable = per_gpu_gib * used * memory_fraction
+    bpp = quantize_bytes[quantize]
     weights = params_b * 1e9 * bpp / GIB
     runtime = RUNTIME_RESERVE_GIB_PER_GPU * used
     kv_per_token = architecture.kv_bytes_per_token() if architecture else None
@@ -189,7 +267,13 @@ def size(
 
 
 def instances_that_fit(
-    *, params_b: float, quantize: str | None, architecture: Architecture | None, max_total_tokens: int
+    *,
+    params_b: float,
+    quantize: str | None,
+    architecture: Architecture | None,
+    max_total_tokens: int,
+    memory_fraction: float = 1.0,
+    quantize_bytes: dict[str | None, float] = QUANTIZE_BYTES,
 ) -> list[str]:
     """GPU instance types from the SDK's table that would hold the model, cheapest known price first."""
     fitting = [
@@ -201,6 +285,8 @@ def instances_that_fit(
             quantize=quantize,
             architecture=architecture,
             max_total_tokens=max_total_tokens,
+            memory_fraction=memory_fraction,
+            quantize_bytes=quantize_bytes,
         ).fits
     ]
     return sorted(fitting, key=lambda t: (HOURLY_USD.get(t, math.inf), gpu_table()[t].memory_mib, t))
@@ -209,3 +295,46 @@ def instances_that_fit(
 def hourly_cost(instance_type: str, count: int) -> float | None:
     price = HOURLY_USD.get(instance_type)
     return None if price is None else price * count
+
+
+# SageMaker SDK image configs (sagemaker-core image_uri_config/*.json): Hugging Face's vLLM DLC and AWS's own.
+VLLM_IMAGE_FRAMEWORKS = {"huggingface": "huggingface-vllm", "aws": "vllm"}
+
+# vLLM's own default for --gpu-memory-utilization (the share of each GPU it may fill with weights and KV cache).
+VLLM_GPU_MEMORY_UTILIZATION = 0.9
+
+
+def sizing_terms(engine: str, gpu_memory_utilization: float | None) -> tuple[float, dict[str | None, float]]:
+    """How much of each GPU the engine may use, and its bytes per weight after quantization."""
+    if engine == "vllm":
+        fraction = gpu_memory_utilization if gpu_memory_utilization is not None else VLLM_GPU_MEMORY_UTILIZATION
+        return fraction, VLLM_QUANTIZE_BYTES
+    return 1.0, QUANTIZE_BYTES
+
+
+def default_instance(
+    preset: ModelPreset,
+    *,
+    engine: str,
+    quantize: str | None,
+    max_total_tokens: int,
+    gpu_memory_utilization: float | None = None,
+) -> str:
+    """The preset's instance type, or else the cheapest one the sizing check accepts for this engine."""
+    if preset.default_instance_type is not None:
+        return preset.default_instance_type
+    fraction, table = sizing_terms(engine, gpu_memory_utilization)
+    fitting = instances_that_fit(
+        params_b=preset.params_b,
+        quantize=quantize,
+        architecture=preset.architecture,
+        max_total_tokens=max_total_tokens,
+        memory_fraction=fraction,
+        quantize_bytes=table,
+    )
+    if not fitting:
+        raise ValueError(
+            f"{preset.hf_model_id} ({preset.params_b:g}B parameters) fits no GPU instance type in the SageMaker "
+            "SDK's table; quantize it (e.g. -c quantize=awq with an AWQ checkpoint)"
+        )
+    return fitting[0]

@@ -54,6 +54,8 @@ class ChatSettings:
 
     model_id: str
     prompt_family: str = "falcon"
+    # The engine behind the endpoint (`tgi` also for JumpStart's TGI image): the wire format in server mode.
+    engine: str = "tgi"
     max_input_tokens: int = 1024
     max_total_tokens: int = 2048
 
@@ -189,6 +191,7 @@ class ChatApi(Construct):
                 "SAGEMAKER_ENDPOINT_NAME": endpoint.endpoint_name,
                 "MODEL_ID": settings.model_id,
                 "PROMPT_FAMILY": settings.prompt_family,
+                "ENGINE": settings.engine,
                 "MAX_INPUT_TOKENS": str(settings.max_input_tokens),
                 "MAX_TOTAL_TOKENS": str(settings.max_total_tokens),
                 "BACKEND_READ_TIMEOUT_SECONDS": str(INTEGRATION_TIMEOUT.to_seconds() - 30),

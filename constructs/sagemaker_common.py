@@ -17,9 +17,10 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sagemaker as sagemaker
 
 from constructs import Construct
-from constructs.nag import acknowledge, acknowledge_log_retention_provider, rendered_arn
+from constructs.nag import acknowledge, acknowledge_log_retention_provider, rendered_arn, skip_checkov
 
 if TYPE_CHECKING:
+    from constructs.model_data import S3ModelData
     from constructs.private_hosting import PrivateHosting, PrivateSettings
 
 INVOKE_ACTIONS = ("sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream")
@@ -51,6 +52,9 @@ class Hosting:
     model_download_timeout: int | None = None
     volume_size: int | None = None
     log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
+    # The host AMI (NVIDIA driver / CUDA) the variant runs on; None: SageMaker's default. Images built for a
+    # newer CUDA than the default host driver need one (see vllm_endpoint.inference_ami_for).
+    inference_ami_version: str | None = None
 
     def __post_init__(self) -> None:
         if not INSTANCE_TYPE.fullmatch(self.instance_type):
@@ -144,6 +148,28 @@ class HostedEndpoint(Construct):
         )
         return role
 
+    def _hub_or_s3_weights(self, model: sagemaker.CfnModel, weights: S3ModelData | None, engine: str) -> None:
+        """Findings that depend on where the weights come from: the Hub (no network isolation) or an S3 prefix."""
+        if weights is None:
+            skip_checkov(
+                model,
+                {
+                    "CKV_AWS_370": f"{engine} downloads the model from the Hugging Face Hub at start-up, which "
+                    "network isolation forbids (-c model_data=s3://... loads the weights from S3 and enables it)"
+                },
+            )
+            return
+        stack = cdk.Stack.of(self)
+        partition = "<AWS::Partition>" if cdk.Token.is_unresolved(stack.partition) else stack.partition
+        acknowledge(
+            self._execution_policy,
+            {
+                f"AwsSolutions::AwsSolutions-IAM5[Resource::arn:{partition}:s3:::{weights.bucket}/"
+                f"{weights.prefix}*]": "SageMaker copies every object under the staged model folder "
+                "(model_data) into /opt/ml/model; nothing else in that bucket is readable",
+            },
+        )
+
     def _host(self, model: sagemaker.CfnModel, hosting: Hosting) -> None:
         self.model = model
         self.hosting = hosting
@@ -158,6 +184,7 @@ class HostedEndpoint(Construct):
             container_startup_health_check_timeout_in_seconds=hosting.health_check_timeout,
             model_data_download_timeout_in_seconds=hosting.model_download_timeout,
             volume_size_in_gb=hosting.volume_size,
+            inference_ami_version=hosting.inference_ami_version,
         )
         self.endpoint_config = sagemaker.CfnEndpointConfig(self, "EndpointConfig", production_variants=[variant])
         self._apply_private(model, self.endpoint_config, hosting)

@@ -19,7 +19,6 @@ from constructs.catalog import (
     valid_shards,
 )
 from constructs.model_data import offline_environment
-from constructs.nag import acknowledge, skip_checkov
 from constructs.private_hosting import PrivateSettings
 from constructs.sagemaker_common import HostedEndpoint, Hosting
 from constructs.sdk_data import ImageFamily, gpu_info, resolve_image
@@ -40,6 +39,12 @@ RESERVED_ENV = frozenset(
         "HF_MODEL_QUANTIZE",
         "HF_TOKEN",
         "HUGGING_FACE_HUB_TOKEN",
+        # TGI's sagemaker-entrypoint.sh maps HF_MODEL_REVISION → REVISION and HF_MODEL_TRUST_REMOTE_CODE →
+        # TRUST_REMOTE_CODE (the launcher's env names, launcher/src/main.rs, TGI 0.9.3 … 3.3.6).
+        "HF_MODEL_REVISION",
+        "REVISION",
+        "HF_MODEL_TRUST_REMOTE_CODE",
+        "TRUST_REMOTE_CODE",
     }
 )
 
@@ -59,6 +64,8 @@ class TgiModel:
     max_batch_total_tokens: int | None = None
     quantize: str | None = None
     hf_token_secret: str | None = None
+    revision: str | None = None
+    trust_remote_code: bool = False
     extra_env: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -123,24 +130,7 @@ class TgiEndpoint(HostedEndpoint):
                 model_data_source=weights.model_data_source() if weights else None,
             ),
         )
-        if weights is None:
-            skip_checkov(
-                model_resource,
-                {
-                    "CKV_AWS_370": "TGI downloads HF_MODEL_ID from the Hugging Face Hub at start-up, which network "
-                    "isolation forbids (-c model_data=s3://... loads the weights from S3 and enables it)"
-                },
-            )
-        else:
-            partition = "<AWS::Partition>" if cdk.Token.is_unresolved(stack.partition) else stack.partition
-            acknowledge(
-                self._execution_policy,
-                {
-                    f"AwsSolutions::AwsSolutions-IAM5[Resource::arn:{partition}:s3:::{weights.bucket}/"
-                    f"{weights.prefix}*]": "SageMaker copies every object under the staged model folder "
-                    "(model_data) into /opt/ml/model; nothing else in that bucket is readable",
-                },
-            )
+        self._hub_or_s3_weights(model_resource, weights, "TGI")
         self._host(model_resource, hosting)
 
     def _image_for(self, stack: cdk.Stack) -> tuple[str, str]:
@@ -169,6 +159,11 @@ class TgiEndpoint(HostedEndpoint):
         }
         if s.max_batch_total_tokens is not None:
             env["MAX_BATCH_TOTAL_TOKENS"] = str(s.max_batch_total_tokens)
+        if s.revision is not None:
+            # The locked Hub commit: a redeploy downloads the same weights and tokenizer.
+            env["HF_MODEL_REVISION"] = s.revision
+        if s.trust_remote_code:
+            env["HF_MODEL_TRUST_REMOTE_CODE"] = "true"
         if s.quantize is not None:
             env["HF_MODEL_QUANTIZE"] = s.quantize
         if s.hf_token_secret is not None:

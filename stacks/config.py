@@ -13,14 +13,43 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from constructs.catalog import DEFAULT_MODEL, PRESETS, QUANTIZE_CHOICES, ModelPreset
+from constructs.catalog import (
+    DEFAULT_MODEL,
+    PRESETS,
+    QUANTIZE_CHOICES,
+    VLLM_IMAGE_FRAMEWORKS,
+    VLLM_QUANTIZE_CHOICES,
+    Architecture,
+    ModelPreset,
+    default_instance,
+)
 from constructs.model_data import KMS_KEY_ARN, S3_PREFIX_URI
+from constructs.model_lock import command_for, locked_model
 from constructs.private_network import SECURITY_GROUP_ID, SUBNET_ID, VPC_ID
 from constructs.sdk_data import gpu_table, image_versions
 
 DEPLOYMENTS = ("tgi", "jumpstart")
 API_AUTH_MODES = ("iam", "api_key")
-PROMPT_FAMILIES = ("falcon", "chatml", "llama2", "mistral")
+PROMPT_FAMILIES = ("falcon", "chatml", "llama2", "mistral", "server")
+ENGINES = ("tgi", "vllm")
+# The proxy family for a locked model whose tokenizer has no chat template (the engine has nothing to render):
+# ChatML, the default every non-preset model got before `server` existed, so such models behave as they did.
+NO_TEMPLATE_FAMILY = "chatml"
+# TGI dispatches OpenAI chat JSON posted to /invocations from 2.4.0 on (router/src/sagemaker.rs, PR #2683,
+# checked at v3.3.6: an untagged SagemakerRequest of Generate | Chat | Completion; no MESSAGES_API_ENABLED needed).
+TGI_MESSAGES_ON_INVOCATIONS = (2, 4, 0)
+PARSER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+# Keys that only one engine reads; giving one to the other engine is an error, not a silent no-op.
+VLLM_ONLY_KEYS = (
+    "vllm_version",
+    "vllm_image",
+    "gpu_memory_utilization",
+    "max_num_batched_tokens",
+    "lmcache",
+    "tool_call_parser",
+    "reasoning_parser",
+)
+TGI_ONLY_KEYS = ("tgi_version", "max_batch_prefill_tokens", "max_batch_total_tokens")
 HF_MODEL_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
 REGION = re.compile(r"^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$")
 ACCOUNT = re.compile(r"^\d{12}$")
@@ -72,6 +101,15 @@ class AppConfig:
     kms_key: str | None = None
     data_capture: bool = False
     data_capture_days: int = 30
+    engine: str = "tgi"
+    vllm_version: str | None = None
+    vllm_image: str = "huggingface"
+    gpu_memory_utilization: float | None = None
+    max_num_batched_tokens: int | None = None
+    lmcache: bool = False
+    trust_remote_code: bool = False
+    tool_call_parser: str | None = None
+    reasoning_parser: str | None = None
 
 
 def _fail(key: str, value: Any, allowed: str) -> ConfigError:
@@ -143,6 +181,17 @@ def _tgi_version(key: str, value: Any) -> str:
     if value not in versions:
         raise _fail(key, value, f"TGI versions with a SageMaker DLC: {', '.join(versions)}")
     return str(value)
+
+
+def _vllm_version(key: str, value: Any) -> str:
+    known = sorted({ver for f in VLLM_IMAGE_FRAMEWORKS.values() for ver in image_versions(f)}, key=_version_tuple)
+    if value not in known:
+        raise _fail(key, value, f"vLLM versions with a SageMaker DLC: {', '.join(known)}")
+    return str(value)
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in version.split(".") if p.isdigit())
 
 
 def _model(key: str, value: Any) -> str:
@@ -245,6 +294,15 @@ CONTEXT_KEYS: dict[str, tuple[Callable[[str, Any], Any], str]] = {
     "kms_key": (_kms_key, "create or a key ARN: endpoint volume (EBS types) and data capture (default none)"),
     "data_capture": (_bool, "capture requests and responses to an encrypted bucket (default false)"),
     "data_capture_days": (_int(1, 3650), "days captured data is kept (default 30)"),
+    "engine": (_choice(ENGINES), "serving engine: tgi (Falcon presets) or vllm (every other model)"),
+    "vllm_version": (_vllm_version, "vLLM DLC version (default: newest in the SDK)"),
+    "vllm_image": (_choice(tuple(VLLM_IMAGE_FRAMEWORKS)), "vLLM DLC: huggingface (default) or aws"),
+    "gpu_memory_utilization": (_float(0.1, 0.99), "vLLM: share of GPU memory it may use (default 0.9)"),
+    "max_num_batched_tokens": (_int(1, 10_000_000), "vLLM: SM_VLLM_MAX_NUM_BATCHED_TOKENS (default vLLM's)"),
+    "lmcache": (_bool, "Hugging Face vLLM DLC: LMCache CPU KV offload (default false)"),
+    "trust_remote_code": (_bool, "allow a model's own Python code from the Hub (default false)"),
+    "tool_call_parser": (_pattern(PARSER_NAME, "a vLLM tool-call parser name like hermes"), "vLLM tools"),
+    "reasoning_parser": (_pattern(PARSER_NAME, "a vLLM reasoning parser name like deepseek_r1"), "vLLM"),
 }
 
 
@@ -270,8 +328,18 @@ def from_context(context: Mapping[str, Any]) -> AppConfig:
         v["max_input_tokens"] = v.pop("max_input_length")
 
     model = _resolve_model(v.pop("model", DEFAULT_MODEL), v.pop("model_params_b", None), v.pop("prompt_family", None))
+    _check_engine(v, model)
     if v.get("deployment", "tgi") == "tgi":
-        v.setdefault("instance_type", model.default_instance_type)
+        v.setdefault(
+            "instance_type",
+            default_instance(
+                model,
+                engine=v["engine"],
+                quantize=v.get("quantize"),
+                max_total_tokens=v.get("max_total_tokens", 2048),
+                gpu_memory_utilization=v.get("gpu_memory_utilization"),
+            ),
+        )
     else:
         v.setdefault("instance_type", None)  # the JumpStart spec's default, read from the lock
 
@@ -350,16 +418,101 @@ def _resolve_model(name: str, params_b: float | None, family: str | None) -> Mod
         preset = PRESETS[name]
         if params_b is not None:
             raise _fail("model_params_b", params_b, f"only for models outside the catalog; {name} is a preset")
+        preset = _with_locked_revision(preset)
         return preset if family is None else ModelPreset(**{**preset.__dict__, "prompt_family": family})
+    locked = _locked_preset(name, params_b, family)
+    if locked is not None:
+        return locked
     if params_b is None:
         raise ConfigError(
-            f"context key 'model_params_b' is required for {name!r}, which is not a catalog preset "
-            f"({', '.join(PRESETS)}): give its size in billions of parameters, e.g. -c model_params_b=7.2"
+            f"context key 'model_params_b' is required for {name!r}, which is neither a catalog preset "
+            f"({', '.join(PRESETS)}) nor in models.lock.json: run `{command_for(name)}` (reads its size, "
+            "architecture and chat template from the Hub) or give its size, e.g. -c model_params_b=7.2"
         )
     return ModelPreset(
         name=name,
         hf_model_id=name,
         params_b=params_b,
         default_instance_type="ml.g5.12xlarge",
-        prompt_family=family or "chatml",
+        prompt_family=family or "server",
     )
+
+
+def _with_locked_revision(preset: ModelPreset) -> ModelPreset:
+    """A preset whose Hub id is in models.lock.json is pinned to the locked revision."""
+    locked = locked_model(preset.hf_model_id)
+    if locked is None or preset.revision is not None:
+        return preset
+    return ModelPreset(**{**preset.__dict__, "revision": locked.revision})
+
+
+def _locked_preset(name: str, params_b: float | None, family: str | None) -> ModelPreset | None:
+    """A Hub model from models.lock.json as a preset: size, architecture, template and revision from the lock."""
+    locked = locked_model(name)
+    if locked is None:
+        return None
+    if params_b is not None:
+        raise _fail("model_params_b", params_b, f"not needed for {name}: models.lock.json has its size")
+    arch = (
+        Architecture(
+            layers=locked.layers,  # type: ignore[arg-type]
+            attention_heads=locked.attention_heads,  # type: ignore[arg-type]
+            kv_heads=locked.kv_heads,  # type: ignore[arg-type]
+            head_dim=locked.head_dim,  # type: ignore[arg-type]
+        )
+        if locked.has_architecture
+        else None
+    )
+    return ModelPreset(
+        name=name,
+        hf_model_id=name,
+        params_b=locked.params_b,
+        default_instance_type=None,
+        prompt_family=family or ("server" if locked.chat_template else NO_TEMPLATE_FAMILY),
+        architecture=arch,
+        gated=locked.gated,
+        context_length=locked.context_length,
+        revision=locked.revision,
+        trust_remote_code=locked.trust_remote_code,
+        chat_template=locked.chat_template,
+    )
+
+
+def _check_engine(v: dict[str, Any], model: ModelPreset) -> None:
+    """Resolve the engine and refuse keys, families and models it cannot serve."""
+    jumpstart = v.get("deployment", "tgi") == "jumpstart"
+    if jumpstart and v.get("engine", "tgi") != "tgi":
+        raise _fail("engine", v["engine"], "deployment=jumpstart runs the JumpStart spec's own TGI image")
+    engine = v.setdefault("engine", "tgi" if jumpstart else model.engine)
+    other_keys = TGI_ONLY_KEYS if engine == "vllm" else VLLM_ONLY_KEYS
+    for key in other_keys:
+        if key in v:
+            raise _fail(key, v[key], f"it applies to engine={'tgi' if engine == 'vllm' else 'vllm'}, not {engine}")
+    if engine == "vllm" and v.get("quantize") is not None and v["quantize"] not in VLLM_QUANTIZE_CHOICES:
+        raise _fail("quantize", v["quantize"], f"with engine=vllm allowed values: {', '.join(VLLM_QUANTIZE_CHOICES)}")
+    if engine == "vllm" and v.get("vllm_version") is not None:
+        framework = VLLM_IMAGE_FRAMEWORKS[v.get("vllm_image", "huggingface")]
+        if v["vllm_version"] not in image_versions(framework):
+            raise _fail(
+                "vllm_version",
+                v["vllm_version"],
+                f"{framework} images exist for: {', '.join(image_versions(framework))}",
+            )
+    if model.prompt_family == "server" and not model.chat_template:
+        raise _fail(
+            "prompt_family",
+            "server",
+            f"{model.hf_model_id}'s tokenizer has no chat template; use falcon, chatml, llama2 or mistral",
+        )
+    if model.prompt_family == "server" and engine == "tgi" and not jumpstart and v.get("tgi_version"):
+        if _version_tuple(v["tgi_version"]) < TGI_MESSAGES_ON_INVOCATIONS:
+            raise _fail(
+                "tgi_version",
+                v["tgi_version"],
+                "prompt_family=server needs TGI 2.4.0 or newer (OpenAI messages on /invocations)",
+            )
+    if model.trust_remote_code and not v.get("trust_remote_code", False):
+        raise ConfigError(
+            f"model {model.hf_model_id!r} runs its own Python code from the Hub (auto_map in config.json): "
+            "review it, then allow it explicitly with -c trust_remote_code=true"
+        )

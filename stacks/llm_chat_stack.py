@@ -7,6 +7,7 @@ from typing import Any
 import aws_cdk as cdk
 
 from constructs import Construct
+from constructs.catalog import VLLM_GPU_MEMORY_UTILIZATION
 from constructs.chat_api import ApiLimits, ChatApi, ChatSettings
 from constructs.jumpstart_endpoint import JumpStartEndpoint, JumpStartModelRef, jumpstart_hosting
 from constructs.jumpstart_lock import load_locked_model
@@ -15,6 +16,7 @@ from constructs.private_hosting import PrivateSettings
 from constructs.private_network import NetworkSettings
 from constructs.sagemaker_common import Hosting
 from constructs.tgi_endpoint import TgiEndpoint, TgiModel
+from constructs.vllm_endpoint import VllmEndpoint, VllmModel, default_health_check
 from stacks.config import AppConfig
 
 
@@ -24,7 +26,13 @@ class LlmChatStack(cdk.Stack):
     def __init__(self, scope: Construct, construct_id: str, *, config: AppConfig, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, description=_description(config), **kwargs)
         self.config = config
-        self.llm = self._jumpstart(config) if config.deployment == "jumpstart" else self._tgi(config)
+        self.llm: TgiEndpoint | VllmEndpoint | JumpStartEndpoint
+        if config.deployment == "jumpstart":
+            self.llm = self._jumpstart(config)
+        elif config.engine == "vllm":
+            self.llm = self._vllm(config)
+        else:
+            self.llm = self._tgi(config)
         max_input, max_total = self._token_limits()
         self.chat = ChatApi(
             self,
@@ -33,6 +41,7 @@ class LlmChatStack(cdk.Stack):
             settings=ChatSettings(
                 model_id=self.model_id,
                 prompt_family=config.model.prompt_family,
+                engine=config.engine,
                 max_input_tokens=max_input,
                 max_total_tokens=max_total,
             ),
@@ -111,6 +120,49 @@ class LlmChatStack(cdk.Stack):
                 max_batch_total_tokens=c.max_batch_total_tokens,
                 quantize=c.quantize,
                 hf_token_secret=c.hf_token_secret,
+                revision=c.model.revision,
+                trust_remote_code=c.trust_remote_code,
+                extra_env=c.extra_env,
+            ),
+            hosting=hosting,
+            private=_private(c),
+        )
+
+    def _vllm(self, c: AppConfig) -> VllmEndpoint:
+        assert c.instance_type is not None
+        hosting = Hosting(
+            instance_type=c.instance_type,
+            instance_count=c.instance_count,
+            health_check_timeout=(
+                c.health_check_timeout if c.health_check_timeout is not None else default_health_check(c.model.params_b)
+            ),
+            model_download_timeout=c.model_download_timeout,
+            volume_size=c.volume_size,
+        )
+        memory = c.gpu_memory_utilization if c.gpu_memory_utilization is not None else VLLM_GPU_MEMORY_UTILIZATION
+        return VllmEndpoint(
+            self,
+            "Llm",
+            model=VllmModel(
+                hf_model_id=c.model.hf_model_id,
+                # The chat proxy lists and sends its MODEL_ID; vLLM answers 404 to any other `model`.
+                served_model_name=c.model.hf_model_id,
+                revision=c.model.revision,
+                image=c.vllm_image,
+                vllm_version=c.vllm_version,
+                params_b=c.model.params_b,
+                architecture=c.model.architecture,
+                context_length=c.model.context_length,
+                num_gpus=c.num_gpus,
+                max_total_tokens=c.max_total_tokens,
+                max_num_batched_tokens=c.max_num_batched_tokens,
+                quantize=c.quantize,
+                hf_token_secret=c.hf_token_secret,
+                trust_remote_code=c.trust_remote_code,
+                lmcache=c.lmcache,
+                reasoning_parser=c.reasoning_parser,
+                gpu_memory_utilization=memory,
+                tool_call_parser=c.tool_call_parser or c.model.tool_call_parser,
                 extra_env=c.extra_env,
             ),
             hosting=hosting,
@@ -136,7 +188,7 @@ def _private(c: AppConfig) -> PrivateSettings:
 def _description(c: AppConfig) -> str:
     jumpstart = c.deployment == "jumpstart"
     model = c.jumpstart_model if jumpstart else c.model.hf_model_id
-    engine = "SageMaker JumpStart" if jumpstart else "Hugging Face TGI"
+    engine = "SageMaker JumpStart" if jumpstart else ("vLLM" if c.engine == "vllm" else "Hugging Face TGI")
     where = f"{c.instance_count} x {c.instance_type}" if c.instance_type else "the spec's default instance"
     return f"{model} on {engine} ({where}) on a SageMaker real-time endpoint, behind a streaming chat API"
 

@@ -7,6 +7,7 @@ import aws_cdk as cdk
 from constructs.catalog import PRICE_TABLE_DATE, hourly_cost
 from constructs.jumpstart_endpoint import JumpStartEndpoint
 from constructs.tgi_endpoint import TgiEndpoint
+from constructs.vllm_endpoint import VllmEndpoint
 from stacks.llm_chat_stack import LlmChatStack
 
 
@@ -23,6 +24,18 @@ def summary(stack: LlmChatStack) -> str:
         lines.append(f"gpus         SM_NUM_GPUS={llm.num_gpus}")
         if llm.sizing is not None:
             lines.append(f"memory       {llm.sizing.summary()}")
+    elif isinstance(llm, VllmEndpoint):
+        lines.append(f"engine       vLLM {llm.image.version} ({llm.image.repository}:{llm.image.tag})")
+        lines.append(f"instance     {hosting.instance_count} x {hosting.instance_type}")
+        lines.append(f"gpus         SM_VLLM_TENSOR_PARALLEL_SIZE={llm.num_gpus}")
+        if hosting.inference_ami_version is not None:
+            lines.append(f"host AMI     {hosting.inference_ami_version}")
+        if llm.settings.revision is not None:
+            lines.append(f"revision     {llm.settings.revision} (models.lock.json)")
+        if llm.sizing is not None:
+            lines.append(
+                f"memory       {llm.sizing.summary()} (gpu_memory_utilization {llm.settings.gpu_memory_utilization:g})"
+            )
     elif isinstance(llm, JumpStartEndpoint):
         lines.append(
             f"engine       SageMaker JumpStart {llm.model_id} {llm.model_version} "

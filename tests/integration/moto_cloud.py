@@ -9,7 +9,6 @@ import json
 import os
 import socket
 import time
-import urllib.request
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import requests
 from moto.sagemaker import models as sagemaker_models
 from moto.server import ThreadedMotoServer
 
@@ -126,8 +126,8 @@ def moto_cloud() -> Iterator[MotoCloud]:
         server.start()
         try:
             cloud = MotoCloud(f"http://127.0.0.1:{port}")
-            # moto's backends are process-global: a cloud starts empty even after another module's cloud.
-            urllib.request.urlopen(urllib.request.Request(f"{cloud.url}/moto-api/reset", method="POST"))  # noqa: S310
+            # moto keeps its backends per process, not per server: start every cloud empty, as a new account is.
+            requests.post(f"{cloud.url}/moto-api/reset", timeout=10).raise_for_status()
             cloud.bootstrap()
             yield cloud
         finally:

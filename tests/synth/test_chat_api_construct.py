@@ -84,14 +84,14 @@ def test_lambda_is_arm64_python_313_behind_the_web_adapter(default_synth: Any) -
     assert env["AWS_LAMBDA_EXEC_WRAPPER"] == "/opt/bootstrap"
     assert env["AWS_LWA_INVOKE_MODE"] == "response_stream"
     assert env["SAGEMAKER_ENDPOINT_NAME"]["Fn::GetAtt"][1] == "EndpointName"
-    assert (env["MODEL_ID"], env["PROMPT_FAMILY"]) == ("tiiuae/falcon-40b-instruct", "falcon")
+    assert (env["MODEL_ID"], env["PROMPT_FAMILY"], env["ENGINE"]) == ("tiiuae/falcon-40b-instruct", "falcon", "tgi")
     assert (env["MAX_INPUT_TOKENS"], env["MAX_TOTAL_TOKENS"]) == ("1024", "2048")
     assert env["LOG_PROMPTS"] == "false"
 
 
 def test_lambda_env_follows_the_model_config(synth: Any) -> None:
     s = synth(
-        model="mistralai/Mistral-7B-Instruct-v0.3",
+        model="acme/chat-7b",
         model_params_b="7.25",
         prompt_family="mistral",
         instance_type="ml.g5.2xlarge",
@@ -100,7 +100,7 @@ def test_lambda_env_follows_the_model_config(synth: Any) -> None:
         region="us-east-1",
     )
     env = _function(s)["Environment"]["Variables"]
-    assert (env["MODEL_ID"], env["PROMPT_FAMILY"]) == ("mistralai/Mistral-7B-Instruct-v0.3", "mistral")
+    assert (env["MODEL_ID"], env["PROMPT_FAMILY"], env["ENGINE"]) == ("acme/chat-7b", "mistral", "vllm")
     assert (env["MAX_INPUT_TOKENS"], env["MAX_TOTAL_TOKENS"]) == ("3000", "4096")
 
 

@@ -52,6 +52,10 @@ CONTEXTS: dict[str, dict[str, str]] = {
         "region": "us-east-1",
     },
     "private-jumpstart": {"deployment": "jumpstart", "region": "us-east-1", "vpc": "create", "data_capture": "true"},
+    "vllm-qwen-agnostic": {"model": "qwen2.5-7b-instruct"},
+    "vllm-qwen-eu-west-1": {"model": "qwen2.5-7b-instruct", "region": "eu-west-1"},
+    "vllm-llama-70b-gated": {"model": "llama-3.3-70b-instruct", "hf_token_secret": "hf/token", "region": "us-east-1"},
+    "tgi-server-qwen": {"model": "qwen2.5-7b-instruct", "engine": "tgi"},
 }
 
 

@@ -94,14 +94,19 @@ def test_num_gpus_may_not_exceed_the_instance() -> None:
         cfg(num_gpus="8")
 
 
-def test_non_preset_model_needs_its_size() -> None:
-    with pytest.raises(ConfigError, match=r"'model_params_b' is required for 'mistralai/Mistral-7B-Instruct-v0.3'"):
-        cfg(model="mistralai/Mistral-7B-Instruct-v0.3")
-    c = cfg(model="mistralai/Mistral-7B-Instruct-v0.3", model_params_b="7.25")
-    assert (c.model.hf_model_id, c.model.params_b, c.model.prompt_family) == (
-        "mistralai/Mistral-7B-Instruct-v0.3",
+def test_unlocked_non_preset_model_needs_its_size_or_the_lock_command() -> None:
+    with pytest.raises(
+        ConfigError,
+        match=r"'model_params_b' is required for 'acme/chat-7b', which is neither a catalog preset .* nor in "
+        r"models.lock.json: run `make model-lock MODEL=acme/chat-7b`",
+    ):
+        cfg(model="acme/chat-7b")
+    c = cfg(model="acme/chat-7b", model_params_b="7.25")
+    assert (c.model.hf_model_id, c.model.params_b, c.model.prompt_family, c.engine) == (
+        "acme/chat-7b",
         7.25,
-        "chatml",
+        "server",
+        "vllm",
     )
 
 
