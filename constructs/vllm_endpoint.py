@@ -277,8 +277,12 @@ class VllmEndpoint(HostedEndpoint):
         if self.private is not None and self.private.model_data is not None:
             # The vLLM DLC serves a non-empty /opt/ml/model when SM_VLLM_MODEL is unset (vllm-on-sagemaker.md:
             # "Model source, first found: SM_VLLM_MODEL, a non-empty /opt/ml/model, HF_MODEL_ID").
-            return offline_environment(env, model_id_key=None, drop=frozenset({"SM_VLLM_MODEL"}))
+            return offline_environment(env, model_id_key=None, drop=VLLM_HUB_ENV)
         return env
+
+
+# What points vLLM at the Hub: with weights from S3 (/opt/ml/model) none of it may stay.
+VLLM_HUB_ENV = frozenset({"SM_VLLM_MODEL", "SM_VLLM_REVISION", "SM_VLLM_TOKENIZER_REVISION", "SM_VLLM_CODE_REVISION"})
 
 
 def _tensor_parallel(settings: VllmModel, instance_type: str) -> int:

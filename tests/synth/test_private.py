@@ -214,3 +214,15 @@ def test_jumpstart_construct_refuses_model_data() -> None:
     stack = cdk.Stack(cdk.App(), "Test")
     with pytest.raises(ValueError, match="model_data is not for JumpStart: its artifacts already come from S3"):
         JumpStartEndpoint(stack, "Llm", private=PrivateSettings(model_data=S3ModelData(WEIGHTS)))
+
+
+def test_vllm_serves_s3_weights_from_opt_ml_model_with_network_isolation(synth: Any) -> None:
+    s = synth(model="qwen2.5-7b-instruct", model_data="s3://my-weights/models/qwen/", region="us-east-1")
+    model = s.one("AWS::SageMaker::Model")
+    env = model["PrimaryContainer"]["Environment"]
+    assert model["EnableNetworkIsolation"] is True
+    assert model["PrimaryContainer"]["ModelDataSource"]["S3DataSource"]["S3Uri"] == "s3://my-weights/models/qwen/"
+    # Without SM_VLLM_MODEL the DLC serves the non-empty /opt/ml/model; nothing may point it at the Hub.
+    assert "SM_VLLM_MODEL" not in env and "SM_VLLM_REVISION" not in env and "HF_TOKEN" not in env
+    assert env["HF_HUB_OFFLINE"] == "1"
+    assert env["SM_VLLM_SERVED_MODEL_NAME"] == "Qwen/Qwen2.5-7B-Instruct"
