@@ -15,6 +15,7 @@ from typing import Any
 
 from constructs.catalog import DEFAULT_MODEL, PRESETS, QUANTIZE_CHOICES, ModelPreset
 from constructs.sdk_data import gpu_table, image_versions
+from stacks.pipeline_config import PIPELINE_KEYS, check_pipeline
 
 DEPLOYMENTS = ("tgi", "jumpstart")
 API_AUTH_MODES = ("iam", "api_key")
@@ -60,6 +61,10 @@ class AppConfig:
     jumpstart_model: str | None = None
     jumpstart_version: str = "*"
     accept_eula: bool = False
+    pipeline: bool = False
+    pipeline_connection_arn: str | None = None
+    pipeline_repo: str | None = None
+    pipeline_branch: str = "main"
 
 
 def _fail(key: str, value: Any, allowed: str) -> ConfigError:
@@ -195,6 +200,8 @@ CONTEXT_KEYS: dict[str, tuple[Callable[[str, Any], Any], str]] = {
     "jumpstart_model": (_pattern(re.compile(r"^[\w.\-]+$"), "a JumpStart model id"), "JumpStart model id"),
     "jumpstart_version": (_pattern(re.compile(r"^(\*|[\w.\-]+)$"), "'*' or a version"), "default *"),
     "accept_eula": (_bool, "accept the JumpStart model's EULA (default false)"),
+    "pipeline": (_bool, "add a CDK Pipelines stack that deploys the app (default false)"),
+    **PIPELINE_KEYS,
 }
 
 
@@ -246,6 +253,7 @@ def from_context(context: Mapping[str, Any]) -> AppConfig:
         )
     if v.get("api_burst_limit", 20) < v.get("api_rate_limit", 10):
         raise _fail("api_burst_limit", v.get("api_burst_limit"), "must be at least api_rate_limit")
+    check_pipeline(v)
     if v.get("deployment") == "jumpstart" and "jumpstart_model" not in v:
         if model.jumpstart_model is None:
             raise ConfigError(
