@@ -267,7 +267,7 @@ class Chat:
                 self.sleep(1)
         except KeyboardInterrupt:
             return False
-        self.say("\rretrying now" + " " * 20)
+        self.say("\r" + "retrying now".ljust(40))  # overwrite the whole countdown line
         return True
 
     def _stream(self) -> str:
