@@ -13,13 +13,10 @@ import hashlib
 from functools import cache
 from pathlib import Path
 
-from fastapi import APIRouter
+from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
 STATIC = Path(__file__).resolve().parent / "static"
-
-router = APIRouter()
-
 
 def _hash(source: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(source.encode()).digest()).decode() + "'"
@@ -57,8 +54,12 @@ def page() -> tuple[bytes, dict[str, str]]:
     return html.encode(), headers
 
 
-@router.get("/", response_class=HTMLResponse, tags=["page"])
 async def chat_page() -> HTMLResponse:
     """The browser chat page (static; calls this API with the user's API key or SigV4 credentials)."""
     body, headers = page()
     return HTMLResponse(body, headers=headers)
+
+
+def add_page_route(app: FastAPI) -> None:
+    """``GET /`` on the app itself (not an included router: route walkers such as tools/architecture.py see it)."""
+    app.add_api_route("/", chat_page, methods=["GET"], response_class=HTMLResponse, tags=["page"])
