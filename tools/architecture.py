@@ -446,7 +446,7 @@ def render(facts: Facts | None = None) -> str:
         LEFT_W,
         "API Gateway REST API",
         [
-            f"stage {f.stage} · regional · auth on every method",
+            f"stage {f.stage} · regional · auth except GET / (page)",
             f"{f.transfer_mode} transfer mode · {timeout} integration timeout",
             f"throttling {f.rate_limit} req/s, burst {f.burst_limit}",
             "JSON access logs · X-Ray · OpenAI-shaped errors",

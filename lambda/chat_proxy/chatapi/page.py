@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse
 
 STATIC = Path(__file__).resolve().parent / "static"
 
+
 def _hash(source: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(source.encode()).digest()).decode() + "'"
 
@@ -55,7 +56,7 @@ def page() -> tuple[bytes, dict[str, str]]:
 
 
 async def chat_page() -> HTMLResponse:
-    """The browser chat page (static; calls this API with the user's API key or SigV4 credentials)."""
+    """The browser chat page. Static, no auth: it calls this API with the user's API key or SigV4 credentials."""
     body, headers = page()
     return HTMLResponse(body, headers=headers)
 
