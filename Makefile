@@ -11,10 +11,10 @@ PORT ?= 8080
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := 1
 
-.PHONY: help install synth test lint typecheck deploy destroy bootstrap dev bench jumpstart-lock model-lock stage-weights clean
+.PHONY: help install synth test lint typecheck deploy destroy bootstrap dev chat bench jumpstart-lock model-lock stage-weights clean
 
 help:
-	@echo "make synth | test | bootstrap | deploy | destroy | dev | bench | jumpstart-lock MODEL=.. VERSION=.. REGIONS=.. | model-lock MODEL=org/name | stage-weights MODEL=.. BUCKET=.."
+	@echo "make synth | test | bootstrap | deploy | destroy | dev | chat | bench | jumpstart-lock MODEL=.. VERSION=.. REGIONS=.. | model-lock MODEL=org/name | stage-weights MODEL=.. BUCKET=.."
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt lambda/chat_proxy/requirements.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -45,7 +45,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 
 typecheck: $(VENV)/.installed
-	$(VENV)/bin/mypy app.py stacks constructs lambda/chat_proxy
+	$(VENV)/bin/mypy app.py stacks constructs lambda/chat_proxy llmchat
 
 test: install $(CHECKOV_VENV)/.installed lint typecheck
 	CHECKOV=$(CHECKOV_VENV)/bin/checkov $(PY) -m pytest -n 2 --dist loadgroup
@@ -62,6 +62,11 @@ destroy: install
 dev: $(VENV)/.installed
 	@test -n "$$SAGEMAKER_ENDPOINT_NAME" || { echo "set SAGEMAKER_ENDPOINT_NAME (and AWS_REGION)"; exit 1; }
 	$(VENV)/bin/uvicorn --app-dir lambda/chat_proxy main:app --host 127.0.0.1 --port $(PORT)
+
+# Terminal chat with the deployed API (URL from the stack's outputs); e.g. CHAT_ARGS="--url http://127.0.0.1:8080 --auth none"
+CHAT_ARGS ?=
+chat: $(VENV)/.installed
+	$(PY) -m llmchat $(CHAT_ARGS)
 
 bench: install
 	$(PY) bench/run.py

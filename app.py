@@ -8,15 +8,24 @@ import sys
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
-from stacks.config import AppConfig, ConfigError, from_context
+from stacks.config import CONTEXT_KEYS, AppConfig, ConfigError, from_context
 from stacks.llm_chat_stack import LlmChatStack
 from stacks.summary import summary
 
 
 def build(app: cdk.App) -> tuple[AppConfig, LlmChatStack]:
-    config = from_context(app.node.get_all_context())
+    context = app.node.get_all_context()
+    config = from_context(context)
     env = cdk.Environment(account=config.account, region=config.region) if config.region else None
-    stack = LlmChatStack(app, config.stack_name, config=config, env=env)
+    if config.pipeline:
+        from stacks.pipeline_stack import PipelineStack
+
+        assert env is not None  # from_context requires account and region with pipeline=true
+        ours = {k: v for k, v in context.items() if k in CONTEXT_KEYS}
+        pipeline = PipelineStack(app, f"{config.stack_name}Pipeline", config=config, synth_context=ours, env=env)
+        stack = pipeline.stage.stack
+    else:
+        stack = LlmChatStack(app, config.stack_name, config=config, env=env)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return config, stack
 
@@ -24,12 +33,18 @@ def build(app: cdk.App) -> tuple[AppConfig, LlmChatStack]:
 def main() -> None:
     app = cdk.App()
     try:
-        _, stack = build(app)
+        config, stack = build(app)
     except (ConfigError, ValueError) as err:
         # A configuration mistake is the user's to fix: say what, without a Python traceback.
         print(f"error: {err}", file=sys.stderr)
         sys.exit(1)
     print(summary(stack), file=sys.stderr)
+    if config.pipeline:
+        print(
+            f"pipeline     {config.stack_name}Pipeline: {config.pipeline_repo}@{config.pipeline_branch} → make synth "
+            f"→ manual approval → deploy {config.stack_name} to {config.account}/{config.region}",
+            file=sys.stderr,
+        )
     app.synth()
 
 

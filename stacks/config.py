@@ -27,6 +27,7 @@ from constructs.model_data import KMS_KEY_ARN, S3_PREFIX_URI
 from constructs.model_lock import command_for, locked_model
 from constructs.private_network import SECURITY_GROUP_ID, SUBNET_ID, VPC_ID
 from constructs.sdk_data import gpu_table, image_versions
+from stacks.pipeline_config import PIPELINE_KEYS, check_pipeline
 
 DEPLOYMENTS = ("tgi", "jumpstart")
 API_AUTH_MODES = ("iam", "api_key")
@@ -110,6 +111,10 @@ class AppConfig:
     trust_remote_code: bool = False
     tool_call_parser: str | None = None
     reasoning_parser: str | None = None
+    pipeline: bool = False
+    pipeline_connection_arn: str | None = None
+    pipeline_repo: str | None = None
+    pipeline_branch: str = "main"
 
 
 def _fail(key: str, value: Any, allowed: str) -> ConfigError:
@@ -303,6 +308,8 @@ CONTEXT_KEYS: dict[str, tuple[Callable[[str, Any], Any], str]] = {
     "trust_remote_code": (_bool, "allow a model's own Python code from the Hub (default false)"),
     "tool_call_parser": (_pattern(PARSER_NAME, "a vLLM tool-call parser name like hermes"), "vLLM tools"),
     "reasoning_parser": (_pattern(PARSER_NAME, "a vLLM reasoning parser name like deepseek_r1"), "vLLM"),
+    "pipeline": (_bool, "add a CDK Pipelines stack that deploys the app (default false)"),
+    **PIPELINE_KEYS,
 }
 
 
@@ -365,6 +372,7 @@ def from_context(context: Mapping[str, Any]) -> AppConfig:
         )
     if v.get("api_burst_limit", 20) < v.get("api_rate_limit", 10):
         raise _fail("api_burst_limit", v.get("api_burst_limit"), "must be at least api_rate_limit")
+    check_pipeline(v)
     if v.get("deployment") == "jumpstart" and "jumpstart_model" not in v:
         if model.jumpstart_model is None:
             raise ConfigError(

@@ -62,7 +62,8 @@ def _synth(outdir: Path, context: dict[str, Any]) -> Synth:
     app = cdk.App(context=full, outdir=str(outdir))
     config, stack = app_module.build(app)
     app.synth()
-    template = json.loads((outdir / f"{stack.artifact_id}.template.json").read_text())
+    # rglob: with -c pipeline=true the app's stack lives in the pipeline's stage (a nested assembly).
+    template = json.loads(next(outdir.rglob(f"{stack.artifact_id}.template.json")).read_text())
     return Synth(full, outdir, config, stack, template)
 
 

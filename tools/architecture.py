@@ -260,7 +260,7 @@ def collect() -> Facts:
 # Drawing
 # ---------------------------------------------------------------------------------------------------------------
 
-WIDTH, HEIGHT = 1000, 750
+WIDTH, HEIGHT = 1000, 770
 SANS = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, 'Liberation Sans', sans-serif"
 MONO = "ui-monospace, SFMono-Regular, Menlo, Consolas, 'Liberation Mono', 'DejaVu Sans Mono', monospace"
 INK, MUTED, LINE = "#1f2933", "#52606d", "#616e7c"
@@ -446,7 +446,7 @@ def render(facts: Facts | None = None) -> str:
         LEFT_W,
         "API Gateway REST API",
         [
-            f"stage {f.stage} · regional · auth on every method",
+            f"stage {f.stage} · regional · auth except GET / (page)",
             f"{f.transfer_mode} transfer mode · {timeout} integration timeout",
             f"throttling {f.rate_limit} req/s, burst {f.burst_limit}",
             "JSON access logs · X-Ray · OpenAI-shaped errors",

@@ -15,7 +15,7 @@ from chatapi.settings import load_settings
 from hypothesis import HealthCheck, given, settings
 from sagemaker_runtime_emulator import Emulator
 
-OPERATIONS = ["GET /health", "GET /v1/models", "POST /v1/chat/completions", "POST /generate"]
+OPERATIONS = ["GET /health", "GET /v1/models", "POST /v1/chat/completions", "POST /generate", "GET /"]
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
 import botocore.session
@@ -13,8 +11,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples"))
-from sigv4 import SigV4
+from llmchat.sigv4 import SigV4
 
 
 def _session() -> botocore.session.Session:

@@ -17,7 +17,7 @@ def _function(s: Any) -> dict[str, Any]:
 
 def test_every_method_streams_from_the_lambda_with_a_15_minute_timeout(default_synth: Any) -> None:
     methods = default_synth.of_type("AWS::ApiGateway::Method")
-    assert len(methods) == 4
+    assert len(methods) == 5  # four API routes and the chat page (GET /)
     fn_id = next(k for k in default_synth.of_type("AWS::Lambda::Function") if k.startswith("ChatFunction"))
     for method in methods.values():
         integration = method["Properties"]["Integration"]
@@ -30,15 +30,21 @@ def test_every_method_streams_from_the_lambda_with_a_15_minute_timeout(default_s
         assert uri[-2] == {"Fn::GetAtt": [fn_id, "Arn"]}
 
 
+def _api_methods(s: Any) -> list[dict[str, Any]]:
+    """Every method but the static chat page's (GET /, no auth: tests/synth/test_chat_page_method.py)."""
+    methods = s.of_type("AWS::ApiGateway::Method").values()
+    return [m for m in methods if "RootResourceId" not in json.dumps(m["Properties"]["ResourceId"])]
+
+
 def test_iam_auth_is_the_default_on_every_method(default_synth: Any) -> None:
-    for method in default_synth.of_type("AWS::ApiGateway::Method").values():
+    for method in _api_methods(default_synth):
         assert method["Properties"]["AuthorizationType"] == "AWS_IAM"
         assert method["Properties"].get("ApiKeyRequired") in (None, False)
 
 
 def test_api_key_mode_requires_keys_with_a_usage_plan(synth: Any) -> None:
     s = synth(api_auth="api_key", reserved_concurrency="20", region="us-east-1")
-    for method in s.of_type("AWS::ApiGateway::Method").values():
+    for method in _api_methods(s):
         assert method["Properties"]["ApiKeyRequired"] is True
         assert method["Properties"]["AuthorizationType"] == "NONE"
     plan = s.one("AWS::ApiGateway::UsagePlan")

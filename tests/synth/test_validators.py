@@ -56,6 +56,14 @@ CONTEXTS: dict[str, dict[str, str]] = {
     "vllm-qwen-eu-west-1": {"model": "qwen2.5-7b-instruct", "region": "eu-west-1"},
     "vllm-llama-70b-gated": {"model": "llama-3.3-70b-instruct", "hf_token_secret": "hf/token", "region": "us-east-1"},
     "tgi-server-qwen": {"model": "qwen2.5-7b-instruct", "engine": "tgi"},
+    "pipeline": {
+        "pipeline": "true",
+        "pipeline_connection_arn": "arn:aws:codeconnections:us-east-1:123456789012:connection/"
+        "0123abcd-0123-4567-89ab-0123456789ab",
+        "pipeline_repo": "acme/llm-chat",
+        "account": "123456789012",
+        "region": "us-east-1",
+    },
 }
 
 
@@ -74,7 +82,7 @@ def test_cdk_nag_has_no_unacknowledged_findings_and_every_ack_has_a_reason(synth
 
 
 def test_cfn_lint_reports_no_errors_or_warnings(synthesized: Any) -> None:
-    templates = sorted(str(p) for p in Path(synthesized.outdir).glob("*.template.json"))
+    templates = sorted(str(p) for p in Path(synthesized.outdir).rglob("*.template.json"))  # stages: nested
     out = subprocess.run(
         [str(Path(sys.executable).parent / "cfn-lint"), "--format", "json", *templates],
         capture_output=True,

@@ -28,6 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chatapi.backend import SageMakerBackend, TgiStream, make_client, tgi_error
 from chatapi.errors import ApiError
+from chatapi.page import add_page_route
 from chatapi.request_ids import resolve
 from chatapi.schemas import (
     ChatCompletion,
@@ -271,6 +272,8 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None) -> F
             )
 
         return EventStreamResponse(body, stream, finished, headers=SSE_HEADERS)
+
+    add_page_route(app)
 
     @app.get("/health", response_model=Health, tags=["meta"])
     async def health() -> Health:

@@ -2,7 +2,7 @@
 
     import httpx
     from openai import OpenAI
-    from sigv4 import SigV4
+    from llmchat.sigv4 import SigV4
 
     client = OpenAI(
         base_url="https://<api-id>.execute-api.us-east-1.amazonaws.com/prod/v1",
