@@ -14,7 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from constructs.catalog import DEFAULT_MODEL, PRESETS, QUANTIZE_CHOICES, ModelPreset
-from constructs.sdk_data import gpu_table, image_versions
+from constructs.quantization import quantize_problem
+from constructs.regions import LWA_REGIONS, SUPPORTED_PARTITIONS
+from constructs.sdk_data import gpu_table, image_aliases, image_versions, partition
+from stacks.context_rules import AppliesWhen, check_applicability, is_cdk_key, unknown_keys_message
 
 DEPLOYMENTS = ("tgi", "jumpstart")
 API_AUTH_MODES = ("iam", "api_key")
@@ -128,9 +131,26 @@ def _instance_type(key: str, value: Any) -> str:
 
 def _tgi_version(key: str, value: Any) -> str:
     versions = image_versions("huggingface-llm")
-    if value not in versions:
-        raise _fail(key, value, f"TGI versions with a SageMaker DLC: {', '.join(versions)}")
+    aliases = image_aliases("huggingface-llm")  # "3.3" → "3.3.6", as the SDK's image_uris.retrieve resolves them
+    if value not in versions and value not in aliases:
+        raise _fail(
+            key, value, f"TGI versions with a SageMaker DLC: {', '.join(versions)} (or an alias: {', '.join(aliases)})"
+        )
     return str(value)
+
+
+def _region(key: str, value: Any) -> str:
+    region = _pattern(REGION, "an AWS region like us-east-1")(key, value)
+    if partition(region) not in SUPPORTED_PARTITIONS:
+        raise _fail(
+            key,
+            value,
+            f"it is in the {partition(region)} partition; supported partitions: {', '.join(SUPPORTED_PARTITIONS)} "
+            "(the chat API's Lambda Web Adapter arm64 layer is not published there)",
+        )
+    if region not in LWA_REGIONS:
+        raise _fail(key, value, f"regions where the Lambda Web Adapter layer is published: {', '.join(LWA_REGIONS)}")
+    return region
 
 
 def _model(key: str, value: Any) -> str:
@@ -151,10 +171,41 @@ def _extra_env(key: str, value: Any) -> dict[str, str]:
         isinstance(k, str) and ENV_NAME.fullmatch(k) and isinstance(v, str | int | float) for k, v in value.items()
     ):
         raise _fail(key, value, 'expected a JSON object of strings, e.g. {"MAX_CONCURRENT_REQUESTS":"64"}')
-    secretish = [k for k in value if re.search(r"TOKEN|SECRET|PASSWORD|KEY", k, re.IGNORECASE)]
+    secretish = [k for k in value if _looks_secret(k)]
     if secretish:
         raise _fail(key, value, f"{', '.join(secretish)} look like secrets: pass a token with hf_token_secret")
+    clash = {k: EXTRA_ENV_OWNERS[k] for k in value if k in EXTRA_ENV_OWNERS}
+    if clash:
+        owners = ", ".join(f"{env} (set it with -c {owner})" for env, owner in clash.items())
+        raise _fail(key, value, f"these variables belong to other context keys: {owners}")
     return {k: str(v) for k, v in value.items()}
+
+
+# Whole words of a variable name that mark a credential; TOKENIZER_NAME or MAX_TOTAL_TOKENS are not secrets.
+_SECRET_WORDS = {"TOKEN", "SECRET", "SECRETS", "PASSWORD", "PASSWD", "CREDENTIAL", "CREDENTIALS", "APIKEY"}
+_KEY_QUALIFIERS = {"API", "ACCESS", "PRIVATE", "SECRET", "AUTH", "SIGNING", "ENCRYPTION"}
+
+
+def _looks_secret(name: str) -> bool:
+    words = name.upper().split("_")
+    return any(
+        w in _SECRET_WORDS or (w == "KEY" and i > 0 and words[i - 1] in _KEY_QUALIFIERS) for i, w in enumerate(words)
+    )
+
+
+# Container variables the TGI construct sets from a context key; extra_env may not override them.
+EXTRA_ENV_OWNERS = {
+    "HF_MODEL_ID": "model",
+    "SM_NUM_GPUS": "num_gpus",
+    "MAX_INPUT_TOKENS": "max_input_tokens",
+    "MAX_INPUT_LENGTH": "max_input_tokens",
+    "MAX_TOTAL_TOKENS": "max_total_tokens",
+    "MAX_BATCH_PREFILL_TOKENS": "max_batch_prefill_tokens",
+    "MAX_BATCH_TOTAL_TOKENS": "max_batch_total_tokens",
+    "HF_MODEL_QUANTIZE": "quantize",
+    "HF_TOKEN": "hf_token_secret",
+    "HUGGING_FACE_HUB_TOKEN": "hf_token_secret",
+}
 
 
 # key -> (parser, help shown in errors and the README)
@@ -178,10 +229,7 @@ CONTEXT_KEYS: dict[str, tuple[Callable[[str, Any], Any], str]] = {
     "volume_size": (_int(1, 512), "EBS volume GB, only for instance types without local NVMe"),
     "hf_token_secret": (_pattern(SECRET_REF, "a Secrets Manager secret name or ARN"), "HF token secret"),
     "extra_env": (_extra_env, "JSON object of extra container environment variables"),
-    "region": (
-        _pattern(REGION, "an AWS region like us-east-1"),
-        "pin the stack's region (default: agnostic)",
-    ),
+    "region": (_region, "pin the stack's region (default: agnostic)"),
     "account": (
         _pattern(ACCOUNT, "a 12-digit AWS account id"),
         "pin the stack's account (default: agnostic)",
@@ -198,21 +246,55 @@ CONTEXT_KEYS: dict[str, tuple[Callable[[str, Any], Any], str]] = {
 }
 
 
-def _is_ours(key: str) -> bool:
-    # The CLI and feature flags use namespaced keys ("@aws-cdk/...", "aws:cdk:...", "cdk-..."); ours are bare.
-    return not (key.startswith("@") or ":" in key or key.startswith("cdk") or key.startswith("aws-cdk"))
+_TGI_ONLY = "with deployment=jumpstart the image, weights and container environment come from the locked JumpStart spec"
+
+# key -> the shape(s) in which it has an effect (stacks/context_rules.py). A key not listed applies everywhere;
+# a new key that only matters in some shape adds one line here, e.g.
+#   "vllm_max_num_seqs": AppliesWhen("engine", ("vllm",), "only the vLLM engine reads it"),
+APPLIES_WHEN: dict[str, AppliesWhen | tuple[AppliesWhen, ...]] = {
+    **{
+        key: AppliesWhen("deployment", ("tgi",), _TGI_ONLY)
+        for key in (
+            "model_params_b",
+            "num_gpus",
+            "tgi_version",
+            "quantize",
+            "max_input_tokens",
+            "max_input_length",
+            "max_total_tokens",
+            "max_batch_prefill_tokens",
+            "max_batch_total_tokens",
+            "hf_token_secret",
+            "extra_env",
+        )
+    },
+    **{
+        key: AppliesWhen("deployment", ("jumpstart",), "only the JumpStart path reads JumpStart model facts")
+        for key in ("jumpstart_model", "jumpstart_version", "accept_eula")
+    },
+    "api_quota_per_day": AppliesWhen("api_auth", ("api_key",), "only API keys have a usage plan with a daily quota"),
+}
+
+
+def _shape_value(key: str, parsed: Mapping[str, Any]) -> Any:
+    if key in parsed:
+        return parsed[key]
+    default = AppConfig.__dataclass_fields__[key].default if key in AppConfig.__dataclass_fields__ else None
+    return default
 
 
 def from_context(context: Mapping[str, Any]) -> AppConfig:
     """Parse and cross-check every key; the first problem found is raised as ConfigError."""
-    unknown = sorted(k for k in context if _is_ours(k) and k not in CONTEXT_KEYS)
+    unknown = sorted(k for k in context if not is_cdk_key(k, CONTEXT_KEYS) and k not in CONTEXT_KEYS)
     if unknown:
-        raise ConfigError(
-            f"unknown context key(s) {', '.join(map(repr, unknown))}; known keys: {', '.join(CONTEXT_KEYS)}"
-        )
+        raise ConfigError(unknown_keys_message(unknown, CONTEXT_KEYS))
     v: dict[str, Any] = {
         k: CONTEXT_KEYS[k][0](k, context[k]) for k in CONTEXT_KEYS if k in context and context[k] is not None
     }
+    shape_keys = {rule.shape_key for r in APPLIES_WHEN.values() for rule in (r if isinstance(r, tuple) else (r,))}
+    ignored = check_applicability(v, {k: _shape_value(k, v) for k in shape_keys}, APPLIES_WHEN)
+    if ignored:
+        raise ConfigError(ignored)
 
     if "max_input_length" in v:
         if "max_input_tokens" in v and v["max_input_tokens"] != v["max_input_length"]:
@@ -220,6 +302,14 @@ def from_context(context: Mapping[str, Any]) -> AppConfig:
         v["max_input_tokens"] = v.pop("max_input_length")
 
     model = _resolve_model(v.pop("model", DEFAULT_MODEL), v.pop("model_params_b", None), v.pop("prompt_family", None))
+    problem = quantize_problem(
+        v.get("quantize"),
+        model_id=model.hf_model_id,
+        checkpoint_quantization=None,  # every preset is a bf16 checkpoint
+        checkpoint_known=model.name in PRESETS,
+    )
+    if problem:
+        raise _fail("quantize", v["quantize"], problem)
     if v.get("deployment", "tgi") == "tgi":
         v.setdefault("instance_type", model.default_instance_type)
     else:
@@ -257,11 +347,28 @@ def from_context(context: Mapping[str, Any]) -> AppConfig:
     return AppConfig(model=model, **v)
 
 
-def _resolve_model(name: str, params_b: float | None, family: str | None) -> ModelPreset:
+def preset_for(name: str) -> ModelPreset | None:
+    """The preset `name` names, by preset name or by its Hugging Face id (Hub ids are case-insensitive)."""
     if name in PRESETS:
-        preset = PRESETS[name]
-        if params_b is not None:
-            raise _fail("model_params_b", params_b, f"only for models outside the catalog; {name} is a preset")
+        return PRESETS[name]
+    return next((p for p in PRESETS.values() if p.hf_model_id.lower() == name.lower()), None)
+
+
+# How far a user's model_params_b may be from a preset's count and still mean the same checkpoint (rounding).
+_PARAMS_TOLERANCE = 0.02
+
+
+def _resolve_model(name: str, params_b: float | None, family: str | None) -> ModelPreset:
+    preset = preset_for(name)
+    if preset is not None:
+        # A preset's Hub id gets the preset's facts (size, heads, prompt format), not the generic defaults.
+        if params_b is not None and (name == preset.name or abs(params_b / preset.params_b - 1) > _PARAMS_TOLERANCE):
+            raise _fail(
+                "model_params_b",
+                params_b,
+                f"only for models outside the catalog; {preset.name} is a preset ({preset.hf_model_id}, "
+                f"{preset.params_b:g}B parameters): drop model_params_b",
+            )
         return preset if family is None else ModelPreset(**{**preset.__dict__, "prompt_family": family})
     if params_b is None:
         raise ConfigError(
@@ -274,4 +381,20 @@ def _resolve_model(name: str, params_b: float | None, family: str | None) -> Mod
         params_b=params_b,
         default_instance_type="ml.g5.12xlarge",
         prompt_family=family or "chatml",
+    )
+
+
+def identity_from_context(context: Mapping[str, Any]) -> tuple[str, str | None, str | None]:
+    """Only what names a deployed stack (stack_name, region, account), ignoring every other key.
+
+    For commands that act on an existing stack (`cdk destroy`): the rest of the config may have changed or
+    be missing since the stack was created, and must not stand in the way of removing it.
+    """
+    name = CONTEXT_KEYS["stack_name"][0]("stack_name", context["stack_name"]) if "stack_name" in context else None
+    region = context.get("region")
+    account = context.get("account")
+    return (
+        name or AppConfig.__dataclass_fields__["stack_name"].default,
+        _pattern(REGION, "an AWS region like us-east-1")("region", region) if region else None,
+        _pattern(ACCOUNT, "a 12-digit AWS account id")("account", account) if account else None,
     )

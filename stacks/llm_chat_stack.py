@@ -7,9 +7,11 @@ from typing import Any
 import aws_cdk as cdk
 
 from constructs import Construct
-from constructs.chat_api import ApiLimits, ChatApi, ChatSettings
+from constructs.chat_api import STAGE_NAME, ApiLimits, ChatApi, ChatSettings
 from constructs.jumpstart_endpoint import JumpStartEndpoint, JumpStartModelRef, jumpstart_hosting
-from constructs.jumpstart_lock import load_locked_model
+from constructs.jumpstart_lock import jumpstart_lock_command, load_locked_model
+from constructs.owned_logs import own_execution_log_group, own_log_retention_logs
+from constructs.regions import supported_regions
 from constructs.sagemaker_common import Hosting
 from constructs.tgi_endpoint import TgiEndpoint, TgiModel
 from stacks.config import AppConfig
@@ -41,6 +43,9 @@ class LlmChatStack(cdk.Stack):
                 reserved_concurrency=config.reserved_concurrency,
             ),
         )
+        own_execution_log_group(self.chat.api, stage_name=STAGE_NAME, key=self.chat.log_key)
+        own_log_retention_logs(self, key=self.chat.log_key)
+        self._region_rule()
         cdk.CfnOutput(self, "EndpointName", value=self.llm.endpoint_name, description="SageMaker endpoint name")
         cdk.CfnOutput(self, "ModelId", value=self.model_id, description="Model served by the endpoint")
         cdk.CfnOutput(self, "ImageUri", value=self.llm.image_uri, description="Serving container image")
@@ -48,6 +53,29 @@ class LlmChatStack(cdk.Stack):
         cdk.CfnOutput(self, "ApiUrl", value=self.chat.url, description="Chat API base URL")
         for name, (value, description) in _examples(self, config.api_auth).items():
             cdk.CfnOutput(self, name, value=value, description=description)
+
+    def _region_rule(self) -> None:
+        """A region-agnostic template refuses, before creating anything, regions its mappings do not cover."""
+        if not cdk.Token.is_unresolved(self.region):
+            return  # a pinned region was checked at synth
+        if isinstance(self.llm, JumpStartEndpoint):
+            locked = list(self.llm.locked.regions)
+            regions = supported_regions(locked)
+            lock = jumpstart_lock_command(self.llm.model_id, self.config.jumpstart_version, [*locked, "<region>"])
+            how = f"JumpStart facts are locked for {', '.join(locked)}; to add a region run: {lock}"
+        else:
+            regions = supported_regions(self.llm.image.regions)
+            how = "regions with both the TGI image and the Lambda Web Adapter layer"
+        cdk.CfnRule(
+            self,
+            "SupportedRegion",
+            assertions=[
+                cdk.CfnRuleAssertion(
+                    assert_=cdk.Fn.condition_contains(regions, cdk.Aws.REGION),
+                    assert_description=f"This stack deploys only to {', '.join(regions)} ({how}).",
+                )
+            ],
+        )
 
     @property
     def model_id(self) -> str:
@@ -133,7 +161,10 @@ def _examples(stack: LlmChatStack, auth: str) -> dict[str, tuple[str, str]]:
             '--user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" -H "x-amz-security-token: $AWS_SESSION_TOKEN" '
             f"-H 'content-type: application/json' -d '{_HELLO}' {base}/chat/completions"
         )
-        client = f'OpenAI(base_url="{base}", api_key="unused", http_client=SigV4Client())  # README: SigV4 client'
+        client = (
+            f'OpenAI(base_url="{base}", api_key="unused", '
+            f'http_client=httpx.Client(auth=SigV4(region="{stack.region}"), timeout=900))  # examples/sigv4.py'
+        )
         return {
             "CurlExample": (curl, "Ready-to-paste request signed with your AWS credentials"),
             "OpenAiExample": (client, "openai Python client settings"),
