@@ -394,7 +394,7 @@ def identity_from_context(context: Mapping[str, Any]) -> tuple[str, str | None, 
     region = context.get("region")
     account = context.get("account")
     return (
-        name or AppConfig.__dataclass_fields__["stack_name"].default,
+        name or str(AppConfig.__dataclass_fields__["stack_name"].default),
         _pattern(REGION, "an AWS region like us-east-1")("region", region) if region else None,
         _pattern(ACCOUNT, "a 12-digit AWS account id")("account", account) if account else None,
     )

@@ -51,6 +51,7 @@ def test_keys_written_by_cdk_acknowledge_and_cli_telemetry_do_not_break_synth(pr
     out = cdk(project, "synth", "--quiet", "--no-notices", "-o", str(project / "cdk.out"))
     assert out.returncode == 0, out.stderr[-3000:]
     assert "unknown context key" not in out.stderr
+    assert "feature flags are not configured" not in out.stderr + out.stdout  # cdk.json sets CDK's recommended ones
     assert "instance     1 x ml.g5.12xlarge" in out.stderr
 
     typo = cdk(project, "synth", "--quiet", "--no-notices", "-c", "modle=falcon-7b-instruct")
