@@ -28,6 +28,7 @@ CONTEXTS: dict[str, dict[str, str]] = {
         "instance_type": "ml.g5.12xlarge",
     },
     "jumpstart-agnostic": {"deployment": "jumpstart"},
+    "g6e-account-pinned-region-agnostic": {"instance_type": "ml.g6e.12xlarge", "account": "123456789012"},
 }
 
 
