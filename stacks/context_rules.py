@@ -22,7 +22,6 @@ from typing import Any
 # Keys the CDK CLI (aws-cdk 2.1148) writes into cdk.context.json itself; see `context.set(...)` in
 # node_modules/aws-cdk/lib/index.js. Future ones are recognised by their shape (is_cdk_key).
 CDK_CLI_KEYS = frozenset({"acknowledged-issue-numbers", "cli-telemetry"})
-_OURS = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 
 
 def _normalized(key: str) -> str:
@@ -44,8 +43,8 @@ def is_cdk_key(key: str, known: Iterable[str]) -> bool:
     """True for keys the CDK CLI or library own; False for ours and for misspellings of ours."""
     if key in CDK_CLI_KEYS or key.startswith(("@", "$")) or ":" in key:
         return True
-    if "-" in key and not _OURS.fullmatch(key):
-        # kebab-case is the CLI's convention, but `max-input-tokens` is a typo of ours, not a CLI setting.
+    if "-" in key:
+        # kebab-case is the CLI's convention (ours never has a hyphen), but `max-input-tokens` is a typo of ours.
         return suggest(key, known) is None
     return False
 
