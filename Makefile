@@ -7,14 +7,18 @@ CHECKOV_VENV := .venv-checkov
 CDK := node_modules/.bin/cdk
 # Extra CDK arguments, e.g. make synth CDK_ARGS="-c model=falcon-7b-instruct"
 CDK_ARGS ?=
+# A deployment's context kept in a JSON file ({"region": "eu-west-1", ...}); explicit CDK_ARGS still win.
+CONTEXT_FILE ?=
+CDK_RUN = $(if $(CONTEXT_FILE),$(PY) tools/context_file.py $(CONTEXT_FILE) $(CDK),$(CDK))
 PORT ?= 8080
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := 1
 
-.PHONY: help install synth test lint typecheck deploy destroy bootstrap dev chat bench jumpstart-lock model-lock stage-weights clean
+.PHONY: help install synth test lint typecheck diff deploy destroy bootstrap dev chat bench jumpstart-lock model-lock stage-weights clean
 
 help:
-	@echo "make synth | test | bootstrap | deploy | destroy | dev | chat | bench | jumpstart-lock MODEL=.. VERSION=.. REGIONS=.. | model-lock MODEL=org/name | stage-weights MODEL=.. BUCKET=.."
+	@echo "make synth | test | bootstrap | diff | deploy | destroy | dev | chat | bench | jumpstart-lock MODEL=.. VERSION=.. REGIONS=.. | model-lock MODEL=org/name | stage-weights MODEL=.. BUCKET=.."
+	@echo "options: CDK_ARGS='-c key=value ...'  CONTEXT_FILE=deploy/<name>.json"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt lambda/chat_proxy/requirements.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -37,7 +41,7 @@ node_modules/.installed: package.json package-lock.json
 install: $(VENV)/.installed node_modules/.installed
 
 synth: install
-	$(CDK) synth --quiet $(CDK_ARGS)
+	$(CDK_RUN) synth --quiet $(CDK_ARGS)
 	@echo "templates: $$(ls cdk.out/*.template.json)"
 
 lint: $(VENV)/.installed
@@ -51,13 +55,16 @@ test: install $(CHECKOV_VENV)/.installed lint typecheck
 	CHECKOV=$(CHECKOV_VENV)/bin/checkov $(PY) -m pytest -n 2 --dist loadgroup
 
 bootstrap: install
-	$(CDK) bootstrap $(CDK_ARGS)
+	$(CDK_RUN) bootstrap $(CDK_ARGS)
+
+diff: install
+	$(CDK_RUN) diff $(CDK_ARGS)
 
 deploy: install
-	$(CDK) deploy $(CDK_ARGS)
+	$(CDK_RUN) deploy $(CDK_ARGS)
 
 destroy: install
-	$(CDK) destroy $(CDK_ARGS)
+	$(CDK_RUN) destroy $(CDK_ARGS)
 
 dev: $(VENV)/.installed
 	@test -n "$$SAGEMAKER_ENDPOINT_NAME" || { echo "set SAGEMAKER_ENDPOINT_NAME (and AWS_REGION)"; exit 1; }

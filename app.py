@@ -8,7 +8,7 @@ import sys
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
-from stacks.config import CONTEXT_KEYS, AppConfig, ConfigError, from_context
+from stacks.config import CONTEXT_KEYS, AppConfig, ConfigError, from_context, identity_from_context
 from stacks.llm_chat_stack import LlmChatStack
 from stacks.summary import summary
 
@@ -16,7 +16,8 @@ from stacks.summary import summary
 def build(app: cdk.App) -> tuple[AppConfig, LlmChatStack]:
     context = app.node.get_all_context()
     config = from_context(context)
-    env = cdk.Environment(account=config.account, region=config.region) if config.region else None
+    # account alone pins the account (the CLI refuses other credentials); the region stays agnostic.
+    env = cdk.Environment(account=config.account, region=config.region) if config.region or config.account else None
     if config.pipeline:
         from stacks.pipeline_stack import PipelineStack
 
@@ -30,8 +31,28 @@ def build(app: cdk.App) -> tuple[AppConfig, LlmChatStack]:
     return config, stack
 
 
+def is_stack_operation(app: cdk.App) -> bool:
+    """True when the CLI runs the app for a command that only needs stack names (destroy, list, ...).
+
+    The CLI sets `aws:cdk:bundling-stacks` to [] for every command that does not deploy or diff (the
+    BUNDLING_COMMANDS of aws-cdk's CLI: deploy, diff, synth, watch, import, publish-assets, refactor).
+    """
+    return app.node.try_get_context("aws:cdk:bundling-stacks") == []
+
+
 def main() -> None:
     app = cdk.App()
+    if is_stack_operation(app):
+        # `cdk destroy` must work whatever the model config was (or has become): only the stack's name and
+        # environment matter to it.
+        try:
+            name, env = stack_identity(app.node.get_all_context())
+        except ConfigError as err:
+            print(f"error: {err}", file=sys.stderr)
+            sys.exit(1)
+        cdk.Stack(app, name, env=env, description="LLM chat endpoint (identity only, for destroy/list)")
+        app.synth()
+        return
     try:
         config, stack = build(app)
     except (ConfigError, ValueError) as err:
@@ -46,6 +67,11 @@ def main() -> None:
             file=sys.stderr,
         )
     app.synth()
+
+
+def stack_identity(context: dict[str, object]) -> tuple[str, cdk.Environment | None]:
+    name, region, account = identity_from_context(context)
+    return name, cdk.Environment(account=account, region=region) if region or account else None
 
 
 if __name__ == "__main__":

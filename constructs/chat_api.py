@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHAT_PROXY_SOURCE = ROOT / "lambda" / "chat_proxy"
 ASSET_CACHE = ROOT / ".build" / "assets"
 AUTH_MODES = ("iam", "api_key")
-# AWS Lambda Web Adapter, published by AWS in every commercial region under this account.
+# AWS Lambda Web Adapter, published by AWS under this account in the regions of constructs/regions.py.
 LWA_LAYER_ACCOUNT = "753240598075"
 LWA_LAYER_VERSION = 25
 # API Gateway's ceiling for a streaming integration; long generations need all of it.
@@ -239,6 +239,8 @@ class ChatApi(Construct):
             ),
             disable_execute_api_endpoint=False,
         )
+        # RestApi adds an "Endpoint" output with the same URL as the stack's ApiUrl; one output per fact.
+        api.node.try_remove_child("Endpoint")
         for response_type, (status, error_type, message) in _GATEWAY_ERRORS.items():
             body = {"error": {"message": "__MSG__", "type": error_type, "param": None, "code": None}}
             template = json.dumps(body).replace('"__MSG__"', message)

@@ -32,11 +32,43 @@ class PythonTarget:
 
 
 def _sources(source: Path) -> list[Path]:
+    """The allow-list of source files: what git tracks under `source` (an untracked `.env` never ships).
+
+    Outside a git checkout (a release tarball), every file that is not hidden or a cache.
+    """
+    tracked = _git_tracked(source)
+    if tracked is not None:
+        return sorted(source / rel for rel in tracked if (source / rel).is_file())
     return sorted(
         p
         for p in source.rglob("*")
-        if p.is_file() and not _SKIP.intersection(p.relative_to(source).parts) and p.suffix != ".pyc"
+        if p.is_file()
+        and not _SKIP.intersection(p.relative_to(source).parts)
+        and p.suffix != ".pyc"
+        and not any(part.startswith(".") for part in p.relative_to(source).parts)
     )
+
+
+def _git_tracked(source: Path) -> list[str] | None:
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(source), "ls-files", "-z", "--", "."],
+            check=True,
+            capture_output=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return [name for name in out.decode().split("\0") if name]
+
+
+def _normalize_installed(folder: Path) -> None:
+    """Remove what would carry the build machine into the zip: console scripts in bin/ (their shebang is this
+    machine's interpreter path; Lambda never runs them) and their lines in each wheel's RECORD."""
+    shutil.rmtree(folder / "bin", ignore_errors=True)
+    for record in folder.glob("*.dist-info/RECORD"):
+        lines = record.read_text().splitlines()
+        kept = [line for line in lines if not line.startswith("../") and "__pycache__" not in line]
+        record.write_text("\n".join(kept) + "\n")
 
 
 def asset_key(source: Path, lock: Path, target: PythonTarget) -> str:
@@ -96,6 +128,7 @@ def _build_folder(source: Path, lock: Path, cache_root: Path, target: PythonTarg
             capture_output=True,
             text=True,
         )  # fmt: skip
+        _normalize_installed(work)
         for path in _sources(source):
             rel = path.relative_to(source)
             if rel.name.startswith("requirements"):

@@ -13,6 +13,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from constructs.gpu_facts import SUPPLEMENTARY_GPU_FACTS
+
 SDK_DISTRIBUTION = "sagemaker-core"
 _CONFIG_DIR = "sagemaker/core/image_uri_config"
 
@@ -116,6 +118,11 @@ def image_versions(framework: str) -> list[str]:
     return sorted(versions, key=_version_key)
 
 
+def image_aliases(framework: str) -> dict[str, str]:
+    """The SDK's version aliases for `framework` ("3.3" → "3.3.6"), as `image_uris.retrieve` accepts them."""
+    return dict(_load(f"{framework}.json")["inference"].get("version_aliases", {}))
+
+
 def resolve_image(framework: str, version: str | None = None) -> ImageFamily:
     """Resolve an SDK image family like `image_uris.retrieve` does, for GPU hosting.
 
@@ -151,12 +158,23 @@ class GpuInfo:
 
 @functools.cache
 def gpu_table() -> dict[str, GpuInfo]:
-    """GPU count and total GPU memory per instance type (union over the regions the SDK lists)."""
+    """GPU count and total GPU memory per instance type (union over the SDK's regions, then our supplement)."""
     table: dict[str, GpuInfo] = {}
     for per_region in _load("instance_gpu_info.json").values():
         for instance_type, info in per_region.items():
             table.setdefault(instance_type, GpuInfo(int(info["Count"]), int(info["TotalGpuMemoryInMiB"])))
+    # Current types the SDK's file lacks (g6, g6e, p5e...): our sourced rows, never overriding the SDK's.
+    for instance_type, fact in SUPPLEMENTARY_GPU_FACTS.items():
+        table.setdefault(instance_type, GpuInfo(fact.count, fact.memory_mib))
     return table
+
+
+def gpu_source(instance_type: str) -> str:
+    """Where an instance type's GPU facts come from: the SDK's file, or the supplementary row's source."""
+    sdk_types = {t for per_region in _load("instance_gpu_info.json").values() for t in per_region}
+    if instance_type in sdk_types:
+        return f"{SDK_DISTRIBUTION} {sdk_version()} instance_gpu_info.json"
+    return SUPPLEMENTARY_GPU_FACTS[instance_type].source
 
 
 def gpu_info(instance_type: str) -> GpuInfo:

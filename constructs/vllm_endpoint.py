@@ -217,21 +217,7 @@ class VllmEndpoint(HostedEndpoint):
             image = self.image.in_region(stack.region)
             return image.uri, image.repository_arn
         mapping = image_mapping(stack, self.image)
-        # The image is not published in every region the stack could be deployed to: fail the deployment
-        # before anything is created, with the reason, instead of a bare Fn::FindInMap error.
-        rule_id = f"{mapping.node.id}Regions"
-        if stack.node.try_find_child(rule_id) is None:
-            cdk.CfnRule(
-                stack,
-                rule_id,
-                assertions=[
-                    cdk.CfnRuleAssertion(
-                        assert_=cdk.Fn.condition_contains(self.image.regions, cdk.Aws.REGION),
-                        assert_description=f"{self.image.framework} {self.image.version} is published only in "
-                        f"{', '.join(self.image.regions)}",
-                    )
-                ],
-            )
+        # The stack's SupportedRegion rule refuses regions this mapping lacks before anything is created.
         return (
             mapping.find_in_map(cdk.Aws.REGION, "uri"),
             mapping.find_in_map(cdk.Aws.REGION, "repositoryArn"),

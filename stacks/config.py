@@ -26,7 +26,10 @@ from constructs.catalog import (
 from constructs.model_data import KMS_KEY_ARN, S3_PREFIX_URI
 from constructs.model_lock import command_for, locked_model
 from constructs.private_network import SECURITY_GROUP_ID, SUBNET_ID, VPC_ID
-from constructs.sdk_data import gpu_table, image_versions
+from constructs.quantization import quantize_problem
+from constructs.regions import LWA_REGIONS, SUPPORTED_PARTITIONS
+from constructs.sdk_data import gpu_table, image_aliases, image_versions, partition
+from stacks.context_rules import AppliesWhen, check_applicability, is_cdk_key, unknown_keys_message
 from stacks.pipeline_config import PIPELINE_KEYS, check_pipeline
 
 DEPLOYMENTS = ("tgi", "jumpstart")
@@ -183,8 +186,11 @@ def _instance_type(key: str, value: Any) -> str:
 
 def _tgi_version(key: str, value: Any) -> str:
     versions = image_versions("huggingface-llm")
-    if value not in versions:
-        raise _fail(key, value, f"TGI versions with a SageMaker DLC: {', '.join(versions)}")
+    aliases = image_aliases("huggingface-llm")  # "3.3" → "3.3.6", as the SDK's image_uris.retrieve resolves them
+    if value not in versions and value not in aliases:
+        raise _fail(
+            key, value, f"TGI versions with a SageMaker DLC: {', '.join(versions)} (or an alias: {', '.join(aliases)})"
+        )
     return str(value)
 
 
@@ -197,6 +203,20 @@ def _vllm_version(key: str, value: Any) -> str:
 
 def _version_tuple(version: str) -> tuple[int, ...]:
     return tuple(int(p) for p in version.split(".") if p.isdigit())
+
+
+def _region(key: str, value: Any) -> str:
+    region = _pattern(REGION, "an AWS region like us-east-1")(key, value)
+    if partition(region) not in SUPPORTED_PARTITIONS:
+        raise _fail(
+            key,
+            value,
+            f"it is in the {partition(region)} partition; supported partitions: {', '.join(SUPPORTED_PARTITIONS)} "
+            "(the chat API's Lambda Web Adapter arm64 layer is not published there)",
+        )
+    if region not in LWA_REGIONS:
+        raise _fail(key, value, f"regions where the Lambda Web Adapter layer is published: {', '.join(LWA_REGIONS)}")
+    return region
 
 
 def _model(key: str, value: Any) -> str:
@@ -217,9 +237,13 @@ def _extra_env(key: str, value: Any) -> dict[str, str]:
         isinstance(k, str) and ENV_NAME.fullmatch(k) and isinstance(v, str | int | float) for k, v in value.items()
     ):
         raise _fail(key, value, 'expected a JSON object of strings, e.g. {"MAX_CONCURRENT_REQUESTS":"64"}')
-    secretish = [k for k in value if re.search(r"TOKEN|SECRET|PASSWORD|KEY", k, re.IGNORECASE)]
+    secretish = [k for k in value if _looks_secret(k)]
     if secretish:
         raise _fail(key, value, f"{', '.join(secretish)} look like secrets: pass a token with hf_token_secret")
+    clash = {k: EXTRA_ENV_OWNERS[k] for k in value if k in EXTRA_ENV_OWNERS}
+    if clash:
+        owners = ", ".join(f"{env} (set it with -c {owner})" for env, owner in clash.items())
+        raise _fail(key, value, f"these variables belong to other context keys: {owners}")
     return {k: str(v) for k, v in value.items()}
 
 
@@ -243,6 +267,54 @@ def _kms_key(key: str, value: Any) -> str:
     raise _fail(key, value, "expected create or a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)")
 
 
+# Whole words of a variable name that mark a credential; TOKENIZER_NAME or MAX_TOTAL_TOKENS are not secrets.
+_SECRET_WORDS = {"TOKEN", "SECRET", "SECRETS", "PASSWORD", "PASSWD", "CREDENTIAL", "CREDENTIALS", "APIKEY"}
+_KEY_QUALIFIERS = {"API", "ACCESS", "PRIVATE", "SECRET", "AUTH", "SIGNING", "ENCRYPTION"}
+
+
+def _looks_secret(name: str) -> bool:
+    words = name.upper().split("_")
+    return any(
+        w in _SECRET_WORDS or (w == "KEY" and i > 0 and words[i - 1] in _KEY_QUALIFIERS) for i, w in enumerate(words)
+    )
+
+
+# Container variables the TGI construct sets from a context key; extra_env may not override them.
+EXTRA_ENV_OWNERS = {
+    "HF_MODEL_ID": "model",
+    "SM_NUM_GPUS": "num_gpus",
+    "MAX_INPUT_TOKENS": "max_input_tokens",
+    "MAX_INPUT_LENGTH": "max_input_tokens",
+    "MAX_TOTAL_TOKENS": "max_total_tokens",
+    "MAX_BATCH_PREFILL_TOKENS": "max_batch_prefill_tokens",
+    "MAX_BATCH_TOTAL_TOKENS": "max_batch_total_tokens",
+    "HF_MODEL_QUANTIZE": "quantize",
+    "HF_TOKEN": "hf_token_secret",
+    "HUGGING_FACE_HUB_TOKEN": "hf_token_secret",
+    "HF_MODEL_REVISION": "model (the revision pinned in models.lock.json)",
+    "REVISION": "model (the revision pinned in models.lock.json)",
+    "HF_MODEL_TRUST_REMOTE_CODE": "trust_remote_code",
+    "TRUST_REMOTE_CODE": "trust_remote_code",
+    # The vLLM construct's (constructs/vllm_endpoint.py RESERVED_ENV).
+    "SM_VLLM_MODEL": "model",
+    "SM_VLLM_SERVED_MODEL_NAME": "model",
+    "SM_VLLM_REVISION": "model (the revision pinned in models.lock.json)",
+    "SM_VLLM_TOKENIZER_REVISION": "model (the revision pinned in models.lock.json)",
+    "SM_VLLM_CODE_REVISION": "model (the revision pinned in models.lock.json)",
+    "SM_VLLM_TENSOR_PARALLEL_SIZE": "num_gpus",
+    "SM_VLLM_MAX_MODEL_LEN": "max_total_tokens",
+    "SM_VLLM_MAX_NUM_BATCHED_TOKENS": "max_num_batched_tokens",
+    "SM_VLLM_GPU_MEMORY_UTILIZATION": "gpu_memory_utilization",
+    "SM_VLLM_QUANTIZATION": "quantize",
+    "SM_VLLM_TRUST_REMOTE_CODE": "trust_remote_code",
+    "SM_VLLM_ENABLE_AUTO_TOOL_CHOICE": "tool_call_parser",
+    "SM_VLLM_TOOL_CALL_PARSER": "tool_call_parser",
+    "SM_VLLM_REASONING_PARSER": "reasoning_parser",
+    "HF_ENABLE_LMCACHE": "lmcache",
+    "HF_HUB_OFFLINE": "model_data",
+}
+
+
 # key -> (parser, help shown in errors and the README)
 CONTEXT_KEYS: dict[str, tuple[Callable[[str, Any], Any], str]] = {
     "model": (_model, f"catalog preset or Hugging Face model id (default {DEFAULT_MODEL})"),
@@ -264,10 +336,7 @@ CONTEXT_KEYS: dict[str, tuple[Callable[[str, Any], Any], str]] = {
     "volume_size": (_int(1, 512), "EBS volume GB, only for instance types without local NVMe"),
     "hf_token_secret": (_pattern(SECRET_REF, "a Secrets Manager secret name or ARN"), "HF token secret"),
     "extra_env": (_extra_env, "JSON object of extra container environment variables"),
-    "region": (
-        _pattern(REGION, "an AWS region like us-east-1"),
-        "pin the stack's region (default: agnostic)",
-    ),
+    "region": (_region, "pin the stack's region (default: agnostic)"),
     "account": (
         _pattern(ACCOUNT, "a 12-digit AWS account id"),
         "pin the stack's account (default: agnostic)",
@@ -313,21 +382,58 @@ CONTEXT_KEYS: dict[str, tuple[Callable[[str, Any], Any], str]] = {
 }
 
 
-def _is_ours(key: str) -> bool:
-    # The CLI and feature flags use namespaced keys ("@aws-cdk/...", "aws:cdk:...", "cdk-..."); ours are bare.
-    return not (key.startswith("@") or ":" in key or key.startswith("cdk") or key.startswith("aws-cdk"))
+_TGI_ONLY = "with deployment=jumpstart the image, weights and container environment come from the locked JumpStart spec"
+
+# key -> the shape(s) in which it has an effect (stacks/context_rules.py). A key not listed applies everywhere;
+# a new key that only matters in some shape adds one line here, e.g.
+#   "vllm_max_num_seqs": AppliesWhen("engine", ("vllm",), "only the vLLM engine reads it"),
+APPLIES_WHEN: dict[str, AppliesWhen | tuple[AppliesWhen, ...]] = {
+    **{
+        key: AppliesWhen("deployment", ("tgi",), _TGI_ONLY)
+        for key in (
+            "model_params_b",
+            "num_gpus",
+            "tgi_version",
+            "quantize",
+            "max_input_tokens",
+            "max_input_length",
+            "max_total_tokens",
+            "max_batch_prefill_tokens",
+            "max_batch_total_tokens",
+            "hf_token_secret",
+            "extra_env",
+        )
+    },
+    **{
+        key: AppliesWhen("deployment", ("jumpstart",), "only the JumpStart path reads JumpStart model facts")
+        for key in ("jumpstart_model", "jumpstart_version", "accept_eula")
+    },
+    "api_quota_per_day": AppliesWhen("api_auth", ("api_key",), "only API keys have a usage plan with a daily quota"),
+    # Engine-specific keys (vllm_version, tgi_version, ...) are checked once the engine is resolved from the
+    # model (_check_engine), since its default depends on the model.
+    "trust_remote_code": AppliesWhen("deployment", ("tgi",), _TGI_ONLY),
+}
+
+
+def _shape_value(key: str, parsed: Mapping[str, Any]) -> Any:
+    if key in parsed:
+        return parsed[key]
+    default = AppConfig.__dataclass_fields__[key].default if key in AppConfig.__dataclass_fields__ else None
+    return default
 
 
 def from_context(context: Mapping[str, Any]) -> AppConfig:
     """Parse and cross-check every key; the first problem found is raised as ConfigError."""
-    unknown = sorted(k for k in context if _is_ours(k) and k not in CONTEXT_KEYS)
+    unknown = sorted(k for k in context if not is_cdk_key(k, CONTEXT_KEYS) and k not in CONTEXT_KEYS)
     if unknown:
-        raise ConfigError(
-            f"unknown context key(s) {', '.join(map(repr, unknown))}; known keys: {', '.join(CONTEXT_KEYS)}"
-        )
+        raise ConfigError(unknown_keys_message(unknown, CONTEXT_KEYS))
     v: dict[str, Any] = {
         k: CONTEXT_KEYS[k][0](k, context[k]) for k in CONTEXT_KEYS if k in context and context[k] is not None
     }
+    shape_keys = {rule.shape_key for r in APPLIES_WHEN.values() for rule in (r if isinstance(r, tuple) else (r,))}
+    ignored = check_applicability(v, {k: _shape_value(k, v) for k in shape_keys}, APPLIES_WHEN)
+    if ignored:
+        raise ConfigError(ignored)
 
     if "max_input_length" in v:
         if "max_input_tokens" in v and v["max_input_tokens"] != v["max_input_length"]:
@@ -336,6 +442,14 @@ def from_context(context: Mapping[str, Any]) -> AppConfig:
 
     model = _resolve_model(v.pop("model", DEFAULT_MODEL), v.pop("model_params_b", None), v.pop("prompt_family", None))
     _check_engine(v, model)
+    problem = quantize_problem(
+        v.get("quantize"),
+        model_id=model.hf_model_id,
+        checkpoint_quantization=None,
+        checkpoint_known=_plain_checkpoint(model),
+    )
+    if problem:
+        raise _fail("quantize", v["quantize"], problem)
     if v.get("deployment", "tgi") == "tgi":
         v.setdefault(
             "instance_type",
@@ -421,11 +535,28 @@ def _check_private(v: dict[str, Any]) -> None:
         raise ConfigError("context key 'data_capture_days' needs data_capture=true")
 
 
-def _resolve_model(name: str, params_b: float | None, family: str | None) -> ModelPreset:
+def preset_for(name: str) -> ModelPreset | None:
+    """The preset `name` names, by preset name or by its Hugging Face id (Hub ids are case-insensitive)."""
     if name in PRESETS:
-        preset = PRESETS[name]
-        if params_b is not None:
-            raise _fail("model_params_b", params_b, f"only for models outside the catalog; {name} is a preset")
+        return PRESETS[name]
+    return next((p for p in PRESETS.values() if p.hf_model_id.lower() == name.lower()), None)
+
+
+# How far a user's model_params_b may be from a preset's count and still mean the same checkpoint (rounding).
+_PARAMS_TOLERANCE = 0.02
+
+
+def _resolve_model(name: str, params_b: float | None, family: str | None) -> ModelPreset:
+    preset = preset_for(name)
+    if preset is not None:
+        # A preset's Hub id gets the preset's facts (size, heads, prompt format), not the generic defaults.
+        if params_b is not None and (name == preset.name or abs(params_b / preset.params_b - 1) > _PARAMS_TOLERANCE):
+            raise _fail(
+                "model_params_b",
+                params_b,
+                f"only for models outside the catalog; {preset.name} is a preset ({preset.hf_model_id}, "
+                f"{preset.params_b:g}B parameters): drop model_params_b",
+            )
         preset = _with_locked_revision(preset)
         return preset if family is None else ModelPreset(**{**preset.__dict__, "prompt_family": family})
     locked = _locked_preset(name, params_b, family)
@@ -444,6 +575,14 @@ def _resolve_model(name: str, params_b: float | None, family: str | None) -> Mod
         default_instance_type="ml.g5.12xlarge",
         prompt_family=family or "server",
     )
+
+
+def _plain_checkpoint(model: ModelPreset) -> bool:
+    """True when synth knows the checkpoint holds plain bf16/fp16/fp32 weights (a preset, or the lock's dtype)."""
+    if model.name in PRESETS:
+        return True
+    locked = locked_model(model.hf_model_id)
+    return locked is not None and locked.dtype.upper() in ("BF16", "F16", "F32")
 
 
 def _with_locked_revision(preset: ModelPreset) -> ModelPreset:
@@ -524,3 +663,19 @@ def _check_engine(v: dict[str, Any], model: ModelPreset) -> None:
             f"model {model.hf_model_id!r} runs its own Python code from the Hub (auto_map in config.json): "
             "review it, then allow it explicitly with -c trust_remote_code=true"
         )
+
+
+def identity_from_context(context: Mapping[str, Any]) -> tuple[str, str | None, str | None]:
+    """Only what names a deployed stack (stack_name, region, account), ignoring every other key.
+
+    For commands that act on an existing stack (`cdk destroy`): the rest of the config may have changed or
+    be missing since the stack was created, and must not stand in the way of removing it.
+    """
+    name = CONTEXT_KEYS["stack_name"][0]("stack_name", context["stack_name"]) if "stack_name" in context else None
+    region = context.get("region")
+    account = context.get("account")
+    return (
+        name or str(AppConfig.__dataclass_fields__["stack_name"].default),
+        _pattern(REGION, "an AWS region like us-east-1")("region", region) if region else None,
+        _pattern(ACCOUNT, "a 12-digit AWS account id")("account", account) if account else None,
+    )

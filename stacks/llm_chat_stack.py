@@ -8,12 +8,14 @@ import aws_cdk as cdk
 
 from constructs import Construct
 from constructs.catalog import VLLM_GPU_MEMORY_UTILIZATION
-from constructs.chat_api import ApiLimits, ChatApi, ChatSettings
+from constructs.chat_api import STAGE_NAME, ApiLimits, ChatApi, ChatSettings
 from constructs.jumpstart_endpoint import JumpStartEndpoint, JumpStartModelRef, jumpstart_hosting
-from constructs.jumpstart_lock import load_locked_model
+from constructs.jumpstart_lock import jumpstart_lock_command, load_locked_model
 from constructs.model_data import S3ModelData
+from constructs.owned_logs import own_execution_log_group, own_log_retention_logs
 from constructs.private_hosting import PrivateSettings
 from constructs.private_network import NetworkSettings
+from constructs.regions import supported_regions
 from constructs.sagemaker_common import Hosting
 from constructs.tgi_endpoint import TgiEndpoint, TgiModel
 from constructs.vllm_endpoint import VllmEndpoint, VllmModel, default_health_check
@@ -53,6 +55,9 @@ class LlmChatStack(cdk.Stack):
                 reserved_concurrency=config.reserved_concurrency,
             ),
         )
+        own_execution_log_group(self.chat.api, stage_name=STAGE_NAME, key=self.chat.log_key)
+        own_log_retention_logs(self, key=self.chat.log_key)
+        self._region_rule()
         cdk.CfnOutput(self, "EndpointName", value=self.llm.endpoint_name, description="SageMaker endpoint name")
         cdk.CfnOutput(self, "ModelId", value=self.model_id, description="Model served by the endpoint")
         cdk.CfnOutput(self, "ImageUri", value=self.llm.image_uri, description="Serving container image")
@@ -60,6 +65,29 @@ class LlmChatStack(cdk.Stack):
         cdk.CfnOutput(self, "ApiUrl", value=self.chat.url, description="Chat API base URL")
         for name, (value, description) in _examples(self, config.api_auth).items():
             cdk.CfnOutput(self, name, value=value, description=description)
+
+    def _region_rule(self) -> None:
+        """A region-agnostic template refuses, before creating anything, regions its mappings do not cover."""
+        if not cdk.Token.is_unresolved(self.region):
+            return  # a pinned region was checked at synth
+        if isinstance(self.llm, JumpStartEndpoint):
+            locked = list(self.llm.locked.regions)
+            regions = supported_regions(locked)
+            lock = jumpstart_lock_command(self.llm.model_id, self.config.jumpstart_version, [*locked, "<region>"])
+            how = f"JumpStart facts are locked for {', '.join(locked)}; to add a region run: {lock}"
+        else:
+            regions = supported_regions(self.llm.image.regions)
+            how = f"regions with both the {self.llm.image.framework} image and the Lambda Web Adapter layer"
+        cdk.CfnRule(
+            self,
+            "SupportedRegion",
+            assertions=[
+                cdk.CfnRuleAssertion(
+                    assert_=cdk.Fn.condition_contains(regions, cdk.Aws.REGION),
+                    assert_description=f"This stack deploys only to {', '.join(regions)} ({how}).",
+                )
+            ],
+        )
 
     @property
     def model_id(self) -> str:
@@ -205,7 +233,10 @@ def _examples(stack: LlmChatStack, auth: str) -> dict[str, tuple[str, str]]:
             '--user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" -H "x-amz-security-token: $AWS_SESSION_TOKEN" '
             f"-H 'content-type: application/json' -d '{_HELLO}' {base}/chat/completions"
         )
-        client = f'OpenAI(base_url="{base}", api_key="unused", http_client=SigV4Client())  # README: SigV4 client'
+        client = (
+            f'OpenAI(base_url="{base}", api_key="unused", '
+            f'http_client=httpx.Client(auth=SigV4(region="{stack.region}"), timeout=900))  # examples/sigv4.py'
+        )
         return {
             "CurlExample": (curl, "Ready-to-paste request signed with your AWS credentials"),
             "OpenAiExample": (client, "openai Python client settings"),

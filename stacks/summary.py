@@ -6,6 +6,7 @@ import aws_cdk as cdk
 
 from constructs.catalog import PRICE_TABLE_DATE, hourly_cost
 from constructs.jumpstart_endpoint import JumpStartEndpoint
+from constructs.sdk_data import SDK_DISTRIBUTION, gpu_source
 from constructs.tgi_endpoint import TgiEndpoint
 from constructs.vllm_endpoint import VllmEndpoint
 from stacks.llm_chat_stack import LlmChatStack
@@ -41,15 +42,17 @@ def summary(stack: LlmChatStack) -> str:
             f"engine       SageMaker JumpStart {llm.model_id} {llm.model_version} "
             "(image and artifacts from jumpstart.lock.json)"
         )
-        lines.append(f"instance     {hosting.instance_count} x {hosting.instance_type}")
+        lines.append(f"instance     {hosting.instance_count} x {hosting.instance_type}{_shape_default_note(stack)}")
         if "SM_NUM_GPUS" in llm.environment:
             lines.append(f"gpus         SM_NUM_GPUS={llm.environment['SM_NUM_GPUS']}")
     lines.extend(_private_lines(stack))
+    if not gpu_source(hosting.instance_type).startswith(SDK_DISTRIBUTION):
+        lines.append(f"gpu facts    {gpu_source(hosting.instance_type)} (the SageMaker SDK's table lacks this type)")
     cost = hourly_cost(hosting.instance_type, hosting.instance_count)
     lines.append(
         f"cost         ~${cost:,.2f}/hour on demand while deployed (us-east-1 list price, {PRICE_TABLE_DATE})"
         if cost is not None
-        else f"cost         no price on record for {hosting.instance_type}"
+        else f"cost         unknown: no list price on record for {hosting.instance_type}"
     )
     return "\n".join(lines)
 
@@ -76,3 +79,14 @@ def _private_lines(stack: LlmChatStack) -> list[str]:
     if hosted.capture is not None:
         lines.append(f"capture      prompts and answers kept {hosted.capture.days} days (SSE-KMS bucket)")
     return lines
+
+
+def _shape_default_note(stack: LlmChatStack) -> str:
+    """Say so when the shape, not the user, moved the instance type away from the preset's default."""
+    chosen, preset_default = stack.llm.hosting.instance_type, stack.config.model.default_instance_type
+    if stack.config.instance_type is not None or chosen == preset_default:
+        return ""
+    return (
+        f" (the JumpStart spec's default; the TGI path would use {preset_default}: "
+        f"-c instance_type={preset_default} to keep it)"
+    )

@@ -69,7 +69,8 @@ def test_stage_throttles_traces_and_writes_json_access_logs(default_synth: Any) 
 
 def test_log_groups_are_encrypted_retained_a_month_and_destroyed(default_synth: Any) -> None:
     groups = default_synth.of_type("AWS::Logs::LogGroup")
-    assert len(groups) == 2
+    # function, access, API Gateway execution logs, and CDK's LogRetention provider (tests/synth/test_owned_logs.py)
+    assert len(groups) == 4
     for group in groups.values():
         assert group["Properties"]["RetentionInDays"] == 30
         assert "KmsKeyId" in group["Properties"]

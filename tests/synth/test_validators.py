@@ -64,6 +64,7 @@ CONTEXTS: dict[str, dict[str, str]] = {
         "account": "123456789012",
         "region": "us-east-1",
     },
+    "g6e-account-pinned-region-agnostic": {"instance_type": "ml.g6e.12xlarge", "account": "123456789012"},
 }
 
 

@@ -88,10 +88,11 @@ def test_region_agnostic_vllm_maps_its_regions_and_refuses_the_others_before_cre
     assert sorted(mapping) == HF_VLLM.regions
     assert "me-west-1" not in mapping and len(mapping) == 42
     assert mapping["us-east-1"]["uri"] == HF_VLLM.in_region("us-east-1").uri
-    (rule,) = [r for k, r in s.template["Rules"].items() if k.endswith("Regions")]
-    (assertion,) = rule["Assertions"]
-    assert assertion["Assert"] == {"Fn::Contains": [HF_VLLM.regions, {"Ref": "AWS::Region"}]}
-    assert "published only in" in assertion["AssertDescription"]
+    (assertion,) = s.template["Rules"]["SupportedRegion"]["Assertions"]
+    allowed = assertion["Assert"]["Fn::Contains"][0]
+    assert assertion["Assert"]["Fn::Contains"][1] == {"Ref": "AWS::Region"}
+    assert set(allowed) <= set(HF_VLLM.regions) and "me-west-1" not in allowed and "us-east-1" in allowed
+    assert "huggingface-vllm image" in assertion["AssertDescription"]
 
 
 def test_pinned_region_gets_a_literal_image_and_no_mapping(synth: Any) -> None:
@@ -100,7 +101,7 @@ def test_pinned_region_gets_a_literal_image_and_no_mapping(synth: Any) -> None:
     assert image == HF_VLLM.in_region("eu-west-1").uri
     assert image.endswith(f"/huggingface-vllm:{HF_VLLM.tag}")
     assert "Mappings" not in s.template or not any("Vllm" in k for k in s.template["Mappings"])
-    assert not any(k.endswith("Regions") for k in s.template.get("Rules", {}))
+    assert "SupportedRegion" not in s.template.get("Rules", {})
 
 
 def test_a_region_without_the_image_fails_synth_naming_the_regions() -> None:

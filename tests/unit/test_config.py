@@ -22,8 +22,9 @@ def test_defaults_reproduce_the_original_guide() -> None:
 
 
 def test_cli_strings_are_parsed_to_types() -> None:
-    c = cfg(instance_count="2", health_check_timeout="900", accept_eula="true", model_params_b="7.2", model="a/b")
-    assert (c.instance_count, c.health_check_timeout, c.accept_eula, c.model.params_b) == (2, 900, True, 7.2)
+    c = cfg(instance_count="2", health_check_timeout="900", model_params_b="7.2", model="a/b")
+    assert (c.instance_count, c.health_check_timeout, c.model.params_b) == (2, 900, 7.2)
+    assert cfg(deployment="jumpstart", accept_eula="true").accept_eula is True
 
 
 def test_cdk_and_feature_flag_keys_are_not_ours() -> None:
@@ -31,7 +32,9 @@ def test_cdk_and_feature_flag_keys_are_not_ours() -> None:
 
 
 def test_unknown_key_names_it_and_the_known_keys() -> None:
-    with pytest.raises(ConfigError, match=r"unknown context key\(s\) 'instance'; known keys: model, .*instance_type"):
+    with pytest.raises(
+        ConfigError, match=r"unknown context key\(s\) 'instance' \(did you mean 'instance_type'\?\); known keys: model,"
+    ):
         cfg(instance="ml.g5.12xlarge")
 
 
