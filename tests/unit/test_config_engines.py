@@ -25,9 +25,9 @@ def test_falcon_presets_keep_tgi_and_the_guides_prompt() -> None:
 @pytest.mark.parametrize(
     ("model", "instance_type"),
     [
-        ("qwen2.5-7b-instruct", "ml.g5.2xlarge"),
-        ("llama-3.1-8b-instruct", "ml.g5.2xlarge"),
-        ("mistral-7b-instruct-v0.3", "ml.g5.2xlarge"),
+        ("qwen2.5-7b-instruct", "ml.g5.xlarge"),
+        ("llama-3.1-8b-instruct", "ml.g5.xlarge"),
+        ("mistral-7b-instruct-v0.3", "ml.g5.xlarge"),
         ("llama-3.3-70b-instruct", "ml.g5.48xlarge"),
     ],
 )
@@ -55,7 +55,9 @@ def test_locked_hub_id_needs_no_size_and_gets_the_locks_facts() -> None:
 def test_locked_hub_id_refuses_a_size_it_already_knows() -> None:
     with pytest.raises(
         ConfigError,
-        match=r"'model_params_b': 7.0 is not allowed; not needed for Qwen/Qwen2.5-7B-Instruct: models.lock.json",
+        # The preset's Hub id is the preset (issue 11), whose size is known.
+        match=r"'model_params_b': 7.0 is not allowed; only for models outside the catalog; qwen2.5-7b-instruct is a "
+        r"preset \(Qwen/Qwen2.5-7B-Instruct, 7.62B parameters\)",
     ):
         cfg(model="Qwen/Qwen2.5-7B-Instruct", model_params_b="7")
 
