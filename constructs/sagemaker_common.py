@@ -16,7 +16,9 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sagemaker as sagemaker
 
 from constructs import Construct
+from constructs.inference_component import ComponentScaling, InstanceScaling, ScaleToZero, VariantScaling, component_variant
 from constructs.nag import acknowledge, acknowledge_log_retention_provider, rendered_arn
+from constructs.sdk_data import gpu_info
 
 INVOKE_ACTIONS = ("sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream")
 ECR_PULL_ACTIONS = ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
@@ -47,8 +49,20 @@ class Hosting:
     model_download_timeout: int | None = None
     volume_size: int | None = None
     log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
+    # At most one: an inference component that scales to zero, or autoscaling of the always-on instances.
+    scale_to_zero: ScaleToZero | None = None
+    instance_scaling: InstanceScaling | None = None
 
     def __post_init__(self) -> None:
+        if self.scale_to_zero is not None and self.instance_scaling is not None:
+            raise ValueError("scale_to_zero and instance_scaling exclude each other: pick one hosting shape")
+        if self.instance_scaling is not None and not (
+            self.instance_scaling.min_instances <= self.instance_count <= self.instance_scaling.max_instances
+        ):
+            raise ValueError(
+                f"instance_count {self.instance_count} must lie between min_instances "
+                f"{self.instance_scaling.min_instances} and max_instances {self.instance_scaling.max_instances}"
+            )
         if not INSTANCE_TYPE.fullmatch(self.instance_type):
             raise ValueError(f"instance_type {self.instance_type!r} is not a SageMaker type like ml.g5.12xlarge")
         if self.instance_count < 1:
@@ -72,6 +86,10 @@ class HostedEndpoint(Construct):
     endpoint_config: sagemaker.CfnEndpointConfig
     endpoint: sagemaker.CfnEndpoint
     hosting: Hosting
+    # GPUs the model uses (its tensor-parallel degree); a subclass sets it before `_host`, else all of them.
+    num_gpus: int | None = None
+    component: ComponentScaling | None = None
+    variant_scaling: VariantScaling | None = None
 
     def _execution_role(
         self,
@@ -152,10 +170,32 @@ class HostedEndpoint(Construct):
             model_data_download_timeout_in_seconds=hosting.model_download_timeout,
             volume_size_in_gb=hosting.volume_size,
         )
-        self.endpoint_config = sagemaker.CfnEndpointConfig(self, "EndpointConfig", production_variants=[variant])
-        self.endpoint = sagemaker.CfnEndpoint(
-            self, "Endpoint", endpoint_config_name=self.endpoint_config.attr_endpoint_config_name
+        zero = hosting.scale_to_zero
+        if zero is not None:
+            variant = component_variant(
+                variant_name=variant.variant_name,
+                instance_type=hosting.instance_type,
+                instance_count=hosting.instance_count,
+                max_instances=zero.max_instances,
+                health_check_timeout=hosting.health_check_timeout,
+                model_download_timeout=hosting.model_download_timeout,
+                volume_size=hosting.volume_size,
+            )
+        self.endpoint_config = sagemaker.CfnEndpointConfig(
+            self,
+            "EndpointConfig",
+            production_variants=[variant],
+            # Required when the variant names no model (the inference component brings it).
+            execution_role_arn=self.role.role_arn if zero is not None else None,
         )
+        self.endpoint = sagemaker.CfnEndpoint(
+            self,
+            "Endpoint",
+            endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
+            # Without it every stack update resets the instance count autoscaling chose (aws/aws-cdk#23151).
+            retain_all_variant_properties=True if zero is not None or hosting.instance_scaling is not None else None,
+        )
+        self._add_scaling(model, hosting, variant.variant_name)
         for resource in (model, self.endpoint_config, self.endpoint):
             resource.apply_removal_policy(cdk.RemovalPolicy.DESTROY)
         # SageMaker creates the log group itself and never expires it; this sets retention and removes it on
@@ -173,6 +213,33 @@ class HostedEndpoint(Construct):
             stack, log_group_pattern=f"log-group:/aws/sagemaker/Endpoints/{endpoint_ref}:*"
         )
 
+    def _add_scaling(self, model: sagemaker.CfnModel, hosting: Hosting, variant_name: str) -> None:
+        if hosting.scale_to_zero is not None:
+            gpus = gpu_info(hosting.instance_type).count
+            self.component = ComponentScaling(
+                self,
+                "Component",
+                endpoint=self.endpoint,
+                model=model,
+                variant_name=variant_name,
+                settings=hosting.scale_to_zero,
+                accelerators=self.num_gpus if self.num_gpus is not None else gpus,
+                instance_type=hosting.instance_type,
+                instance_gpus=gpus,
+                health_check_timeout=hosting.health_check_timeout,
+                model_download_timeout=hosting.model_download_timeout,
+                execution_policy=self._execution_policy,
+            )
+        elif hosting.instance_scaling is not None:
+            self.variant_scaling = VariantScaling(
+                self, "Scaling", endpoint=self.endpoint, variant_name=variant_name, settings=hosting.instance_scaling
+            )
+
+    @property
+    def inference_component_name(self) -> str | None:
+        """The inference component callers must name on every call; None when the variant hosts the model."""
+        return self.component.name if self.component is not None else None
+
     @property
     def endpoint_name(self) -> str:
         return self.endpoint.attr_endpoint_name
@@ -183,6 +250,10 @@ class HostedEndpoint(Construct):
 
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
         """Allow `grantee` to invoke this endpoint (streaming and not), and nothing else."""
+        # With an inference component the call names it too; IAM authorizes InvokeEndpoint on the endpoint and
+        # on the inference component (service authorization reference: resource types endpoint*,
+        # inference-component), so the grant names exactly these two.
+        component = [self.component.arn] if self.component is not None else []
         return iam.Grant.add_to_principal(
-            grantee=grantee, actions=list(INVOKE_ACTIONS), resource_arns=[self.endpoint_arn]
+            grantee=grantee, actions=list(INVOKE_ACTIONS), resource_arns=[self.endpoint_arn, *component]
         )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import aws_cdk as cdk
 
 from constructs import Construct
 from constructs.chat_api import ApiLimits, ChatApi, ChatSettings
+from constructs.inference_component import InstanceScaling, ScaleToZero
 from constructs.jumpstart_endpoint import JumpStartEndpoint, JumpStartModelRef, jumpstart_hosting
 from constructs.jumpstart_lock import load_locked_model
 from constructs.sagemaker_common import Hosting
@@ -32,6 +34,7 @@ class LlmChatStack(cdk.Stack):
                 prompt_family=config.model.prompt_family,
                 max_input_tokens=max_input,
                 max_total_tokens=max_total,
+                inference_component_name=self.llm.inference_component_name,
             ),
             limits=ApiLimits(
                 auth=config.api_auth,
@@ -76,6 +79,7 @@ class LlmChatStack(cdk.Stack):
             model_download_timeout=c.model_download_timeout,
             volume_size=c.volume_size,
         )
+        hosting = dataclasses.replace(hosting, **_scaling(c))
         return JumpStartEndpoint(
             self,
             "Llm",
@@ -91,6 +95,7 @@ class LlmChatStack(cdk.Stack):
             health_check_timeout=c.health_check_timeout if c.health_check_timeout is not None else 600,
             model_download_timeout=c.model_download_timeout,
             volume_size=c.volume_size,
+            **_scaling(c),
         )
         return TgiEndpoint(
             self,
@@ -111,6 +116,33 @@ class LlmChatStack(cdk.Stack):
             ),
             hosting=hosting,
         )
+
+
+def _scaling(c: AppConfig) -> dict[str, Any]:
+    """Hosting fields of the scaling shape the config asks for: scale to zero, autoscaling, or neither."""
+    if c.scale_to_zero:
+        return {
+            "scale_to_zero": ScaleToZero(
+                max_instances=c.max_instances if c.max_instances is not None else c.instance_count,
+                idle_minutes=c.idle_minutes if c.idle_minutes is not None else 15,
+                target_concurrency=c.target_concurrency if c.target_concurrency is not None else 4,
+                scale_out_cooldown=c.scale_out_cooldown if c.scale_out_cooldown is not None else 60,
+                active_hours=c.active_hours,
+            )
+        }
+    low = c.min_instances if c.min_instances is not None else c.instance_count
+    high = c.max_instances if c.max_instances is not None else c.instance_count
+    if high > low:
+        return {
+            "instance_scaling": InstanceScaling(
+                min_instances=low,
+                max_instances=high,
+                target_concurrency=c.target_concurrency if c.target_concurrency is not None else 4,
+                scale_out_cooldown=c.scale_out_cooldown if c.scale_out_cooldown is not None else 60,
+                scale_in_cooldown=c.scale_in_cooldown if c.scale_in_cooldown is not None else 600,
+            )
+        }
+    return {}
 
 
 def _description(c: AppConfig) -> str:

@@ -7,6 +7,7 @@ import aws_cdk as cdk
 from constructs.catalog import PRICE_TABLE_DATE, hourly_cost
 from constructs.jumpstart_endpoint import JumpStartEndpoint
 from constructs.tgi_endpoint import TgiEndpoint
+from stacks.cost import cost_lines
 from stacks.llm_chat_stack import LlmChatStack
 
 
@@ -37,4 +38,7 @@ def summary(stack: LlmChatStack) -> str:
         if cost is not None
         else f"cost         no price on record for {hosting.instance_type}"
     )
+    lines += cost_lines(hosting)
+    if llm.inference_component_name is not None:
+        lines.append(f"component    {llm.inference_component_name} (scale to zero; the chat API names it on every call)")
     return "\n".join(lines)
