@@ -44,7 +44,9 @@ class ActiveHours:
         return day_count * ((self.end[0] * 60 + self.end[1]) - (self.start[0] * 60 + self.start[1])) / 60
 
     def __str__(self) -> str:
-        return f"{self.days} {self.start[0]:02d}:{self.start[1]:02d}-{self.end[0]:02d}:{self.end[1]:02d} {self.timezone}"
+        return (
+            f"{self.days} {self.start[0]:02d}:{self.start[1]:02d}-{self.end[0]:02d}:{self.end[1]:02d} {self.timezone}"
+        )
 
 
 def _expand_days(days: str) -> list[str]:

@@ -135,9 +135,7 @@ def component_variant(
         managed_instance_scaling=sagemaker.CfnEndpointConfig.ManagedInstanceScalingProperty(
             status="ENABLED", min_instance_count=0, max_instance_count=max_instances
         ),
-        routing_config=sagemaker.CfnEndpointConfig.RoutingConfigProperty(
-            routing_strategy="LEAST_OUTSTANDING_REQUESTS"
-        ),
+        routing_config=sagemaker.CfnEndpointConfig.RoutingConfigProperty(routing_strategy="LEAST_OUTSTANDING_REQUESTS"),
     )
 
 
@@ -296,13 +294,13 @@ class ComponentScaling(Construct):
             alarm_actions=[self.idle_policy.ref],
         )
 
-    def _schedule(
-        self, hours: ActiveHours | None
-    ) -> list[appscaling.CfnScalableTarget.ScheduledActionProperty] | None:
+    def _schedule(self, hours: ActiveHours | None) -> list[appscaling.CfnScalableTarget.ScheduledActionProperty] | None:
         if hours is None:
             return None
 
-        def action(name: str, at: tuple[int, int], low: int, high: int) -> appscaling.CfnScalableTarget.ScheduledActionProperty:
+        def action(
+            name: str, at: tuple[int, int], low: int, high: int
+        ) -> appscaling.CfnScalableTarget.ScheduledActionProperty:
             return appscaling.CfnScalableTarget.ScheduledActionProperty(
                 scheduled_action_name=f"{self.name}-{name}",
                 schedule=hours.cron(at),
@@ -352,7 +350,9 @@ class ComponentScaling(Construct):
         return self.component.attr_inference_component_arn
 
 
-def _query(query_id: str, metric: str, stat: str, dimensions: list[cloudwatch.CfnAlarm.DimensionProperty]) -> cloudwatch.CfnAlarm.MetricDataQueryProperty:
+def _query(
+    query_id: str, metric: str, stat: str, dimensions: list[cloudwatch.CfnAlarm.DimensionProperty]
+) -> cloudwatch.CfnAlarm.MetricDataQueryProperty:
     return cloudwatch.CfnAlarm.MetricDataQueryProperty(
         id=query_id,
         metric_stat=cloudwatch.CfnAlarm.MetricStatProperty(

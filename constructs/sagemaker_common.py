@@ -16,7 +16,13 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sagemaker as sagemaker
 
 from constructs import Construct
-from constructs.inference_component import ComponentScaling, InstanceScaling, ScaleToZero, VariantScaling, component_variant
+from constructs.inference_component import (
+    ComponentScaling,
+    InstanceScaling,
+    ScaleToZero,
+    VariantScaling,
+    component_variant,
+)
 from constructs.nag import acknowledge, acknowledge_log_retention_provider, rendered_arn
 from constructs.sdk_data import gpu_info
 

@@ -170,7 +170,7 @@ def _active_hours(key: str, value: Any) -> ActiveHours:
     try:
         return ActiveHours.parse(value if isinstance(value, str) else "")
     except ValueError as err:
-        raise _fail(key, value, f"{err}; e.g. \"MON-FRI 08:00-19:00 Europe/Berlin\"") from None
+        raise _fail(key, value, f'{err}; e.g. "MON-FRI 08:00-19:00 Europe/Berlin"') from None
 
 
 # key -> (parser, help shown in errors and the README)

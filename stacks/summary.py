@@ -40,5 +40,7 @@ def summary(stack: LlmChatStack) -> str:
     )
     lines += cost_lines(hosting)
     if llm.inference_component_name is not None:
-        lines.append(f"component    {llm.inference_component_name} (scale to zero; the chat API names it on every call)")
+        lines.append(
+            f"component    {llm.inference_component_name} (scale to zero; the chat API names it on every call)"
+        )
     return "\n".join(lines)

@@ -28,6 +28,9 @@ CONTEXTS: dict[str, dict[str, str]] = {
         "instance_type": "ml.g5.12xlarge",
     },
     "jumpstart-agnostic": {"deployment": "jumpstart"},
+    "scale-to-zero-active-hours": {"scale_to_zero": "true", "active_hours": "MON-FRI 08:00-19:00 Europe/Berlin"},
+    "scale-to-zero-jumpstart": {"deployment": "jumpstart", "region": "us-east-1", "scale_to_zero": "true"},
+    "autoscaling": {"max_instances": "3", "region": "us-east-1"},
 }
 
 

@@ -253,7 +253,11 @@ class SageMakerBackend:
         for attempt in range(1, self._max_attempts + 1):
             try:
                 return operation(
-                    EndpointName=self._endpoint, Body=body, ContentType="application/json", Accept=accept, **self._target
+                    EndpointName=self._endpoint,
+                    Body=body,
+                    ContentType="application/json",
+                    Accept=accept,
+                    **self._target,
                 )
             except Exception as exc:
                 if attempt < self._max_attempts and _is_retryable(exc):
