@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from constructs.catalog import DEFAULT_MODEL, PRESETS, QUANTIZE_CHOICES, ModelPreset
 from constructs.active_hours import IDLE_MINUTES_RANGE, ActiveHours
+from constructs.catalog import DEFAULT_MODEL, PRESETS, QUANTIZE_CHOICES, ModelPreset
 from constructs.sdk_data import gpu_table, image_versions
 
 DEPLOYMENTS = ("tgi", "jumpstart")
