@@ -24,11 +24,12 @@ import aws_cdk as cdk
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sagemaker as sagemaker
 
 from constructs import Construct
 from constructs.active_hours import IDLE_MINUTES_RANGE, ActiveHours
-from constructs.nag import acknowledge, rendered_arn
+from constructs.nag import acknowledge, acknowledge_log_retention_provider, rendered_arn
 
 SAGEMAKER_NAMESPACE = "AWS/SageMaker"
 # Predefined metric types of Application Auto Scaling (botocore's application-autoscaling service model,
@@ -157,6 +158,7 @@ class ComponentScaling(Construct):
         health_check_timeout: int,
         model_download_timeout: int | None,
         execution_policy: iam.Policy,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
@@ -188,6 +190,18 @@ class ComponentScaling(Construct):
         )
         self.component.apply_removal_policy(cdk.RemovalPolicy.DESTROY)
         self._grant_logs(stack, execution_policy)
+        # Like the endpoint's: SageMaker creates the component's log group and never expires or deletes it.
+        log_group = f"/aws/sagemaker/InferenceComponents/{self.name}"
+        self.log_retention = logs.LogRetention(
+            self,
+            "LogRetention",
+            log_group_name=log_group,
+            retention=log_retention,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        # Deleted after the component, so nothing writes to the group once it is gone.
+        self.log_retention.node.add_dependency(self.component)
+        acknowledge_log_retention_provider(stack, log_group_pattern=f"log-group:{log_group}:*")
 
         self.target = appscaling.CfnScalableTarget(
             self,

@@ -235,6 +235,7 @@ class HostedEndpoint(Construct):
                 health_check_timeout=hosting.health_check_timeout,
                 model_download_timeout=hosting.model_download_timeout,
                 execution_policy=self._execution_policy,
+                log_retention=hosting.log_retention,
             )
         elif hosting.instance_scaling is not None:
             self.variant_scaling = VariantScaling(

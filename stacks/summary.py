@@ -34,7 +34,8 @@ def summary(stack: LlmChatStack) -> str:
             lines.append(f"gpus         SM_NUM_GPUS={llm.environment['SM_NUM_GPUS']}")
     cost = hourly_cost(hosting.instance_type, hosting.instance_count)
     lines.append(
-        f"cost         ~${cost:,.2f}/hour on demand while deployed (us-east-1 list price, {PRICE_TABLE_DATE})"
+        f"cost         ~${cost:,.2f}/hour on demand while {'serving' if hosting.scale_to_zero else 'deployed'} "
+        f"(us-east-1 list price, {PRICE_TABLE_DATE})"
         if cost is not None
         else f"cost         no price on record for {hosting.instance_type}"
     )

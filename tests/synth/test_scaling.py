@@ -206,6 +206,18 @@ def test_execution_role_writes_the_components_logs_and_metrics(synth: Any) -> No
     assert "/aws/sagemaker/InferenceComponents*" in text
 
 
+def test_components_log_group_gets_retention_and_goes_with_the_stack(synth: Any) -> None:
+    s = synth(**ZERO)
+    (retention,) = [
+        r
+        for r in s.of_type("Custom::LogRetention").values()
+        if r["Properties"]["LogGroupName"] == f"/aws/sagemaker/InferenceComponents/{component_name(s)}"
+    ]
+    assert retention["Properties"]["RetentionInDays"] == 30
+    assert retention["Properties"]["RemovalPolicy"] == "destroy"
+    assert retention["DependsOn"] == [logical_id(s, "AWS::SageMaker::InferenceComponent")]
+
+
 def test_accelerators_follow_the_tensor_parallel_degree_and_copies_fill_the_instance(synth: Any) -> None:
     s = synth(**ZERO_SMALL)
     spec = s.one("AWS::SageMaker::InferenceComponent")["Specification"]
