@@ -235,7 +235,10 @@ class ComponentScaling(Construct):
             ),
         )
         # Target tracking cannot scale out of zero: with no copy there is no per-copy metric. The failed calls
-        # are counted, though; one of them adds a copy (AWS "Scale an endpoint to zero instances").
+        # are counted, though; one of them adds a copy (AWS "Scale an endpoint to zero instances"). An alarm
+        # with an Auto Scaling action invokes it again every minute it stays in ALARM (CloudWatch alarm actions),
+        # and callers keep failing until the copy has started: the cooldown spans the component's start-up
+        # budget, during which a repeated +1 counts against the copy already starting instead of adding one.
         self.wake_policy = appscaling.CfnScalingPolicy(
             self,
             "WakePolicy",
@@ -245,7 +248,7 @@ class ComponentScaling(Construct):
             step_scaling_policy_configuration=appscaling.CfnScalingPolicy.StepScalingPolicyConfigurationProperty(
                 adjustment_type="ChangeInCapacity",
                 metric_aggregation_type="Maximum",
-                cooldown=60,
+                cooldown=min(3600, health_check_timeout + (model_download_timeout or 0)),
                 step_adjustments=[
                     appscaling.CfnScalingPolicy.StepAdjustmentProperty(
                         metric_interval_lower_bound=0, scaling_adjustment=1
@@ -285,8 +288,10 @@ class ComponentScaling(Construct):
                 ],
             ),
         )
-        # Idle = no call finished and none in flight (a long stream counts as concurrent until its last token)
-        # for idle_minutes in a row; FILL makes a minute without datapoints count as idle.
+        # Idle = for idle_minutes in a row, no call finished, none in flight (a long stream counts as concurrent
+        # until its last token) and none refused for lack of capacity: a caller waiting for the wake-up keeps
+        # the starting copy alive, or this alarm (re-invoked every minute in ALARM) would undo the wake policy.
+        # FILL makes a minute without datapoints count as idle.
         self.idle_alarm = cloudwatch.CfnAlarm(
             self,
             "IdleAlarm",
@@ -294,10 +299,11 @@ class ComponentScaling(Construct):
             metrics=[
                 _query("invocations", "Invocations", "Sum", dimensions),
                 _query("concurrent", "ConcurrentRequestsPerCopy", "Maximum", dimensions),
+                _query("refused", NO_CAPACITY_METRIC, "Sum", dimensions),
                 cloudwatch.CfnAlarm.MetricDataQueryProperty(
                     id="busy",
-                    expression="MAX([FILL(invocations, 0), FILL(concurrent, 0)])",
-                    label="requests finished or in flight",
+                    expression="MAX([FILL(invocations, 0), FILL(concurrent, 0), FILL(refused, 0)])",
+                    label="requests finished, in flight or waiting for a copy",
                     return_data=True,
                 ),
             ],

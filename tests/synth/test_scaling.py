@@ -132,6 +132,8 @@ def test_no_capacity_alarm_wakes_the_component_from_zero(synth: Any) -> None:
     step = policy["StepScalingPolicyConfiguration"]
     assert step["AdjustmentType"] == "ChangeInCapacity"
     assert step["StepAdjustments"] == [{"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}]
+    # The alarm re-invokes the policy every minute while calls keep failing: one copy per start-up budget.
+    assert step["Cooldown"] == 600
 
 
 def test_idle_alarm_takes_it_to_zero_after_idle_minutes(synth: Any) -> None:
@@ -141,7 +143,12 @@ def test_idle_alarm_takes_it_to_zero_after_idle_minutes(synth: Any) -> None:
     assert (idle["EvaluationPeriods"], idle["Threshold"], idle["ComparisonOperator"]) == (30, 1, "LessThanThreshold")
     assert idle["TreatMissingData"] == "breaching"
     queries = {q["Id"]: q for q in idle["Metrics"]}
-    for query_id, metric in (("invocations", "Invocations"), ("concurrent", "ConcurrentRequestsPerCopy")):
+    queried = (
+        ("invocations", "Invocations"),
+        ("concurrent", "ConcurrentRequestsPerCopy"),
+        ("refused", "NoCapacityInvocationFailures"),
+    )
+    for query_id, metric in queried:
         stat = queries[query_id]["MetricStat"]
         assert stat["Metric"] == {
             "Namespace": "AWS/SageMaker",
@@ -150,6 +157,8 @@ def test_idle_alarm_takes_it_to_zero_after_idle_minutes(synth: Any) -> None:
         }
         assert stat["Period"] == 60
     assert queries["busy"]["ReturnData"] is True
+    # Calls refused while the copy starts count as traffic, so the idle policy never undoes a wake-up.
+    assert queries["busy"]["Expression"] == "MAX([FILL(invocations, 0), FILL(concurrent, 0), FILL(refused, 0)])"
     (action,) = idle["AlarmActions"]
     step = s.resources[action["Ref"]]["Properties"]["StepScalingPolicyConfiguration"]
     assert step["AdjustmentType"] == "ExactCapacity"
@@ -240,6 +249,12 @@ def test_jumpstart_scale_to_zero_uses_the_specs_gpus(synth: Any) -> None:
     (variant,) = s.one("AWS::SageMaker::EndpointConfig")["ProductionVariants"]
     assert variant["ManagedInstanceScaling"]["MaxInstanceCount"] == 2
     assert s.one("AWS::ApplicationAutoScaling::ScalableTarget")["MaxCapacity"] == 2
+    cooldowns = [
+        p["Properties"]["StepScalingPolicyConfiguration"]["Cooldown"]
+        for p in s.of_type("AWS::ApplicationAutoScaling::ScalingPolicy").values()
+        if p["Properties"]["PolicyName"].endswith("-wake")
+    ]
+    assert cooldowns == [3600]  # the spec's 3600 s health check + 3600 s download, capped at an hour
     env = chat_env(s)
     assert env["INFERENCE_COMPONENT_NAME"] == component_name(s)
 
