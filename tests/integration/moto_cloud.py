@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import httpx
 from moto.sagemaker import models as sagemaker_models
 from moto.server import ThreadedMotoServer
 
@@ -125,6 +126,9 @@ def moto_cloud() -> Iterator[MotoCloud]:
         server.start()
         try:
             cloud = MotoCloud(f"http://127.0.0.1:{port}")
+            # moto's backends live in this process and outlast a server: start every cloud empty, so more than
+            # one test module can deploy (and bootstrap) in one worker.
+            httpx.post(f"{cloud.url}/moto-api/reset", timeout=10).raise_for_status()
             cloud.bootstrap()
             yield cloud
         finally:
