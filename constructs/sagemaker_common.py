@@ -62,6 +62,10 @@ class Hosting:
     def __post_init__(self) -> None:
         if self.scale_to_zero is not None and self.instance_scaling is not None:
             raise ValueError("scale_to_zero and instance_scaling exclude each other: pick one hosting shape")
+        if self.scale_to_zero is not None and self.instance_count > self.scale_to_zero.max_instances:
+            raise ValueError(
+                f"instance_count {self.instance_count} must be at most max_instances {self.scale_to_zero.max_instances}"
+            )
         if self.instance_scaling is not None and not (
             self.instance_scaling.min_instances <= self.instance_count <= self.instance_scaling.max_instances
         ):

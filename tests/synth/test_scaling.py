@@ -293,3 +293,19 @@ def test_jumpstart_autoscaling_takes_the_cooldowns(synth: Any) -> None:
     assert (target["MinCapacity"], target["MaxCapacity"]) == (1, 2)
     tracking = s.one("AWS::ApplicationAutoScaling::ScalingPolicy")["TargetTrackingScalingPolicyConfiguration"]
     assert (tracking["TargetValue"], tracking["ScaleInCooldown"]) == (4, 900)
+
+
+def test_hosting_rejects_two_shapes_and_counts_outside_the_range() -> None:
+    from constructs.inference_component import InstanceScaling, ScaleToZero
+    from constructs.sagemaker_common import Hosting
+
+    with pytest.raises(ValueError, match="scale_to_zero and instance_scaling exclude each other"):
+        Hosting(scale_to_zero=ScaleToZero(), instance_scaling=InstanceScaling())
+    with pytest.raises(ValueError, match="instance_count 3 must be at most max_instances 2"):
+        Hosting(instance_count=3, scale_to_zero=ScaleToZero(max_instances=2))
+    with pytest.raises(ValueError, match="instance_count 4 must lie between min_instances 1 and max_instances 3"):
+        Hosting(instance_count=4, instance_scaling=InstanceScaling(max_instances=3))
+    with pytest.raises(ValueError, match="idle_minutes 4 is out of range; allowed 5 to 1440"):
+        ScaleToZero(idle_minutes=4)
+    with pytest.raises(ValueError, match="autoscaling needs 1 <= min_instances < max_instances"):
+        InstanceScaling(min_instances=2, max_instances=2)
