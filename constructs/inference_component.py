@@ -288,10 +288,11 @@ class ComponentScaling(Construct):
                 ],
             ),
         )
-        # Idle = for idle_minutes in a row, no call finished, none in flight (a long stream counts as concurrent
-        # until its last token) and none refused for lack of capacity: a caller waiting for the wake-up keeps
-        # the starting copy alive, or this alarm (re-invoked every minute in ALARM) would undo the wake policy.
-        # FILL makes a minute without datapoints count as idle.
+        # Idle = for idle_minutes in a row, no call finished, none in flight (ConcurrentRequestsPerCopy counts a
+        # streamed request until its last token: awsdocs/amazon-sagemaker-developer-guide,
+        # doc_source/endpoint-auto-scaling-add-code-define.md) and none refused for lack of capacity: a caller
+        # waiting for the wake-up keeps the starting copy alive, or this alarm (re-invoked every minute in ALARM)
+        # would undo the wake policy. FILL makes a minute without datapoints count as idle.
         self.idle_alarm = cloudwatch.CfnAlarm(
             self,
             "IdleAlarm",
@@ -335,7 +336,11 @@ class ComponentScaling(Construct):
         return [action("start", hours.start, 1, self.max_copies), action("stop", hours.end, 0, 0)]
 
     def _grant_logs(self, stack: cdk.Stack, policy: iam.Policy) -> None:
-        """The model's container logs and metrics go to the component's own log group and namespace."""
+        """The model's container logs and metrics go to the component's own log group and namespace.
+
+        `/aws/sagemaker/InferenceComponents/<name>` is where AWS samples and exported account state find the
+        component's logs; the AWS docs name the namespace of its utilization metrics the same way.
+        """
         group = stack.format_arn(
             service="logs",
             resource="log-group",
