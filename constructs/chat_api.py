@@ -58,6 +58,8 @@ class ChatSettings:
     engine: str = "tgi"
     max_input_tokens: int = 1024
     max_total_tokens: int = 2048
+    # Set when the model lives in an inference component (scale to zero): named on every SageMaker call.
+    inference_component_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -198,7 +200,12 @@ class ChatApi(Construct):
                 "LOG_PROMPTS": "false",
                 "POWERTOOLS_SERVICE_NAME": "chat-proxy",
                 "POWERTOOLS_LOG_LEVEL": "INFO",
-            },
+            }
+            | (
+                {"INFERENCE_COMPONENT_NAME": settings.inference_component_name}
+                if settings.inference_component_name
+                else {}
+            ),
         )
 
     def _rest_api(self, limits: ApiLimits) -> apigw.RestApi:

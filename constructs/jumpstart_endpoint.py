@@ -111,6 +111,9 @@ class JumpStartEndpoint(HostedEndpoint):
         self._check_eula()
         self._check_model_package(deployments)
         self.environment = _same_everywhere(deployments, hosting.instance_type)
+        # The spec's tensor-parallel degree; without one the container shards over every GPU of the instance.
+        spec_gpus = self.environment.get("SM_NUM_GPUS", "")
+        self.num_gpus = int(spec_gpus) if spec_gpus.isdigit() else None
 
         facts = self._regional_facts(stack, deployments, concrete_region)
         self.image_uri = facts["imageUri"]

@@ -17,7 +17,15 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sagemaker as sagemaker
 
 from constructs import Construct
+from constructs.inference_component import (
+    ComponentScaling,
+    InstanceScaling,
+    ScaleToZero,
+    VariantScaling,
+    component_variant,
+)
 from constructs.nag import acknowledge, acknowledge_log_retention_provider, rendered_arn, skip_checkov
+from constructs.sdk_data import gpu_info
 
 if TYPE_CHECKING:
     from constructs.model_data import S3ModelData
@@ -55,8 +63,24 @@ class Hosting:
     # The host AMI (NVIDIA driver / CUDA) the variant runs on; None: SageMaker's default. Images built for a
     # newer CUDA than the default host driver need one (see vllm_endpoint.inference_ami_for).
     inference_ami_version: str | None = None
+    # At most one: an inference component that scales to zero, or autoscaling of the always-on instances.
+    scale_to_zero: ScaleToZero | None = None
+    instance_scaling: InstanceScaling | None = None
 
     def __post_init__(self) -> None:
+        if self.scale_to_zero is not None and self.instance_scaling is not None:
+            raise ValueError("scale_to_zero and instance_scaling exclude each other: pick one hosting shape")
+        if self.scale_to_zero is not None and self.instance_count > self.scale_to_zero.max_instances:
+            raise ValueError(
+                f"instance_count {self.instance_count} must be at most max_instances {self.scale_to_zero.max_instances}"
+            )
+        if self.instance_scaling is not None and not (
+            self.instance_scaling.min_instances <= self.instance_count <= self.instance_scaling.max_instances
+        ):
+            raise ValueError(
+                f"instance_count {self.instance_count} must lie between min_instances "
+                f"{self.instance_scaling.min_instances} and max_instances {self.instance_scaling.max_instances}"
+            )
         if not INSTANCE_TYPE.fullmatch(self.instance_type):
             raise ValueError(f"instance_type {self.instance_type!r} is not a SageMaker type like ml.g5.12xlarge")
         if self.instance_count < 1:
@@ -83,6 +107,10 @@ class HostedEndpoint(Construct):
     # Private-deployment options (S3 weights, VPC, KMS, data capture); a subclass sets it before building.
     private: PrivateSettings | None = None
     private_hosting: PrivateHosting | None = None
+    # GPUs the model uses (its tensor-parallel degree); a subclass sets it before `_host`, else all of them.
+    num_gpus: int | None = None
+    component: ComponentScaling | None = None
+    variant_scaling: VariantScaling | None = None
 
     def _execution_role(
         self,
@@ -186,11 +214,34 @@ class HostedEndpoint(Construct):
             volume_size_in_gb=hosting.volume_size,
             inference_ami_version=hosting.inference_ami_version,
         )
-        self.endpoint_config = sagemaker.CfnEndpointConfig(self, "EndpointConfig", production_variants=[variant])
+        zero = hosting.scale_to_zero
+        if zero is not None:
+            variant = component_variant(
+                variant_name=variant.variant_name,
+                instance_type=hosting.instance_type,
+                instance_count=hosting.instance_count,
+                max_instances=zero.max_instances,
+                health_check_timeout=hosting.health_check_timeout,
+                model_download_timeout=hosting.model_download_timeout,
+                volume_size=hosting.volume_size,
+                inference_ami_version=hosting.inference_ami_version,
+            )
+        self.endpoint_config = sagemaker.CfnEndpointConfig(
+            self,
+            "EndpointConfig",
+            production_variants=[variant],
+            # Required when the variant names no model (the inference component brings it).
+            execution_role_arn=self.role.role_arn if zero is not None else None,
+        )
         self._apply_private(model, self.endpoint_config, hosting)
         self.endpoint = sagemaker.CfnEndpoint(
-            self, "Endpoint", endpoint_config_name=self.endpoint_config.attr_endpoint_config_name
+            self,
+            "Endpoint",
+            endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
+            # Without it every stack update resets the instance count autoscaling chose (aws/aws-cdk#23151).
+            retain_all_variant_properties=True if zero is not None or hosting.instance_scaling is not None else None,
         )
+        self._add_scaling(model, hosting, variant.variant_name)
         for resource in (model, self.endpoint_config, self.endpoint):
             resource.apply_removal_policy(cdk.RemovalPolicy.DESTROY)
         # SageMaker creates the log group itself and never expires it; this sets retention and removes it on
@@ -226,6 +277,34 @@ class HostedEndpoint(Construct):
         )
         self.private_hosting.apply(model, endpoint_config)
 
+    def _add_scaling(self, model: sagemaker.CfnModel, hosting: Hosting, variant_name: str) -> None:
+        if hosting.scale_to_zero is not None:
+            gpus = gpu_info(hosting.instance_type).count
+            self.component = ComponentScaling(
+                self,
+                "Component",
+                endpoint=self.endpoint,
+                model=model,
+                variant_name=variant_name,
+                settings=hosting.scale_to_zero,
+                accelerators=self.num_gpus if self.num_gpus is not None else gpus,
+                instance_type=hosting.instance_type,
+                instance_gpus=gpus,
+                health_check_timeout=hosting.health_check_timeout,
+                model_download_timeout=hosting.model_download_timeout,
+                execution_policy=self._execution_policy,
+                log_retention=hosting.log_retention,
+            )
+        elif hosting.instance_scaling is not None:
+            self.variant_scaling = VariantScaling(
+                self, "Scaling", endpoint=self.endpoint, variant_name=variant_name, settings=hosting.instance_scaling
+            )
+
+    @property
+    def inference_component_name(self) -> str | None:
+        """The inference component callers must name on every call; None when the variant hosts the model."""
+        return self.component.name if self.component is not None else None
+
     @property
     def endpoint_name(self) -> str:
         return self.endpoint.attr_endpoint_name
@@ -236,6 +315,10 @@ class HostedEndpoint(Construct):
 
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
         """Allow `grantee` to invoke this endpoint (streaming and not), and nothing else."""
+        # With an inference component the call names it too; IAM authorizes InvokeEndpoint on the endpoint and
+        # on the inference component (service authorization reference: resource types endpoint*,
+        # inference-component), so the grant names exactly these two.
+        component = [self.component.arn] if self.component is not None else []
         return iam.Grant.add_to_principal(
-            grantee=grantee, actions=list(INVOKE_ACTIONS), resource_arns=[self.endpoint_arn]
+            grantee=grantee, actions=list(INVOKE_ACTIONS), resource_arns=[self.endpoint_arn, *component]
         )

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from constructs.active_hours import IDLE_MINUTES_RANGE, ActiveHours
 from constructs.catalog import (
     DEFAULT_MODEL,
     PRESETS,
@@ -118,6 +119,14 @@ class AppConfig:
     pipeline_connection_arn: str | None = None
     pipeline_repo: str | None = None
     pipeline_branch: str = "main"
+    scale_to_zero: bool = False
+    idle_minutes: int | None = None
+    active_hours: ActiveHours | None = None
+    min_instances: int | None = None
+    max_instances: int | None = None
+    target_concurrency: int | None = None
+    scale_out_cooldown: int | None = None
+    scale_in_cooldown: int | None = None
 
 
 def _fail(key: str, value: Any, allowed: str) -> ConfigError:
@@ -315,6 +324,13 @@ EXTRA_ENV_OWNERS = {
 }
 
 
+def _active_hours(key: str, value: Any) -> ActiveHours:
+    try:
+        return ActiveHours.parse(value if isinstance(value, str) else "")
+    except ValueError as err:
+        raise _fail(key, value, f'{err}; e.g. "MON-FRI 08:00-19:00 Europe/Berlin"') from None
+
+
 # key -> (parser, help shown in errors and the README)
 CONTEXT_KEYS: dict[str, tuple[Callable[[str, Any], Any], str]] = {
     "model": (_model, f"catalog preset or Hugging Face model id (default {DEFAULT_MODEL})"),
@@ -379,6 +395,14 @@ CONTEXT_KEYS: dict[str, tuple[Callable[[str, Any], Any], str]] = {
     "reasoning_parser": (_pattern(PARSER_NAME, "a vLLM reasoning parser name like deepseek_r1"), "vLLM"),
     "pipeline": (_bool, "add a CDK Pipelines stack that deploys the app (default false)"),
     **PIPELINE_KEYS,
+    "scale_to_zero": (_bool, "inference component that scales to zero instances when idle (default false)"),
+    "idle_minutes": (_int(*IDLE_MINUTES_RANGE), "scale_to_zero: minutes without requests before zero (default 15)"),
+    "active_hours": (_active_hours, "scale_to_zero: when it may run, e.g. 'MON-FRI 08:00-19:00 Europe/Berlin'"),
+    "min_instances": (_int(0, 20), "autoscaling floor (default instance_count; 0 only with scale_to_zero)"),
+    "max_instances": (_int(1, 20), "autoscaling ceiling (default instance_count: no autoscaling)"),
+    "target_concurrency": (_int(1, 1000), "autoscaling target: concurrent requests per instance/copy (default 4)"),
+    "scale_out_cooldown": (_int(0, 3600), "autoscaling: seconds between scale-outs (default 60)"),
+    "scale_in_cooldown": (_int(0, 3600), "always-on autoscaling: seconds between scale-ins (default 600)"),
 }
 
 
@@ -495,6 +519,7 @@ def from_context(context: Mapping[str, Any]) -> AppConfig:
                 + ", ".join(f"{p.name} ({p.jumpstart_model})" for p in PRESETS.values() if p.jumpstart_model)
             )
         v["jumpstart_model"] = model.jumpstart_model
+    _check_scaling(v)
     return AppConfig(model=model, **v)
 
 
@@ -533,6 +558,48 @@ def _check_private(v: dict[str, Any]) -> None:
         )
     if "data_capture_days" in v and not v.get("data_capture"):
         raise ConfigError("context key 'data_capture_days' needs data_capture=true")
+
+
+def _check_scaling(v: dict[str, Any]) -> None:
+    """Cross-checks of the hosting shape: scale to zero, or always-on instances with optional autoscaling."""
+    if v.get("scale_to_zero", False):
+        if v.get("min_instances", 0) != 0:
+            raise _fail(
+                "min_instances",
+                v["min_instances"],
+                "scale_to_zero=true always scales down to 0 instances; use active_hours to keep the model up "
+                "during working hours, or drop scale_to_zero for an always-on floor",
+            )
+        if "scale_in_cooldown" in v:
+            raise ConfigError(
+                "context key 'scale_in_cooldown' does not apply with scale_to_zero=true (copies go when the "
+                "endpoint has been idle for idle_minutes); remove it or set idle_minutes"
+            )
+        count = v.get("instance_count", 1)
+        v.setdefault("max_instances", count)
+        if count > v["max_instances"]:
+            raise _fail("instance_count", count, f"must be at most max_instances ({v['max_instances']})")
+        return
+    for key in ("idle_minutes", "active_hours"):
+        if key in v:
+            raise ConfigError(f"context key {key!r} requires scale_to_zero=true (add -c scale_to_zero=true)")
+    if v.get("min_instances") == 0:
+        raise _fail("min_instances", 0, "0 instances needs scale_to_zero=true; always-on endpoints keep at least 1")
+    low = v.get("min_instances", v.get("instance_count", 1))
+    high = v.get("max_instances", max(low, v.get("instance_count", 1)))
+    if high < low:
+        raise _fail("max_instances", high, f"must be at least min_instances ({low})")
+    count = v.setdefault("instance_count", low)
+    if not low <= count <= high:
+        raise _fail("instance_count", count, f"must lie between min_instances ({low}) and max_instances ({high})")
+    v["min_instances"], v["max_instances"] = low, high
+    if high == low:
+        extra = sorted(k for k in ("target_concurrency", "scale_out_cooldown", "scale_in_cooldown") if k in v)
+        if extra:
+            raise ConfigError(
+                f"context key(s) {', '.join(map(repr, extra))} need autoscaling: set max_instances above "
+                f"min_instances ({low}), or scale_to_zero=true"
+            )
 
 
 def preset_for(name: str) -> ModelPreset | None:

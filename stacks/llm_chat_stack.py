@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import aws_cdk as cdk
@@ -9,6 +10,7 @@ import aws_cdk as cdk
 from constructs import Construct
 from constructs.catalog import VLLM_GPU_MEMORY_UTILIZATION
 from constructs.chat_api import STAGE_NAME, ApiLimits, ChatApi, ChatSettings
+from constructs.inference_component import InstanceScaling, ScaleToZero
 from constructs.jumpstart_endpoint import JumpStartEndpoint, JumpStartModelRef, jumpstart_hosting
 from constructs.jumpstart_lock import jumpstart_lock_command, load_locked_model
 from constructs.model_data import S3ModelData
@@ -46,6 +48,7 @@ class LlmChatStack(cdk.Stack):
                 engine=config.engine,
                 max_input_tokens=max_input,
                 max_total_tokens=max_total,
+                inference_component_name=self.llm.inference_component_name,
             ),
             limits=ApiLimits(
                 auth=config.api_auth,
@@ -116,6 +119,7 @@ class LlmChatStack(cdk.Stack):
             model_download_timeout=c.model_download_timeout,
             volume_size=c.volume_size,
         )
+        hosting = dataclasses.replace(hosting, **_scaling(c))
         return JumpStartEndpoint(
             self,
             "Llm",
@@ -132,6 +136,7 @@ class LlmChatStack(cdk.Stack):
             health_check_timeout=c.health_check_timeout if c.health_check_timeout is not None else 600,
             model_download_timeout=c.model_download_timeout,
             volume_size=c.volume_size,
+            **_scaling(c),
         )
         return TgiEndpoint(
             self,
@@ -166,6 +171,7 @@ class LlmChatStack(cdk.Stack):
             ),
             model_download_timeout=c.model_download_timeout,
             volume_size=c.volume_size,
+            **_scaling(c),
         )
         memory = c.gpu_memory_utilization if c.gpu_memory_utilization is not None else VLLM_GPU_MEMORY_UTILIZATION
         return VllmEndpoint(
@@ -211,6 +217,33 @@ def _private(c: AppConfig) -> PrivateSettings:
         data_capture=c.data_capture,
         data_capture_days=c.data_capture_days,
     )
+
+
+def _scaling(c: AppConfig) -> dict[str, Any]:
+    """Hosting fields of the scaling shape the config asks for: scale to zero, autoscaling, or neither."""
+    if c.scale_to_zero:
+        return {
+            "scale_to_zero": ScaleToZero(
+                max_instances=c.max_instances if c.max_instances is not None else c.instance_count,
+                idle_minutes=c.idle_minutes if c.idle_minutes is not None else 15,
+                target_concurrency=c.target_concurrency if c.target_concurrency is not None else 4,
+                scale_out_cooldown=c.scale_out_cooldown if c.scale_out_cooldown is not None else 60,
+                active_hours=c.active_hours,
+            )
+        }
+    low = c.min_instances if c.min_instances is not None else c.instance_count
+    high = c.max_instances if c.max_instances is not None else c.instance_count
+    if high > low:
+        return {
+            "instance_scaling": InstanceScaling(
+                min_instances=low,
+                max_instances=high,
+                target_concurrency=c.target_concurrency if c.target_concurrency is not None else 4,
+                scale_out_cooldown=c.scale_out_cooldown if c.scale_out_cooldown is not None else 60,
+                scale_in_cooldown=c.scale_in_cooldown if c.scale_in_cooldown is not None else 600,
+            )
+        }
+    return {}
 
 
 def _description(c: AppConfig) -> str:

@@ -9,6 +9,7 @@ from constructs.jumpstart_endpoint import JumpStartEndpoint
 from constructs.sdk_data import SDK_DISTRIBUTION, gpu_source
 from constructs.tgi_endpoint import TgiEndpoint
 from constructs.vllm_endpoint import VllmEndpoint
+from stacks.cost import cost_lines
 from stacks.llm_chat_stack import LlmChatStack
 
 
@@ -50,10 +51,16 @@ def summary(stack: LlmChatStack) -> str:
         lines.append(f"gpu facts    {gpu_source(hosting.instance_type)} (the SageMaker SDK's table lacks this type)")
     cost = hourly_cost(hosting.instance_type, hosting.instance_count)
     lines.append(
-        f"cost         ~${cost:,.2f}/hour on demand while deployed (us-east-1 list price, {PRICE_TABLE_DATE})"
+        f"cost         ~${cost:,.2f}/hour on demand while {'serving' if hosting.scale_to_zero else 'deployed'} "
+        f"(us-east-1 list price, {PRICE_TABLE_DATE})"
         if cost is not None
         else f"cost         unknown: no list price on record for {hosting.instance_type}"
     )
+    lines += cost_lines(hosting)
+    if llm.inference_component_name is not None:
+        lines.append(
+            f"component    {llm.inference_component_name} (scale to zero; the chat API names it on every call)"
+        )
     return "\n".join(lines)
 
 

@@ -3,7 +3,8 @@
 ``InvokeEndpoint`` (``POST /endpoints/{name}/invocations``) answers TGI's JSON; errors use the rest-json
 protocol (``X-Amzn-ErrorType`` header + JSON body) with the shapes of botocore's sagemaker-runtime model
 (``ModelError`` with ``OriginalStatusCode``/``OriginalMessage``, ``ValidationError``, ``ThrottlingException``,
-``ServiceUnavailable``, ``InternalFailure``). ``InvokeEndpointWithResponseStream``
+``ServiceUnavailable``, ``InternalFailure``; the ``ValidationError`` of an inference component with no copy).
+The ``InferenceComponentName`` header of each call is recorded. ``InvokeEndpointWithResponseStream``
 (``POST /endpoints/{name}/invocations-response-stream``) answers ``application/vnd.amazon.eventstream``
 frames, encoded here from the spec, carrying TGI's SSE bytes in ``PayloadPart`` events, or
 ``ModelStreamError``/``InternalStreamFailure`` exception events.
@@ -34,6 +35,11 @@ from typing import Any
 
 DEFAULT_TOKENS = ["Hello", "!", " How", " can", " I", " help", "?"]
 EOS = "<|endoftext|>"
+# ../shared/reference/sagemaker-scaling.md, from AWS's "Scale an endpoint to zero instances".
+NO_CAPACITY_MESSAGE = (
+    "Inference Component has no capacity to process this request. ApplicationAutoScaling may be in-progress (if "
+    "configured) or try to increase the capacity by invoking UpdateInferenceComponentRuntimeConfig API."
+)
 
 
 # --- AWS event stream encoding (https://docs.aws.amazon.com/transcribe/latest/dg/event-stream.html) ---
@@ -88,7 +94,8 @@ class Scenario:
     error_message: str = "CUDA out of memory"
     cut_after: int | None = None  # close the connection after N tokens
     stream_exception_after: int | None = None  # ModelStreamError event after N tokens
-    fault: str | None = None  # model422 | model424 | model429 | throttle | not_found | unavailable | internal | badjson
+    # model422 | model424 | model429 | throttle | not_found | unavailable | internal | badjson | no_capacity
+    fault: str | None = None
     fault_times: int | None = None  # fail this many calls then behave (None = always)
     model_message: str = "Input validation error: `inputs` tokens + `max_new_tokens` must be <= 2048"
     prompt_tokens: bool = True  # report input_length/prefill so the proxy can count usage
@@ -313,7 +320,16 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
                 return
             stream = parts[3] == "invocations-response-stream"
             payload = json.loads(raw)
-            emulator.record({"endpoint": parts[2], "stream": stream, "payload": payload, "headers": dict(self.headers)})
+            emulator.record(
+                {
+                    "endpoint": parts[2],
+                    "stream": stream,
+                    "payload": payload,
+                    "headers": dict(self.headers),
+                    # InferenceComponentName travels as this header (botocore's sagemaker-runtime model).
+                    "inference_component": self.headers.get("X-Amzn-SageMaker-Inference-Component"),
+                }
+            )
             scenario = emulator.scenario
             if scenario.delay:
                 time.sleep(scenario.delay)
@@ -347,6 +363,9 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
                 self._aws_error(
                     400, "ValidationError", {"Message": f"Endpoint {endpoint} of account 123456789012 not found."}
                 )
+            elif fault == "no_capacity":
+                # What the runtime answers an inference component with zero copies, both operations alike.
+                self._aws_error(400, "ValidationError", {"Message": NO_CAPACITY_MESSAGE})
             elif fault == "unavailable":
                 self._aws_error(503, "ServiceUnavailable", {"Message": "Service unavailable"})
             elif fault == "internal":

@@ -65,6 +65,9 @@ CONTEXTS: dict[str, dict[str, str]] = {
         "region": "us-east-1",
     },
     "g6e-account-pinned-region-agnostic": {"instance_type": "ml.g6e.12xlarge", "account": "123456789012"},
+    "scale-to-zero-active-hours": {"scale_to_zero": "true", "active_hours": "MON-FRI 08:00-19:00 Europe/Berlin"},
+    "scale-to-zero-jumpstart": {"deployment": "jumpstart", "region": "us-east-1", "scale_to_zero": "true"},
+    "autoscaling": {"max_instances": "3", "region": "us-east-1"},
 }
 
 

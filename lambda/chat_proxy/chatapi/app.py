@@ -226,7 +226,9 @@ def _open_stream(backend: SageMakerBackend, payload: dict[str, Any]) -> tuple[Tg
 
 def create_app(settings: Settings, backend: SageMakerBackend | None = None) -> FastAPI:
     """The chat API for ``settings``; ``backend`` defaults to boto3's sagemaker-runtime client."""
-    backend = backend or SageMakerBackend(make_client(settings), settings.endpoint_name)
+    backend = backend or SageMakerBackend(
+        make_client(settings), settings.endpoint_name, inference_component=settings.inference_component_name
+    )
     created = int(time.time())
     app = FastAPI(
         title="LLM chat API",

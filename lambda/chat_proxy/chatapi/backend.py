@@ -35,6 +35,16 @@ from chatapi.sse import SseParser
 
 RETRYABLE_CODES = frozenset({"ThrottlingException", "ServiceUnavailable", "InternalFailure"})
 RETRY_AFTER_SECONDS = "1"
+# With no copy of the inference component running, SageMaker answers ValidationError (HTTP 400) "Inference
+# Component has no capacity to process this request. ApplicationAutoScaling may be in-progress ..." (AWS docs,
+# "Scale an endpoint to zero instances"). The wake-up alarm then adds a copy: an instance starts and loads the
+# weights, about ten minutes (AWS samples measured ~9.5 min for a small model on ml.g5.xlarge).
+NO_CAPACITY_TEXT = "has no capacity to process this request"
+STARTING_RETRY_AFTER_SECONDS = "60"
+STARTING_MESSAGE = (
+    "The model is scaled to zero and is starting; this usually takes about 10 minutes. Retry after the "
+    "Retry-After seconds. (A deployment with active hours starts only inside them.)"
+)
 MAX_MESSAGE_CHARS = 2000
 
 
@@ -112,6 +122,14 @@ def _map_client_error(exc: ClientError) -> ApiError:
             type="service_unavailable",
             code="endpoint_not_ready",
             headers={"Retry-After": RETRY_AFTER_SECONDS},
+        )
+    if code in ("ValidationError", "ValidationException") and NO_CAPACITY_TEXT in message.lower():
+        return ApiError(
+            503,
+            STARTING_MESSAGE,
+            type="service_unavailable",
+            code="model_starting",
+            headers={"Retry-After": STARTING_RETRY_AFTER_SECONDS},
         )
     if code in ("ValidationError", "ValidationException") and "endpoint" in message.lower():
         lowered = message.lower()
@@ -219,9 +237,12 @@ class SageMakerBackend:
         backoff_base_seconds: float = 0.05,
         backoff_cap_seconds: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
+        inference_component: str | None = None,
     ) -> None:
         self._client = client
         self._endpoint = endpoint_name
+        # Named on every call when the model lives in an inference component (scale to zero).
+        self._target = {"InferenceComponentName": inference_component} if inference_component else {}
         self._max_attempts = max_attempts
         self._base = backoff_base_seconds
         self._cap = backoff_cap_seconds
@@ -231,7 +252,13 @@ class SageMakerBackend:
         body = json.dumps(payload, ensure_ascii=False).encode()
         for attempt in range(1, self._max_attempts + 1):
             try:
-                return operation(EndpointName=self._endpoint, Body=body, ContentType="application/json", Accept=accept)
+                return operation(
+                    EndpointName=self._endpoint,
+                    Body=body,
+                    ContentType="application/json",
+                    Accept=accept,
+                    **self._target,
+                )
             except Exception as exc:
                 if attempt < self._max_attempts and _is_retryable(exc):
                     self._sleep(random.uniform(0, min(self._cap, self._base * 2**attempt)))

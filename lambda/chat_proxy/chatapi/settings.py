@@ -16,6 +16,7 @@ Variable                        Default                                 Meaning
 ``LOG_PROMPTS``                 ``false``                               log prompt and completion text
 ``REQUEST_BODY_LIMIT_BYTES``    ``1048576``                             larger request bodies get 413
 ``BACKEND_READ_TIMEOUT_SECONDS`` ``600``                                boto3 read timeout towards the endpoint
+``INFERENCE_COMPONENT_NAME``    (none)                                  inference component named on every call
 =============================== ======================================= ==========================================
 
 Also honoured, through the libraries: boto3's ``AWS_REGION``, credentials and
@@ -28,6 +29,7 @@ variable, the value and what is accepted, so a misconfigured Lambda fails at ini
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -44,6 +46,7 @@ SYSTEM_PROMPT = "SYSTEM_PROMPT"
 LOG_PROMPTS = "LOG_PROMPTS"
 REQUEST_BODY_LIMIT_BYTES = "REQUEST_BODY_LIMIT_BYTES"
 BACKEND_READ_TIMEOUT_SECONDS = "BACKEND_READ_TIMEOUT_SECONDS"
+INFERENCE_COMPONENT_NAME = "INFERENCE_COMPONENT_NAME"
 
 DEFAULTS: dict[str, str] = {
     MODEL_ID: "tgi",
@@ -80,6 +83,7 @@ class Settings:
     backend_read_timeout_seconds: float
     backend_connect_timeout_seconds: float = CONNECT_TIMEOUT_SECONDS
     aws_region: str | None = None
+    inference_component_name: str | None = None
 
 
 def _int(env: Mapping[str, str], name: str, default: str | None = None, *, minimum: int = 1) -> int:
@@ -143,4 +147,16 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         request_body_limit_bytes=_int(env, REQUEST_BODY_LIMIT_BYTES, DEFAULTS[REQUEST_BODY_LIMIT_BYTES]),
         backend_read_timeout_seconds=float(timeout),
         aws_region=env.get("AWS_REGION") or None,
+        inference_component_name=_component(env),
     )
+
+
+def _component(env: Mapping[str, str]) -> str | None:
+    # The API's pattern for inference component names (SageMaker API reference, CreateInferenceComponent).
+    name = env.get(INFERENCE_COMPONENT_NAME, "").strip()
+    if name and (len(name) > 63 or not re.fullmatch(r"[a-zA-Z0-9]([\-a-zA-Z0-9]*[a-zA-Z0-9])?", name)):
+        raise SettingsError(
+            f"{INFERENCE_COMPONENT_NAME}={name!r} is not an inference component name "
+            "(letters, digits and hyphens, at most 63 characters)"
+        )
+    return name or None
