@@ -26,8 +26,23 @@ CHAT_CASES: list[tuple[str, dict[str, Any], str | None, str, str]] = [
     ("empty messages", {"messages": []}, "messages", "invalid_value", "at least 1 item"),
     ("missing messages", {}, "messages", "missing_required_parameter", "Missing required parameter"),
     ("unknown field", {"messages": USER, "temprature": 1}, "temprature", "unknown_parameter", "Unrecognized"),
-    ("tools unsupported", {"messages": USER, "tools": []}, "tools", "unknown_parameter", "tools"),
-    ("wrong role", {"messages": [{"role": "tool", "content": "x"}]}, "messages[0].role", "invalid_value", ""),
+    ("empty tools", {"messages": USER, "tools": []}, "tools", "invalid_value", "at least 1"),
+    (
+        "tools need server templates",
+        {"messages": USER, "tools": [{"type": "function", "function": {"name": "f"}}]},
+        "tools",
+        "unsupported_parameter",
+        "prompt_family=server",
+    ),
+    (
+        "tool message needs server templates",
+        {"messages": [{"role": "tool", "content": "x", "tool_call_id": "c1"}]},
+        "messages[0].role",
+        "unsupported_parameter",
+        "",
+    ),
+    ("wrong role", {"messages": [{"role": "robot", "content": "x"}]}, "messages[0].role", "invalid_value", "robot"),
+    ("missing role", {"messages": [{"content": "x"}]}, "messages[0].role", "missing_required_parameter", ""),
     (
         "unknown message field",
         {"messages": [{"role": "user", "content": "x", "tool_calls": []}]},
@@ -38,10 +53,17 @@ CHAT_CASES: list[tuple[str, dict[str, Any], str | None, str, str]] = [
     ("content wrong type", {"messages": [{"role": "user", "content": 5}]}, "messages[0].content", "invalid_value", ""),
     (
         "image part",
-        {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}]},
-        "messages[0].content[0].image_url",
-        "unknown_parameter",
+        {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://x/y.png"}}]}]},
+        "messages[0].content[0].type",
+        "unsupported_parameter",
         "",
+    ),
+    (
+        "bad part type",
+        {"messages": [{"role": "user", "content": [{"type": "video", "video": "x"}]}]},
+        "messages[0].content[0].type",
+        "invalid_value",
+        "text, image_url",
     ),
     (
         "assistant last",
@@ -96,20 +118,27 @@ CHAT_CASES: list[tuple[str, dict[str, Any], str | None, str, str]] = [
         "only allowed",
     ),
     ("stream not bool", {"messages": USER, "stream": "yes"}, "stream", "invalid_value", ""),
-    ("logprobs", {"messages": USER, "logprobs": True}, "logprobs", "invalid_value", "not supported"),
+    ("logprobs", {"messages": USER, "logprobs": True}, "logprobs", "unsupported_parameter", "PROMPT_FAMILY=falcon"),
     (
         "frequency_penalty",
         {"messages": USER, "frequency_penalty": 0.5},
         "frequency_penalty",
+        "unsupported_parameter",
+        "",
+    ),
+    (
+        "frequency_penalty out of range",
+        {"messages": USER, "frequency_penalty": 3},
+        "frequency_penalty",
         "invalid_value",
-        "not supported",
+        "",
     ),
     ("logit_bias", {"messages": USER, "logit_bias": {"1": 2}}, "logit_bias", "invalid_value", "not supported"),
     (
         "json_object format",
         {"messages": USER, "response_format": {"type": "json_object"}},
         "response_format.type",
-        "invalid_value",
+        "unsupported_parameter",
         "",
     ),
     ("body is a list", [], None, "invalid_body", "JSON object"),  # type: ignore[list-item]
@@ -273,7 +302,7 @@ def test_body_over_limit_while_streaming_upload_is_413(http: httpx.Client) -> No
 
 
 def test_unknown_route_is_404_in_openai_shape(http: httpx.Client) -> None:
-    response = http.get("/v1/completions")
+    response = http.get("/v1/engines")
     assert response.status_code == 404
     assert response.json()["error"]["type"] == "not_found"
 

@@ -15,7 +15,14 @@ from chatapi.settings import load_settings
 from hypothesis import HealthCheck, given, settings
 from sagemaker_runtime_emulator import Emulator
 
-OPERATIONS = ["GET /health", "GET /v1/models", "POST /v1/chat/completions", "POST /generate"]
+OPERATIONS = [
+    "GET /health",
+    "GET /v1/models",
+    "GET /v1/models/{model}",
+    "POST /v1/chat/completions",
+    "POST /v1/completions",
+    "POST /generate",
+]
 
 
 @pytest.fixture(scope="module")
