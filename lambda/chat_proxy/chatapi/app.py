@@ -441,8 +441,8 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None) -> F
         # The engine is always asked for details (token counts for usage); the caller gets what it asked for.
         asked = dict(payload["parameters"])
         engine_params = {**asked, "details": True}
-        if not request.stream and asked.get("best_of", 1) == 1:
-            engine_params["decoder_input_details"] = True
+        if not request.stream and asked.get("best_of", 1) == 1 and settings.engine == "tgi":
+            engine_params["decoder_input_details"] = True  # TGI gives the prompt's token count only as prefill
         engine_payload = {**payload, "parameters": engine_params}
         if not request.stream:
             answer = generate_text(engine_payload, param_prefix="parameters.")

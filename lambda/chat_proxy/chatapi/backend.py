@@ -176,6 +176,10 @@ def engine_error(body: dict[str, Any], status: int | None = None) -> ApiError:
         status = code
     elif isinstance(code, str) and code.isdigit():
         status = int(code)
+    if "http_status_code" in detail and status == 422 and not message.startswith("Input validation error"):
+        # TGI's chat stream says 422 for every error (infer/mod.rs into_openai_event); only its validation errors
+        # (InferError::ValidationError, "Input validation error: ...") are the caller's.
+        status = 424
     param = detail.get("param") if isinstance(detail.get("param"), str) else None
     return status_error(status, message, param)
 
