@@ -52,6 +52,7 @@ def lone_surrogate_error(body: bytes) -> ApiError | None:
         return None
     if where is None:
         return None
+    where = where.encode("utf-8", "backslashreplace").decode()  # a bad key name is shown escaped
     return ApiError(
         400,
         f"Invalid value for '{where}': the string holds a lone UTF-16 surrogate escape (e.g. \\ud800), which is "
