@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import boto3
+import botocore.session
 import urllib3.exceptions
 from botocore.config import Config
 from botocore.exceptions import (
@@ -46,7 +46,10 @@ def make_client(settings: Settings) -> Any:
         max_pool_connections=64,
         tcp_keepalive=True,
     )
-    return boto3.session.Session().client("sagemaker-runtime", region_name=settings.aws_region, config=config)
+    # botocore's session directly: boto3 adds nothing for one low-level client but ~100 ms of start-up (its own
+    # Session and s3transfer imports; bench/bench_runtime.py). Same credentials, env and endpoint resolution.
+    session = botocore.session.get_session()
+    return session.create_client("sagemaker-runtime", region_name=settings.aws_region, config=config)
 
 
 def _parse_json(raw: str) -> Any:
@@ -167,8 +170,8 @@ def engine_error(body: dict[str, Any], status: int | None = None) -> ApiError:
     inner = body.get("error")
     if isinstance(inner, str):
         # The HTTP status (a ModelError's OriginalStatusCode) wins; in a stream only error_type tells.
-        code = status if status is not None else TGI_ERROR_STATUS.get(str(body.get("error_type")), 424)
-        return status_error(code, inner[:MAX_MESSAGE_CHARS])
+        kind_status = TGI_ERROR_STATUS.get(str(body.get("error_type")), 424)
+        return status_error(status if status is not None else kind_status, inner[:MAX_MESSAGE_CHARS])
     detail = inner if isinstance(inner, dict) else body
     message = str(detail.get("message") or "model error")[:MAX_MESSAGE_CHARS]
     code = detail.get("http_status_code", detail.get("code"))

@@ -31,6 +31,13 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class _Doc(BaseModel):
+    """A response shape that only documents the API (OpenAPI): built when the schema is first asked for, not at
+    start-up (``defer_build``), since answers are plain JSON built by the routes."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
 class GenerateParameters(_Model):
     """TGI's ``parameters`` with TGI's validation rules (router/src/validation.rs)."""
 
@@ -57,10 +64,10 @@ class GenerateRequest(_Model):
     stream: StrictBool = False
 
 
-class GeneratedText(BaseModel):
+class GeneratedText(_Doc):
     """One element of the SageMaker SDK ``predict`` answer; ``details`` only when requested."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
     generated_text: str
 
 
@@ -307,39 +314,39 @@ class ModelList(BaseModel):
     data: list[ModelCard]
 
 
-class Usage(BaseModel):
+class Usage(_Doc):
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
 
 
-class ResponseFunction(BaseModel):
+class ResponseFunction(_Doc):
     name: str
     arguments: str
 
 
-class ResponseToolCall(BaseModel):
+class ResponseToolCall(_Doc):
     id: str
     type: Literal["function"] = "function"
     function: ResponseFunction
 
 
-class ResponseMessage(BaseModel):
-    model_config = ConfigDict(extra="allow")  # e.g. ``reasoning_content`` from the engine's reasoning parser
+class ResponseMessage(_Doc):
+    model_config = ConfigDict(extra="allow", defer_build=True)  # e.g. ``reasoning_content`` from the engine's reasoning parser
     role: Literal["assistant"] = "assistant"
     content: str | None
     refusal: str | None = None
     tool_calls: list[ResponseToolCall] | None = None
 
 
-class Choice(BaseModel):
+class Choice(_Doc):
     index: int
     message: ResponseMessage
     finish_reason: Literal["stop", "length", "tool_calls", "content_filter"]
     logprobs: dict[str, Any] | None = None
 
 
-class ChatCompletion(BaseModel):
+class ChatCompletion(_Doc):
     id: str
     object: Literal["chat.completion"] = "chat.completion"
     created: int
@@ -348,14 +355,14 @@ class ChatCompletion(BaseModel):
     usage: Usage | None = None
 
 
-class CompletionChoice(BaseModel):
+class CompletionChoice(_Doc):
     index: int
     text: str
     finish_reason: Literal["stop", "length"]
     logprobs: None = None
 
 
-class Completion(BaseModel):
+class Completion(_Doc):
     id: str
     object: Literal["text_completion"] = "text_completion"
     created: int
@@ -364,14 +371,14 @@ class Completion(BaseModel):
     usage: Usage | None = None
 
 
-class ErrorDetail(BaseModel):
+class ErrorDetail(_Doc):
     message: str
     type: str
     param: str | None
     code: str | None
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(_Doc):
     error: ErrorDetail
 
 

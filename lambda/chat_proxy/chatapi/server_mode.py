@@ -103,6 +103,10 @@ def _reshape_for_tgi(body: dict[str, Any]) -> None:
         message.pop("refusal", None)
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _without_nulls(obj: dict[str, Any], keep: frozenset[str] = NULLABLE) -> dict[str, Any]:
     return {k: v for k, v in obj.items() if v is not None or k in keep}
 
@@ -157,7 +161,7 @@ def normalize_completion(answer: Any, model: str) -> dict[str, Any]:
     choices = []
     for index, raw in enumerate(answer["choices"]):
         choice = _without_nulls(raw if isinstance(raw, dict) else {})
-        message = _without_nulls(choice.get("message") if isinstance(choice.get("message"), dict) else {})
+        message = _without_nulls(_dict(choice.get("message")))
         message["role"] = "assistant"
         message.setdefault("content", None)
         message.setdefault("refusal", None)
@@ -218,7 +222,7 @@ def server_chat_stream(
             for index, raw in enumerate(chunk.get("choices") or []):
                 choice = _without_nulls(raw if isinstance(raw, dict) else {})
                 choice.setdefault("index", index)
-                delta = _without_nulls(choice.get("delta") if isinstance(choice.get("delta"), dict) else {})
+                delta = _without_nulls(_dict(choice.get("delta")))
                 calls = delta.get("tool_calls")
                 if isinstance(calls, list) and calls:
                     delta["tool_calls"] = [_tool_call(c, stream=True) for c in calls]
