@@ -332,7 +332,8 @@ class ResponseToolCall(_Doc):
 
 
 class ResponseMessage(_Doc):
-    model_config = ConfigDict(extra="allow", defer_build=True)  # e.g. ``reasoning_content`` from the engine's reasoning parser
+    # extra: e.g. ``reasoning_content`` from the engine's reasoning parser
+    model_config = ConfigDict(extra="allow", defer_build=True)
     role: Literal["assistant"] = "assistant"
     content: str | None
     refusal: str | None = None
