@@ -19,6 +19,12 @@ def session_emulator() -> Iterator[Emulator]:
     emulator.stop()
 
 
+@pytest.fixture(autouse=True)
+def _default_scenario(session_emulator: Emulator) -> None:
+    """Every test starts with TGI's normal scenario (a test on another engine must not leak into the next)."""
+    session_emulator.set_scenario()
+
+
 @pytest.fixture
 def emulator(session_emulator: Emulator) -> Emulator:
     """The emulator reset to its normal scenario, its request log cleared."""
