@@ -4,12 +4,14 @@ Numbers and booleans are strict (``"0.5"`` or ``1`` for a bool are errors), as T
 Single-field rules live here; rules that involve several fields or the deployment's limits are checked in
 ``service.py`` so the error can name the field.
 
-OpenAI fields the ``openai`` client may send that this server cannot act on are accepted when they carry their
-neutral value (``frequency_penalty: 0``, ``presence_penalty: 0``, ``logprobs: false``, ``logit_bias: {}``,
-``response_format: {"type": "text"}``) and rejected with 400 naming the field otherwise; purely informational
-ones (``user``, ``metadata``, ``store``, ``service_tier``, ``parallel_tool_calls``, a message's ``name``) are
-accepted and ignored. ``model`` is accepted and ignored: responses always report the deployed MODEL_ID.
-``developer`` messages are treated as ``system`` messages, as OpenAI does for non-reasoning models.
+The chat request models the whole OpenAI request this API supports (tools, tool messages, ``response_format``,
+logprobs, penalties, image parts), so the shape is checked the same way in both template modes. What needs the
+engine's own chat template is refused afterwards in proxy-family mode (``service.check_proxy_family_request``),
+naming the field. Discriminated unions (message ``role``, content part and ``response_format`` ``type``) use tags
+spelled ``field=value`` so an error's location never shows a tag as if it were a field. Informational fields
+(``user``, ``metadata``, ``store``, ``service_tier``, a message's ``name``) are accepted and not forwarded;
+``logit_bias`` only empty. ``model`` is accepted whatever it says: one model per deployment, and the engine is
+always sent its served name. ``developer`` messages are sent as ``system``, as OpenAI does for non-reasoning models.
 """
 
 from __future__ import annotations
