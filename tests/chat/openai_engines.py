@@ -133,19 +133,19 @@ def _usage(payload: dict[str, Any], completion: int) -> dict[str, Any]:
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
-def _logprobs(tokens: list[str], payload: dict[str, Any]) -> dict[str, Any] | None:
+def _logprobs(tokens: list[str], payload: dict[str, Any], engine: str = "vllm") -> dict[str, Any] | None:
+    """vLLM's logprobs carry ``bytes``; TGI's ChatCompletionLogprob (``router/src/lib.rs``) has only token and
+    logprob, for the token and its top tokens."""
     if not payload.get("logprobs"):
         return None
     top = payload.get("top_logprobs") or 0
-    content = [
-        {
-            "token": t,
-            "logprob": -0.1,
-            "bytes": list(t.encode()),
-            "top_logprobs": [{"token": t, "logprob": -0.1, "bytes": list(t.encode())}] * top,
-        }
-        for t in tokens
-    ]
+    content = []
+    for t in tokens:
+        entry: dict[str, Any] = {"token": t, "logprob": -0.1, "top_logprobs": [{"token": t, "logprob": -0.1}] * top}
+        if engine == "vllm":
+            entry["bytes"] = list(t.encode())
+            entry["top_logprobs"] = [{**e, "bytes": list(t.encode())} for e in entry["top_logprobs"]]
+        content.append(entry)
     return {"content": content}
 
 
@@ -216,7 +216,7 @@ def chat_answer(scenario: Any, payload: dict[str, Any], engine: str) -> dict[str
             {
                 "index": 0,
                 "message": tgi_message,
-                "logprobs": _logprobs(tokens, payload),
+                "logprobs": _logprobs(tokens, payload, "tgi"),
                 "finish_reason": "length" if finish == "length" else "stop",
             }
         ],
@@ -258,7 +258,7 @@ def chat_chunks(scenario: Any, payload: dict[str, Any], engine: str) -> list[dic
         reason = None
         if last and engine == "tgi":
             reason = "length" if finish == "length" else "stop"
-        chunks.append(chunk(delta, reason, _logprobs([token], payload)))
+        chunks.append(chunk(delta, reason, _logprobs([token], payload, engine)))
     for index, call in enumerate(calls):
         pieces = _pieces(call["arguments"])
         for j, piece in enumerate(pieces):

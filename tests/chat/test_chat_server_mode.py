@@ -178,10 +178,15 @@ def test_default_max_tokens_is_the_deployments(server: Stack) -> None:
 
 
 def test_logprobs(server: Stack) -> None:
+    body = {"messages": USER, "logprobs": True, "top_logprobs": 2}
     with server.http() as http:
-        body = http.post("/v1/chat/completions", json={"messages": USER, "logprobs": True, "top_logprobs": 2}).json()
-    assert_conforms("CreateChatCompletionResponse", body)
-    assert len(body["choices"][0]["logprobs"]["content"][0]["top_logprobs"]) == 2
+        answer = http.post("/v1/chat/completions", json=body).json()
+        chunks = chunks_of(http.post("/v1/chat/completions", json={**body, "stream": True}).text)
+    assert_conforms("CreateChatCompletionResponse", answer)
+    assert len(answer["choices"][0]["logprobs"]["content"][0]["top_logprobs"]) == 2
+    for chunk in chunks:
+        assert_conforms("CreateChatCompletionStreamResponse", chunk)
+    assert any(c["choices"] and c["choices"][0].get("logprobs") for c in chunks)
 
 
 def test_image_parts_pass_through(server: Stack) -> None:

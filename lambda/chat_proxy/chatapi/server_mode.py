@@ -133,9 +133,22 @@ def _finish(reason: Any, called_tools: bool) -> Any:
     return "tool_calls" if called_tools and reason == "stop" else reason
 
 
+def _token_logprob(entry: Any) -> Any:
+    """OpenAI requires ``bytes`` (nullable) on every token and top token; TGI's ChatCompletionLogprob has none."""
+    if not isinstance(entry, dict):
+        return entry
+    entry = {"bytes": None, **entry}
+    if isinstance(entry.get("top_logprobs"), list):
+        entry["top_logprobs"] = [{"bytes": None, **t} if isinstance(t, dict) else t for t in entry["top_logprobs"]]
+    return entry
+
+
 def _logprobs(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {"refusal": None, **value}
+    if not isinstance(value, dict):
+        return value
+    value = {"refusal": None, **value}
+    if isinstance(value.get("content"), list):
+        value["content"] = [_token_logprob(e) for e in value["content"]]
     return value
 
 
