@@ -8,7 +8,8 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
-from chat_harness import MODEL_ID, app_env, start_app
+from chat_harness import app_env, start_app
+from engine_stacks import Stack
 from sagemaker_runtime_emulator import Emulator
 
 
@@ -80,35 +81,9 @@ def combo_apps(session_emulator: Emulator, tmp_path_factory: pytest.TempPathFact
         proc.wait(10)  # type: ignore[attr-defined]
 
 
-class Stack:
-    """The app of one ENGINE x PROMPT_FAMILY combination and the emulator behaving as that engine."""
-
-    def __init__(self, url: str, engine: str, family: str, emulator: Emulator) -> None:
-        self.url, self.engine, self.family, self.emulator = url, engine, family, emulator
-
-    @property
-    def server(self) -> bool:
-        return self.family == "server"
-
-    def scenario(self, **kwargs: object) -> None:
-        self.emulator.set_scenario(engine=self.engine, served_model_name=MODEL_ID, **kwargs)
-
-    def http(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=15)
-
-    def openai(self) -> openai.OpenAI:
-        return openai.OpenAI(base_url=self.url + "/v1", api_key="unused", max_retries=0, timeout=15)
-
-
 @pytest.fixture(params=[f"{e}/{f}" for e, f in COMBOS])
 def stack(request: pytest.FixtureRequest, combo_apps: dict[str, str], session_emulator: Emulator) -> Stack:
     engine, family = request.param.split("/")
     result = Stack(combo_apps[request.param], engine, family, session_emulator)
-    result.scenario()
-    return result
-
-
-def make_stack(combo_apps: dict[str, str], emulator: Emulator, engine: str, family: str) -> Stack:
-    result = Stack(combo_apps[f"{engine}/{family}"], engine, family, emulator)
     result.scenario()
     return result

@@ -401,7 +401,7 @@ VLLM_GENERATE_CASES = [
 
 @pytest.mark.parametrize(("name", "params"), VLLM_GENERATE_CASES, ids=[c[0] for c in VLLM_GENERATE_CASES])
 def test_generate_parameters_vllm_cannot_honour_are_400(combo_apps, session_emulator, name: str, params: dict) -> None:  # type: ignore[no-untyped-def]
-    from conftest import make_stack
+    from engine_stacks import make_stack
 
     stack = make_stack(combo_apps, session_emulator, "vllm", "falcon")
     with stack.http() as http:

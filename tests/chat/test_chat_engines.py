@@ -10,7 +10,7 @@ import json
 
 import pytest
 from chat_harness import MODEL_ID
-from conftest import Stack
+from engine_stacks import Stack
 from openai_schema import assert_conforms, chunks_of, errors
 
 USER = [{"role": "user", "content": "Can you tell me something about Amazon SageMaker?"}]

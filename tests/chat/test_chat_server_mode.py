@@ -10,7 +10,7 @@ from typing import Any
 import openai
 import pytest
 from chat_harness import MODEL_ID
-from conftest import Stack, make_stack
+from engine_stacks import Stack, make_stack
 from openai_schema import assert_conforms, chunks_of
 from sagemaker_runtime_emulator import Emulator
 
