@@ -84,6 +84,8 @@ def main() -> int:
                 "--port",
                 str(app_port),
                 "--no-access-log",
+                # As the Lambda runs it (no uvloop/httptools in its package); e.g. "--loop uvloop --http httptools".
+                *os.environ.get("BENCH_UVICORN_ARGS", "--loop asyncio --http h11").split(),
             ],
             env=env,
             stdout=subprocess.DEVNULL,

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-SUITES = ["bench_synth.py", "profile_synth.py", "bench_proxy.py"]
+SUITES = ["bench_synth.py", "profile_synth.py", "bench_proxy.py", "bench_runtime.py"]
 
 
 def main() -> int:

@@ -121,7 +121,7 @@ def served_routes(app: Any) -> tuple[Route, ...]:
         summary = (route.summary or route.description or route.name).strip()
         summary = summary.split(";")[0].split(". ")[0].rstrip(".").replace("``", "")
         for method in sorted(set(route.methods or ()) - {"HEAD", "OPTIONS"}):
-            routes.append(Route(method, route.path, summary))
+            routes.append(Route(method, route.path_format, summary))  # "{model}", not "{model:path}"
     if not routes:
         raise RuntimeError("the chat proxy app serves no routes")
     return tuple(routes)
@@ -260,7 +260,7 @@ def collect() -> Facts:
 # Drawing
 # ---------------------------------------------------------------------------------------------------------------
 
-WIDTH, HEIGHT = 1000, 770
+WIDTH, HEIGHT = 1000, 820
 SANS = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, 'Liberation Sans', sans-serif"
 MONO = "ui-monospace, SFMono-Regular, Menlo, Consolas, 'Liberation Mono', 'DejaVu Sans Mono', monospace"
 INK, MUTED, LINE = "#1f2933", "#52606d", "#616e7c"

@@ -9,6 +9,7 @@ import httpx
 import openai
 import pytest
 from chat_harness import app_env, start_app
+from engine_stacks import Stack
 from sagemaker_runtime_emulator import Emulator
 
 
@@ -17,6 +18,12 @@ def session_emulator() -> Iterator[Emulator]:
     emulator = Emulator().start()
     yield emulator
     emulator.stop()
+
+
+@pytest.fixture(autouse=True)
+def _default_scenario(session_emulator: Emulator) -> None:
+    """Every test starts with TGI's normal scenario (a test on another engine must not leak into the next)."""
+    session_emulator.set_scenario()
 
 
 @pytest.fixture
@@ -49,3 +56,34 @@ def http(app_url: str) -> Iterator[httpx.Client]:
 def oai(app_url: str) -> Iterator[openai.OpenAI]:
     with openai.OpenAI(base_url=app_url + "/v1", api_key="unused", max_retries=0, timeout=15) as client:
         yield client
+
+
+COMBOS = [("tgi", "falcon"), ("tgi", "server"), ("vllm", "falcon"), ("vllm", "server")]
+
+
+@pytest.fixture(scope="session")
+def combo_apps(session_emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """One app process per ENGINE x PROMPT_FAMILY combination, started on first use."""
+    started: dict[str, tuple[object, str]] = {}
+
+    class Apps(dict):  # type: ignore[type-arg]
+        def __missing__(self, key: str) -> str:
+            engine, family = key.split("/")
+            log = tmp_path_factory.mktemp(f"app-{engine}-{family}") / "app.log"
+            proc, url = start_app(app_env(session_emulator.url, ENGINE=engine, PROMPT_FAMILY=family), log)
+            started[key] = (proc, url)
+            self[key] = url
+            return url
+
+    yield Apps()
+    for proc, _ in started.values():
+        proc.terminate()  # type: ignore[attr-defined]
+        proc.wait(10)  # type: ignore[attr-defined]
+
+
+@pytest.fixture(params=[f"{e}/{f}" for e, f in COMBOS])
+def stack(request: pytest.FixtureRequest, combo_apps: dict[str, str], session_emulator: Emulator) -> Stack:
+    engine, family = request.param.split("/")
+    result = Stack(combo_apps[request.param], engine, family, session_emulator)
+    result.scenario()
+    return result

@@ -1,4 +1,8 @@
-"""A scriptable emulator of the SageMaker runtime wire protocol with a TGI model behind it.
+"""A scriptable emulator of the SageMaker runtime wire protocol with a TGI or vLLM model container behind it.
+
+``Scenario.engine`` picks the container: ``tgi`` (default) answers TGI's generate JSON and, for OpenAI chat
+bodies, TGI's Messages API; ``vllm`` behaves like the vLLM DLC (OpenAI chat and completions bodies only, a served
+model name, OpenAI-shaped errors): see ``openai_engines.py`` for both OpenAI-protocol sides.
 
 ``InvokeEndpoint`` (``POST /endpoints/{name}/invocations``) answers TGI's JSON; errors use the rest-json
 protocol (``X-Amzn-ErrorType`` header + JSON body) with the shapes of botocore's sagemaker-runtime model
@@ -32,6 +36,8 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+import openai_engines as oe
 
 DEFAULT_TOKENS = ["Hello", "!", " How", " can", " I", " help", "?"]
 EOS = "<|endoftext|>"
@@ -99,6 +105,10 @@ class Scenario:
     fault_times: int | None = None  # fail this many calls then behave (None = always)
     model_message: str = "Input validation error: `inputs` tokens + `max_new_tokens` must be <= 2048"
     prompt_tokens: bool = True  # report input_length/prefill so the proxy can count usage
+    engine: str = "tgi"  # tgi | vllm: which container answers
+    served_model_name: str | None = None  # vllm: any other request `model` gets vLLM's 404
+    tool_calls: list[dict[str, str]] | None = None  # [{"name", "arguments"}]: called when the request has tools
+    reasoning: str | None = None  # vllm: reasoning_content in the message / deltas
 
 
 @dataclass
@@ -252,6 +262,39 @@ def sse_events(scenario: Scenario, payload: dict[str, Any]) -> list[tuple[bytes,
     return out
 
 
+def openai_sse_events(scenario: Scenario, payload: dict[str, Any]) -> list[tuple[bytes, int]]:
+    """An OpenAI-protocol stream (vLLM, or TGI's Messages API) as ``(sse bytes, chunks so far)`` pairs;
+    ``error_after`` counts chunks here."""
+    if "messages" in payload:
+        chunks = oe.chat_chunks(scenario, payload, scenario.engine)
+    else:
+        chunks = oe.completion_chunks(scenario, payload)
+    eol = "\r\n" if scenario.crlf else "\n"
+    prefix = "data:" if scenario.engine == "tgi" and not scenario.space else "data: "
+    out: list[tuple[bytes, int]] = []
+    for i, chunk in enumerate(chunks):
+        if scenario.error_after is not None and i == scenario.error_after:
+            error = oe.stream_error(scenario.engine, scenario.error_message)
+            out.append(((prefix + json.dumps(error) + eol + eol).encode(), i))
+            break
+        text = (":" + eol + ": keep-alive" + eol) if scenario.keepalive else ""
+        out.append(((text + prefix + json.dumps(chunk, ensure_ascii=False) + eol + eol).encode(), i + 1))
+    out.append(((prefix + "[DONE]" + eol + eol).encode(), len(out)))
+    return out
+
+
+def openai_refusal(scenario: Scenario, payload: dict[str, Any]) -> oe.EngineRefusal | None:
+    """What the container refuses before generating (as the engine's own status and body)."""
+    try:
+        if scenario.engine == "vllm":
+            oe.check_vllm(payload, scenario.served_model_name)
+        elif "messages" in payload:
+            oe.check_tgi_chat(payload)
+    except oe.EngineRefusal as refusal:
+        return refusal
+    return None
+
+
 def split_bytes(data: bytes, split: int | list[int] | None) -> list[bytes]:
     if split is None:
         return [data]
@@ -336,27 +379,44 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
             fault = emulator.take_fault()
             if fault is not None and self._fault(fault, scenario, parts[2]):
                 return
+            openai = scenario.engine == "vllm" or "messages" in payload
+            if openai:
+                refusal = openai_refusal(scenario, payload)
+                if refusal is not None:
+                    self._model_error(refusal.status, json.dumps(refusal.body))
+                    return
             if stream:
                 self._stream(scenario, payload)
-            else:
+            elif not openai:
                 self._send_json(200, tgi_answer(scenario, payload))
+            elif "messages" in payload:
+                self._send_json(200, oe.chat_answer(scenario, payload, scenario.engine))
+            else:
+                self._send_json(200, oe.completion_answer(scenario, payload))
+
+        def _model_error(self, original: int, original_message: str) -> None:
+            """SageMaker's ModelError for a container answer with status ``original`` and body ``original_message``."""
+            self._aws_error(
+                424,
+                "ModelError",
+                {
+                    "ErrorCode": "CLIENT_ERROR_FROM_MODEL" if original < 500 else "SERVER_ERROR_FROM_MODEL",
+                    "LogStreamArn": "arn:aws:logs:us-east-1:123456789012:log-group:/aws/sagemaker/Endpoints/x",
+                    "Message": f'Received client error ({original}) from primary with message "{original_message}".',
+                    "OriginalMessage": original_message,
+                    "OriginalStatusCode": original,
+                },
+            )
 
         def _fault(self, fault: str, scenario: Scenario, endpoint: str) -> bool:
             if fault in MODEL_ERROR_STATUS:
                 original = MODEL_ERROR_STATUS[fault]
-                original_message = json.dumps({"error": scenario.model_message, "error_type": "validation"})
-                self._aws_error(
-                    424,
-                    "ModelError",
-                    {
-                        "ErrorCode": "CLIENT_ERROR_FROM_MODEL",
-                        "LogStreamArn": "arn:aws:logs:us-east-1:123456789012:log-group:/aws/sagemaker/Endpoints/x",
-                        "Message": f"Received client error ({original}) from primary with message "
-                        f'"{original_message}".',
-                        "OriginalMessage": original_message,
-                        "OriginalStatusCode": original,
-                    },
-                )
+                if scenario.engine == "vllm":  # vLLM answers 400 where TGI says 422, and 500 for a failed generation
+                    original = {422: 400, 424: 500}.get(original, original)
+                    body = oe.vllm_error(original, scenario.model_message)
+                else:
+                    body = {"error": scenario.model_message, "error_type": "validation"}
+                self._model_error(original, json.dumps(body))
             elif fault == "throttle":
                 self._aws_error(400, "ThrottlingException", {"message": "Rate exceeded"})
             elif fault == "not_found":
@@ -426,7 +486,8 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
             self.send_header("Transfer-Encoding", "chunked")
             self.send_header("x-amzn-RequestId", "emulator-request")
             self.end_headers()
-            events = sse_events(scenario, payload)
+            openai = scenario.engine == "vllm" or "messages" in payload
+            events = openai_sse_events(scenario, payload) if openai else sse_events(scenario, payload)
             if isinstance(scenario.split, list):
                 # Cut offsets apply to the whole SSE byte stream, so a cut may fall anywhere, across events.
                 events = [(piece, len(events)) for piece in split_bytes(b"".join(e for e, _ in events), scenario.split)]
@@ -461,8 +522,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9000)
+    parser.add_argument("--engine", choices=["tgi", "vllm"], default="tgi", help="the model container to emulate")
+    parser.add_argument("--served-model-name", help="vllm: the only `model` accepted (others get vLLM's 404)")
     args = parser.parse_args()
     emulator = Emulator(args.host, args.port)
+    emulator.set_scenario(engine=args.engine, served_model_name=args.served_model_name)
     print(f"SageMaker runtime emulator on {emulator.url}", flush=True)
     try:
         emulator.server.serve_forever()

@@ -8,6 +8,7 @@ import httpx
 import openai
 from chat_harness import MODEL_ID
 from sagemaker_runtime_emulator import Emulator
+from test_chat_request_ids import records_for
 
 USER = [{"role": "user", "content": "Can you tell me something about Amazon SageMaker?"}]
 
@@ -178,7 +179,9 @@ def test_generate_matches_the_sdk_predict_shape(http: httpx.Client, emulator: Em
     response = http.post("/generate", json=payload)
     assert response.status_code == 200
     assert response.json() == [{"generated_text": "Hello! How can I help?"}]
-    assert emulator.requests[0]["payload"] == payload
+    # The caller's parameters as sent, plus the details the proxy asks for to count tokens (and strips again).
+    sent = emulator.requests[0]["payload"]
+    assert sent == {**payload, "parameters": {**payload["parameters"], "details": True, "decoder_input_details": True}}
 
 
 def test_generate_return_full_text_and_details_pass_through(http: httpx.Client, emulator: Emulator) -> None:
@@ -190,7 +193,7 @@ def test_generate_return_full_text_and_details_pass_through(http: httpx.Client, 
 
 def test_generate_applies_the_default_max_new_tokens(http: httpx.Client, emulator: Emulator) -> None:
     http.post("/generate", json={"inputs": "Hi"})
-    assert emulator.requests[0]["payload"]["parameters"] == {"max_new_tokens": 512}
+    assert emulator.requests[0]["payload"]["parameters"]["max_new_tokens"] == 512
 
 
 def test_generate_stream_passes_tgi_events_through(http: httpx.Client, emulator: Emulator) -> None:
@@ -220,7 +223,7 @@ def test_logs_are_json_with_request_id_and_no_prompt_text(http: httpx.Client, ap
         json={"messages": [{"role": "user", "content": "SECRET-PROMPT-42"}]},
         headers={"x-amzn-requestid": "log-check-1"},
     )
-    text = app_log.read_text()
-    records = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
-    assert any(r.get("request_id") == "log-check-1" and r.get("status") == 200 for r in records)
-    assert "SECRET-PROMPT-42" not in text
+    # The access log line is written just after the response is sent: wait for it (bounded).
+    (record,) = records_for(app_log, "log-check-1", "request")
+    assert record["status"] == 200
+    assert "SECRET-PROMPT-42" not in app_log.read_text()

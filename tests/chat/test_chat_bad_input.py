@@ -26,8 +26,23 @@ CHAT_CASES: list[tuple[str, dict[str, Any], str | None, str, str]] = [
     ("empty messages", {"messages": []}, "messages", "invalid_value", "at least 1 item"),
     ("missing messages", {}, "messages", "missing_required_parameter", "Missing required parameter"),
     ("unknown field", {"messages": USER, "temprature": 1}, "temprature", "unknown_parameter", "Unrecognized"),
-    ("tools unsupported", {"messages": USER, "tools": []}, "tools", "unknown_parameter", "tools"),
-    ("wrong role", {"messages": [{"role": "tool", "content": "x"}]}, "messages[0].role", "invalid_value", ""),
+    ("empty tools", {"messages": USER, "tools": []}, "tools", "invalid_value", "at least 1"),
+    (
+        "tools need server templates",
+        {"messages": USER, "tools": [{"type": "function", "function": {"name": "f"}}]},
+        "tools",
+        "unsupported_parameter",
+        "prompt_family=server",
+    ),
+    (
+        "tool message needs server templates",
+        {"messages": [{"role": "tool", "content": "x", "tool_call_id": "c1"}]},
+        "messages[0].role",
+        "unsupported_parameter",
+        "",
+    ),
+    ("wrong role", {"messages": [{"role": "robot", "content": "x"}]}, "messages[0].role", "invalid_value", "robot"),
+    ("missing role", {"messages": [{"content": "x"}]}, "messages[0].role", "missing_required_parameter", ""),
     (
         "unknown message field",
         {"messages": [{"role": "user", "content": "x", "tool_calls": []}]},
@@ -38,10 +53,17 @@ CHAT_CASES: list[tuple[str, dict[str, Any], str | None, str, str]] = [
     ("content wrong type", {"messages": [{"role": "user", "content": 5}]}, "messages[0].content", "invalid_value", ""),
     (
         "image part",
-        {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}]},
-        "messages[0].content[0].image_url",
-        "unknown_parameter",
+        {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://x/y.png"}}]}]},
+        "messages[0].content[0].type",
+        "unsupported_parameter",
         "",
+    ),
+    (
+        "bad part type",
+        {"messages": [{"role": "user", "content": [{"type": "video", "video": "x"}]}]},
+        "messages[0].content[0].type",
+        "invalid_value",
+        "text, image_url",
     ),
     (
         "assistant last",
@@ -96,20 +118,27 @@ CHAT_CASES: list[tuple[str, dict[str, Any], str | None, str, str]] = [
         "only allowed",
     ),
     ("stream not bool", {"messages": USER, "stream": "yes"}, "stream", "invalid_value", ""),
-    ("logprobs", {"messages": USER, "logprobs": True}, "logprobs", "invalid_value", "not supported"),
+    ("logprobs", {"messages": USER, "logprobs": True}, "logprobs", "unsupported_parameter", "PROMPT_FAMILY=falcon"),
     (
         "frequency_penalty",
         {"messages": USER, "frequency_penalty": 0.5},
         "frequency_penalty",
+        "unsupported_parameter",
+        "",
+    ),
+    (
+        "frequency_penalty out of range",
+        {"messages": USER, "frequency_penalty": 3},
+        "frequency_penalty",
         "invalid_value",
-        "not supported",
+        "",
     ),
     ("logit_bias", {"messages": USER, "logit_bias": {"1": 2}}, "logit_bias", "invalid_value", "not supported"),
     (
         "json_object format",
         {"messages": USER, "response_format": {"type": "json_object"}},
         "response_format.type",
-        "invalid_value",
+        "unsupported_parameter",
         "",
     ),
     ("body is a list", [], None, "invalid_body", "JSON object"),  # type: ignore[list-item]
@@ -273,7 +302,7 @@ def test_body_over_limit_while_streaming_upload_is_413(http: httpx.Client) -> No
 
 
 def test_unknown_route_is_404_in_openai_shape(http: httpx.Client) -> None:
-    response = http.get("/v1/completions")
+    response = http.get("/v1/engines")
     assert response.status_code == 404
     assert response.json()["error"]["type"] == "not_found"
 
@@ -282,3 +311,100 @@ def test_wrong_method_is_405_in_openai_shape(http: httpx.Client) -> None:
     response = http.get("/v1/chat/completions")
     assert response.status_code == 405
     assert set(response.json()["error"]) == {"message", "type", "param", "code"}
+
+
+# Valid JSON, not Unicode text: a lone UTF-16 surrogate escape (its bytes are plain ASCII, so UTF-8-valid).
+SURROGATE_CASES: list[tuple[str, str, bytes, str]] = [
+    (
+        "chat content",
+        "/v1/chat/completions",
+        b'{"messages": [{"role": "user", "content": "hi \\ud800"}]}',
+        "messages[0].content",
+    ),
+    (
+        "chat stop",
+        "/v1/chat/completions",
+        b'{"messages": [{"role": "user", "content": "hi"}], "stop": ["\\udfff"]}',
+        "stop[0]",
+    ),
+    (
+        "chat stream",
+        "/v1/chat/completions",
+        b'{"messages": [{"role": "user", "content": "\\udbff x"}], "stream": true}',
+        "messages[0].content",
+    ),
+    ("unknown key", "/v1/chat/completions", b'{"messages": [], "\\ud800": 1}', "\\ud800"),
+    ("completions prompt", "/v1/completions", b'{"prompt": "a\\udc00b"}', "prompt"),
+    ("completions stop", "/v1/completions", b'{"prompt": "a", "stop": "\\ud800"}', "stop"),
+    ("generate inputs", "/generate", b'{"inputs": "\\ud83d"}', "inputs"),
+    (
+        "generate stop",
+        "/generate",
+        b'{"inputs": "x", "parameters": {"stop": ["\\ud800"]}, "stream": true}',
+        "parameters.stop[0]",
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "route", "raw", "param"), SURROGATE_CASES, ids=[c[0] for c in SURROGATE_CASES])
+def test_lone_surrogates_are_400_on_every_route(stack, case: str, route: str, raw: bytes, param: str) -> None:  # type: ignore[no-untyped-def]
+    with stack.http() as http:
+        response = http.post(route, content=raw, headers={"content-type": "application/json"})
+    assert_error(response, 400, param, "invalid_encoding", "surrogate")
+    assert stack.emulator.requests == []
+
+
+def test_a_valid_surrogate_pair_is_fine(http: httpx.Client, emulator: Emulator) -> None:
+    raw = b'{"messages": [{"role": "user", "content": "smile \\ud83d\\ude00"}]}'
+    response = http.post("/v1/chat/completions", content=raw, headers={"content-type": "application/json"})
+    assert response.status_code == 200
+    assert "\U0001f600" in emulator.requests[0]["payload"]["inputs"]
+
+
+COMPLETION_CASES: list[tuple[str, dict[str, Any], str | None, str]] = [
+    ("missing prompt", {}, "prompt", "missing_required_parameter"),
+    ("empty prompt", {"prompt": ""}, "prompt", "invalid_value"),
+    ("token prompt", {"prompt": [1, 2, 3]}, "prompt", "invalid_value"),
+    ("two prompts", {"prompt": ["a", "b"]}, "prompt", "invalid_value"),
+    ("unknown field", {"prompt": "x", "max_length": 3}, "max_length", "unknown_parameter"),
+    ("max_tokens over cap", {"prompt": "x", "max_tokens": 1025}, "max_tokens", "invalid_value"),
+    ("n two", {"prompt": "x", "n": 2}, "n", "invalid_value"),
+    ("logprobs", {"prompt": "x", "logprobs": 2}, "logprobs", "invalid_value"),
+    ("suffix", {"prompt": "x", "suffix": "y"}, "suffix", "invalid_value"),
+    ("penalty", {"prompt": "x", "presence_penalty": 1}, "presence_penalty", "unsupported_parameter"),
+    ("empty stop", {"prompt": "x", "stop": [""]}, "stop", "invalid_value"),
+    ("five stops", {"prompt": "x", "stop": ["a", "b", "c", "d", "e"]}, "stop", "invalid_value"),
+    (
+        "stream_options alone",
+        {"prompt": "x", "stream_options": {"include_usage": True}},
+        "stream_options",
+        "invalid_value",
+    ),
+    ("temperature string", {"prompt": "x", "temperature": "1"}, "temperature", "invalid_value"),
+]
+
+
+@pytest.mark.parametrize(("case", "body", "param", "code"), COMPLETION_CASES, ids=[c[0] for c in COMPLETION_CASES])
+def test_completions_bad_input(stack, case: str, body: dict[str, Any], param: str | None, code: str) -> None:  # type: ignore[no-untyped-def]
+    with stack.http() as http:
+        assert_error(http.post("/v1/completions", json=body), 400, param, code)
+    assert stack.emulator.requests == []
+
+
+VLLM_GENERATE_CASES = [
+    ("typical_p", {"typical_p": 0.5}),
+    ("watermark", {"watermark": True}),
+    ("decoder_input_details", {"decoder_input_details": True}),
+    ("best_of", {"best_of": 2, "do_sample": True}),
+]
+
+
+@pytest.mark.parametrize(("name", "params"), VLLM_GENERATE_CASES, ids=[c[0] for c in VLLM_GENERATE_CASES])
+def test_generate_parameters_vllm_cannot_honour_are_400(combo_apps, session_emulator, name: str, params: dict) -> None:  # type: ignore[no-untyped-def]
+    from engine_stacks import make_stack
+
+    stack = make_stack(combo_apps, session_emulator, "vllm", "falcon")
+    with stack.http() as http:
+        response = http.post("/generate", json={"inputs": "x", "parameters": params})
+    assert_error(response, 400, f"parameters.{name}", "unsupported_parameter", "vLLM engine")
+    assert stack.emulator.requests == []

@@ -203,3 +203,12 @@ def test_prompt_log_lines_written_in_worker_threads_carry_the_request_ids() -> N
     assert {(r["request_id"], r["apigw_request_id"], r["lambda_request_id"]) for r in prompts} == {
         (APIGW_ID, APIGW_ID, LAMBDA_ID)
     }
+
+
+@pytest.mark.parametrize("value", [b"abc\n", b"abc\r\n", b"\nabc", b"abc\x00"])
+def test_an_id_with_a_line_break_is_not_taken(value: bytes) -> None:
+    from chatapi.request_ids import resolve
+
+    ids = resolve({b"x-request-id": value, b"x-amzn-request-context": b'{"requestId": "' + value.strip() + b'\\n"}'})
+    assert ids.request_id != value.decode().strip()
+    assert len(ids.request_id) == 32 and ids.apigw_request_id is None

@@ -15,20 +15,37 @@ from chatapi.settings import load_settings
 from hypothesis import HealthCheck, given, settings
 from sagemaker_runtime_emulator import Emulator
 
-OPERATIONS = ["GET /health", "GET /v1/models", "POST /v1/chat/completions", "POST /generate", "GET /"]
+OPERATIONS = [
+    "GET /health",
+    "GET /v1/models",
+    "GET /v1/models/{model}",
+    "POST /v1/chat/completions",
+    "POST /v1/completions",
+    "POST /generate",
+    "GET /",
+]
 
 
-@pytest.fixture(scope="module")
-def fuzz_schema(session_emulator: Emulator):  # type: ignore[no-untyped-def]
+def _schema(emulator: Emulator, **env: str):  # type: ignore[no-untyped-def]
     client = boto3.client(
         "sagemaker-runtime",
-        endpoint_url=session_emulator.url,
+        endpoint_url=emulator.url,
         region_name="us-east-1",
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
-    app = create_app(load_settings({"SAGEMAKER_ENDPOINT_NAME": "fuzz"}), SageMakerBackend(client, "fuzz"))
+    app = create_app(load_settings({"SAGEMAKER_ENDPOINT_NAME": "fuzz", **env}), SageMakerBackend(client, "fuzz"))
     return schemathesis.openapi.from_asgi("/openapi.json", app)
+
+
+@pytest.fixture(scope="module")
+def fuzz_schema(session_emulator: Emulator):  # type: ignore[no-untyped-def]
+    return _schema(session_emulator)
+
+
+@pytest.fixture(scope="module")
+def vllm_server_schema(session_emulator: Emulator):  # type: ignore[no-untyped-def]
+    return _schema(session_emulator, ENGINE="vllm", PROMPT_FAMILY="server")
 
 
 def test_schema_publishes_every_route(fuzz_schema) -> None:  # type: ignore[no-untyped-def]
@@ -52,3 +69,23 @@ def test_no_server_errors(fuzz_schema, emulator: Emulator, operation: str) -> No
     check()
     if method == "POST":
         assert emulator.requests, "no generated request reached the backend"
+
+
+@pytest.mark.parametrize("operation", ["POST /v1/chat/completions", "POST /v1/completions", "POST /generate"])
+def test_no_server_errors_on_vllm_with_server_templates(  # type: ignore[no-untyped-def]
+    vllm_server_schema, emulator: Emulator, operation: str
+) -> None:
+    emulator.set_scenario(engine="vllm")
+    method, path = operation.split(" ")
+    strategy = vllm_server_schema[path][method].as_strategy()
+
+    @given(case=strategy)
+    @settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+    def check(case) -> None:  # type: ignore[no-untyped-def]
+        response = case.call()
+        assert response.status_code < 500, response.text
+        if response.status_code >= 400:
+            assert set(response.json()["error"]) == {"message", "type", "param", "code"}
+
+    check()
+    assert emulator.requests, "no generated request reached the backend"

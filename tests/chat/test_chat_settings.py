@@ -29,7 +29,7 @@ def test_default_max_new_tokens_is_bounded_by_the_cap() -> None:
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"PROMPT_FAMILY": "gpt"}, r"PROMPT_FAMILY='gpt' is not supported; expected one of \['chatml'"),
+        ({"PROMPT_FAMILY": "gpt"}, r"PROMPT_FAMILY='gpt' is not supported; expected one of \['chatml'.*'server'"),
         ({"MAX_INPUT_TOKENS": "lots"}, "MAX_INPUT_TOKENS='lots' is not an integer"),
         ({"MAX_INPUT_TOKENS": "0"}, "MAX_INPUT_TOKENS=0 is too small"),
         ({"MAX_TOTAL_TOKENS": "1024"}, "MAX_TOTAL_TOKENS=1024 must be greater than MAX_INPUT_TOKENS=1024"),
@@ -56,3 +56,15 @@ def test_main_module_fails_fast_without_endpoint(tmp_path) -> None:
     )
     assert result.returncode != 0
     assert "SAGEMAKER_ENDPOINT_NAME is required" in result.stderr
+
+
+def test_engine_and_server_templates() -> None:
+    s = load_settings({**BASE, "ENGINE": "vllm", "PROMPT_FAMILY": "server"})
+    assert (s.engine, s.prompt_family, s.server_templates) == ("vllm", "server", True)
+    assert load_settings(BASE).engine == "tgi"
+    assert not load_settings(BASE).server_templates
+
+
+def test_bad_engine_names_the_variable() -> None:
+    with pytest.raises(SettingsError, match=r"ENGINE='tensorrt' is not supported; expected one of \['tgi', 'vllm'\]"):
+        load_settings({**BASE, "ENGINE": "tensorrt"})

@@ -14,6 +14,7 @@ client disconnects and log ``stream finished`` with ``error_code: client_disconn
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from chatapi import engines
 from chatapi.backend import SageMakerBackend, TgiStream, make_client, tgi_error
 from chatapi.errors import ApiError
 from chatapi.page import add_page_route
@@ -33,23 +35,33 @@ from chatapi.request_ids import resolve
 from chatapi.schemas import (
     ChatCompletion,
     ChatCompletionRequest,
+    Completion,
+    CompletionRequest,
     ErrorBody,
     GeneratedText,
     GenerateRequest,
     Health,
+    ModelCard,
     ModelList,
 )
+from chatapi.server_mode import normalize_completion, plan_server_chat, server_chat_stream
 from chatapi.service import (
     StreamOutcome,
+    answer_usage,
     chat_completion,
     chat_stream,
+    completion_stream,
     first_generation,
     generate_payload,
     generate_stream,
     plan_chat,
+    plan_completion,
+    resolve_max_tokens,
+    text_completion,
 )
 from chatapi.settings import Settings
 from chatapi.streaming import EventStreamResponse
+from chatapi.unicode_check import lone_surrogate_error
 
 logger = Logger(service="chat-proxy")
 
@@ -57,6 +69,7 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody} for status in (400, 413, 429, 500, 502, 503, 504)
 }
+STREAM_CONTENT = {"text/event-stream": {"schema": {"type": "string"}}}
 
 
 def error_response(error: ApiError) -> JSONResponse:
@@ -149,7 +162,7 @@ class RequestContextMiddleware:
             body.decode("utf-8")
         except UnicodeDecodeError as exc:
             return ApiError(400, f"Request body is not valid UTF-8 (byte {exc.start}).", code="invalid_encoding")
-        return body
+        return lone_surrogate_error(body) or body
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
@@ -184,6 +197,20 @@ def _param(loc: tuple[Any, ...]) -> str | None:
     return out or None
 
 
+def _tag_error(first: dict[str, Any], param: str | None) -> ApiError:
+    """A bad discriminator (``role``, a part's ``type``): name the field and the values it may take."""
+    ctx = first.get("ctx") or {}
+    field = str(ctx.get("discriminator", "")).strip("'()")
+    param = f"{param}.{field}" if param and field else param or field or None
+    expected = ", ".join(t.strip().strip("'").partition("=")[2] for t in str(ctx.get("expected_tags", "")).split(","))
+    if first.get("type") == "union_tag_not_found":
+        return ApiError(400, f"Missing required parameter: '{param}'.", param=param, code="missing_required_parameter")
+    return ApiError(
+        400, f"Invalid value for '{param}': {ctx.get('tag')!r} is not one of: {expected}.", param=param,
+        code="invalid_value",
+    )  # fmt: skip
+
+
 def validation_error(exc: RequestValidationError) -> ApiError:
     errors = exc.errors() or [{"type": "value_error", "loc": (), "msg": "invalid request"}]
     # A union (``content: str | list[part]``) reports one error per member: name the most specific one.
@@ -198,6 +225,8 @@ def validation_error(exc: RequestValidationError) -> ApiError:
         return ApiError(400, f"Unrecognized request argument supplied: {param}", param=param, code="unknown_parameter")
     if kind == "missing":
         return ApiError(400, f"Missing required parameter: '{param}'.", param=param, code="missing_required_parameter")
+    if kind in ("union_tag_invalid", "union_tag_not_found") and param is not None:
+        return _tag_error(first, param)
     if param is None:
         return ApiError(400, "The request body must be a JSON object.", code="invalid_body")
     message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
@@ -224,6 +253,17 @@ def _open_stream(backend: SageMakerBackend, payload: dict[str, Any]) -> tuple[Tg
     return stream, itertools.chain([first], events)
 
 
+def _as_asked(item: Any, asked: dict[str, Any]) -> Any:
+    """A TGI answer without the details the proxy added for its own token count."""
+    if not isinstance(item, dict) or "details" not in item:
+        return item
+    if not asked.get("details"):
+        return {k: v for k, v in item.items() if k != "details"}
+    if not asked.get("decoder_input_details") and isinstance(item["details"], dict):
+        return {**item, "details": {**item["details"], "prefill": []}}
+    return item
+
+
 def create_app(settings: Settings, backend: SageMakerBackend | None = None) -> FastAPI:
     """The chat API for ``settings``; ``backend`` defaults to boto3's sagemaker-runtime client."""
     backend = backend or SageMakerBackend(
@@ -233,7 +273,7 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None) -> F
     app = FastAPI(
         title="LLM chat API",
         version="1.0.0",
-        description="OpenAI-compatible and TGI-native chat API in front of a SageMaker TGI endpoint.",
+        description="OpenAI-compatible and TGI-native chat API in front of a SageMaker TGI or vLLM endpoint.",
         docs_url=None,
         redoc_url=None,
     )
@@ -258,22 +298,45 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None) -> F
         if settings.log_prompts:
             logger.info(label, extra={"text": text})
 
+    def call_finished(route: str, outcome: StreamOutcome, *, streamed: bool, client_disconnected: bool = False) -> None:
+        """One log line per model call with its token counts, streamed or not: where usage is read from."""
+        if client_disconnected:
+            outcome.error_code = "client_disconnected"
+        log = logger.warning if client_disconnected else logger.info
+        log(
+            "stream finished" if streamed else "call finished",
+            extra={
+                "route": route,
+                "finish_reason": outcome.finish_reason,
+                "prompt_tokens": outcome.prompt_tokens,
+                "generated_tokens": outcome.generated_tokens,
+                "error_code": outcome.error_code,
+            },
+        )
+
     def streaming(body: Iterator[bytes], stream: TgiStream, outcome: StreamOutcome, route: str) -> Response:
         def finished(client_disconnected: bool) -> None:
-            if client_disconnected:
-                outcome.error_code = "client_disconnected"
-            log = logger.warning if client_disconnected else logger.info
-            log(
-                "stream finished",
-                extra={
-                    "route": route,
-                    "finish_reason": outcome.finish_reason,
-                    "generated_tokens": outcome.generated_tokens,
-                    "error_code": outcome.error_code,
-                },
-            )
+            call_finished(route, outcome, streamed=True, client_disconnected=client_disconnected)
 
         return EventStreamResponse(body, stream, finished, headers=SSE_HEADERS)
+
+    def generate_text(payload: dict[str, Any], *, param_prefix: str | None = None) -> Any:
+        """The engine's answer to TGI ``payload``, in TGI's shape on either engine (``engines``)."""
+        if settings.engine == "vllm":
+            request = engines.vllm_completion_request(payload, settings.model_id, param_prefix=param_prefix)
+            return engines.tgi_answer(backend.invoke(request), payload)
+        return backend.invoke(payload)
+
+    def stream_text(payload: dict[str, Any], *, param_prefix: str | None = None) -> tuple[TgiStream, Iterator[Any]]:
+        """The engine's stream for TGI ``payload`` as TGI events, on either engine."""
+        if settings.engine == "vllm":
+            request = engines.vllm_completion_request(payload, settings.model_id, param_prefix=param_prefix)
+            stream, events = _open_stream(backend, request)
+            return stream, engines.tgi_events(events, payload)
+        return _open_stream(backend, payload)
+
+    def model_card() -> dict[str, Any]:
+        return {"id": settings.model_id, "object": "model", "created": created, "owned_by": "sagemaker"}
 
     add_page_route(app)
 
@@ -285,54 +348,120 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None) -> F
     @app.get("/v1/models", response_model=ModelList, tags=["openai"])
     async def models() -> dict[str, Any]:
         """The deployed model."""
-        return {
-            "object": "list",
-            "data": [{"id": settings.model_id, "object": "model", "created": created, "owned_by": "sagemaker"}],
-        }
+        return {"object": "list", "data": [model_card()]}
+
+    @app.get(
+        "/v1/models/{model:path}", response_model=ModelCard, tags=["openai"], responses={404: {"model": ErrorBody}}
+    )
+    async def model(model: str) -> dict[str, Any]:
+        """The deployed model, by its id (which may contain ``/``, as Hugging Face ids do)."""
+        if model != settings.model_id:
+            raise ApiError(
+                404,
+                f"The model '{model}' does not exist; this deployment serves '{settings.model_id}'.",
+                param="model",
+                code="model_not_found",
+            )
+        return model_card()
 
     @app.post(
         "/v1/chat/completions",
         response_model=None,
         tags=["openai"],
-        responses={
-            200: {"model": ChatCompletion, "content": {"text/event-stream": {"schema": {"type": "string"}}}},
-            **ERROR_RESPONSES,
-        },
+        responses={200: {"model": ChatCompletion, "content": STREAM_CONTENT}, **ERROR_RESPONSES},
     )
     def chat_completions(request: ChatCompletionRequest) -> Response:
         """OpenAI chat completions; ``stream: true`` answers ``chat.completion.chunk`` SSE ending in ``[DONE]``."""
+        if settings.server_templates:
+            return server_chat(request)
         plan = plan_chat(request, settings)
         log_text("prompt", plan.prompt)
+        outcome = StreamOutcome()
         if not request.stream:
-            answer = backend.invoke(plan.payload)
+            answer = generate_text(plan.payload)
             body, _ = chat_completion(answer, plan, settings.model_id)
+            outcome.finish_reason = body["choices"][0]["finish_reason"]
+            outcome.record_usage(body.get("usage"))
+            call_finished("chat", outcome, streamed=False)
             log_text("completion", body["choices"][0]["message"]["content"])
             return JSONResponse(body)
-        stream, events = _open_stream(backend, plan.payload)
-        outcome = StreamOutcome()
+        stream, events = stream_text(plan.payload)
         include_usage = bool(request.stream_options and request.stream_options.include_usage)
         body_iter = chat_stream(events, plan, model=settings.model_id, include_usage=include_usage, outcome=outcome)
         return streaming(body_iter, stream, outcome, "chat")
+
+    def server_chat(request: ChatCompletionRequest) -> Response:
+        max_tokens = resolve_max_tokens(request.max_tokens, request.max_completion_tokens, settings)
+        plan = plan_server_chat(request, settings, max_tokens)
+        if settings.log_prompts:
+            log_text("prompt", json.dumps(plan.payload["messages"], ensure_ascii=False))
+        outcome = StreamOutcome()
+        if not request.stream:
+            body = normalize_completion(backend.invoke(plan.payload), settings.model_id)
+            outcome.finish_reason = body["choices"][0]["finish_reason"]
+            outcome.record_usage(body.get("usage"))
+            call_finished("chat", outcome, streamed=False)
+            log_text("completion", str(body["choices"][0]["message"].get("content")))
+            return JSONResponse(body)
+        stream, events = _open_stream(backend, plan.payload)
+        body_iter = server_chat_stream(
+            events, model=settings.model_id, include_usage=plan.include_usage, outcome=outcome
+        )
+        return streaming(body_iter, stream, outcome, "chat")
+
+    @app.post(
+        "/v1/completions",
+        response_model=None,
+        tags=["openai"],
+        responses={200: {"model": Completion, "content": STREAM_CONTENT}, **ERROR_RESPONSES},
+    )
+    def completions(request: CompletionRequest) -> Response:
+        """OpenAI text completions of a raw prompt; ``stream: true`` answers ``text_completion`` SSE chunks."""
+        plan = plan_completion(request, settings)
+        log_text("prompt", plan.payload["inputs"])
+        outcome = StreamOutcome()
+        if not request.stream:
+            body = text_completion(generate_text(plan.payload), plan, settings.model_id)
+            outcome.finish_reason = body["choices"][0]["finish_reason"]
+            outcome.record_usage(body.get("usage"))
+            call_finished("completions", outcome, streamed=False)
+            return JSONResponse(body)
+        stream, events = stream_text(plan.payload)
+        include_usage = bool(request.stream_options and request.stream_options.include_usage)
+        body_iter = completion_stream(
+            events, plan, model=settings.model_id, include_usage=include_usage, outcome=outcome
+        )
+        return streaming(body_iter, stream, outcome, "completions")
 
     @app.post(
         "/generate",
         response_model=None,
         tags=["tgi"],
-        responses={
-            200: {"model": list[GeneratedText], "content": {"text/event-stream": {"schema": {"type": "string"}}}},
-            **ERROR_RESPONSES,
-        },
+        responses={200: {"model": list[GeneratedText], "content": STREAM_CONTENT}, **ERROR_RESPONSES},
     )
     def generate(request: GenerateRequest) -> Response:
         """TGI-native generation; answers ``[{"generated_text": ...}]`` like the SageMaker SDK's ``predict``."""
         payload = generate_payload(request, settings)
         log_text("prompt", request.inputs)
+        # The engine is always asked for details (token counts for usage); the caller gets what it asked for.
+        asked = dict(payload["parameters"])
+        engine_params = {**asked, "details": True}
+        if not request.stream and asked.get("best_of", 1) == 1 and settings.engine == "tgi":
+            engine_params["decoder_input_details"] = True  # TGI gives the prompt's token count only as prefill
+        engine_payload = {**payload, "parameters": engine_params}
         if not request.stream:
-            answer = backend.invoke(payload)
-            first_generation(answer)
-            return JSONResponse(answer if isinstance(answer, list) else [answer])
-        stream, events = _open_stream(backend, payload)
+            answer = generate_text(engine_payload, param_prefix="parameters.")
+            generation = first_generation(answer)
+            details = generation.get("details") if isinstance(generation.get("details"), dict) else None
+            outcome = StreamOutcome(finish_reason=(details or {}).get("finish_reason"))
+            outcome.record_usage(answer_usage(details))
+            outcome.generated_tokens = (details or {}).get("generated_tokens")
+            call_finished("generate", outcome, streamed=False)
+            items = answer if isinstance(answer, list) else [answer]
+            return JSONResponse([_as_asked(item, asked) for item in items])
+        stream, events = stream_text(engine_payload, param_prefix="parameters.")
         outcome = StreamOutcome()
-        return streaming(generate_stream(events, outcome), stream, outcome, "generate")
+        body_iter = generate_stream(events, outcome, details=bool(asked.get("details")))
+        return streaming(body_iter, stream, outcome, "generate")
 
     return app

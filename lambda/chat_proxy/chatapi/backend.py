@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import boto3
+import botocore.session
 import urllib3.exceptions
 from botocore.config import Config
 from botocore.exceptions import (
@@ -56,18 +56,17 @@ def make_client(settings: Settings) -> Any:
         max_pool_connections=64,
         tcp_keepalive=True,
     )
-    return boto3.session.Session().client("sagemaker-runtime", region_name=settings.aws_region, config=config)
+    # botocore's session directly: boto3 adds nothing for one low-level client but ~100 ms of start-up (its own
+    # Session and s3transfer imports; bench/bench_runtime.py). Same credentials, env and endpoint resolution.
+    session = botocore.session.get_session()
+    return session.create_client("sagemaker-runtime", region_name=settings.aws_region, config=config)
 
 
-def _model_message(raw: str) -> str:
-    """TGI's error text out of a ModelError's OriginalMessage (TGI answers ``{"error": ..., "error_type": ...}``)."""
+def _parse_json(raw: str) -> Any:
     try:
-        parsed = json.loads(raw)
+        return json.loads(raw)
     except ValueError:
-        return raw[:MAX_MESSAGE_CHARS]
-    if isinstance(parsed, dict) and isinstance(parsed.get("error"), str):
-        return parsed["error"][:MAX_MESSAGE_CHARS]
-    return raw[:MAX_MESSAGE_CHARS]
+        return None
 
 
 def map_exception(exc: BaseException) -> ApiError:
@@ -93,20 +92,12 @@ def _map_client_error(exc: ClientError) -> ApiError:
     message = error.get("Message", "") or ""
     if code == "ModelError":
         original = exc.response.get("OriginalStatusCode", error.get("OriginalStatusCode"))
-        original_message = exc.response.get("OriginalMessage", error.get("OriginalMessage")) or message
-        text = _model_message(str(original_message))
-        status = int(original) if str(original).isdigit() else 0
-        if status == 422:
-            return ApiError(400, text, code="model_validation_error")
-        if status == 429:
-            return ApiError(
-                429,
-                "The model is overloaded; retry later.",
-                type="rate_limit_error",
-                code="model_overloaded",
-                headers={"Retry-After": RETRY_AFTER_SECONDS},
-            )
-        return ApiError(502, f"The model failed: {text}", type="upstream_error", code="model_error")
+        original_message = str(exc.response.get("OriginalMessage", error.get("OriginalMessage")) or message)
+        status = int(original) if str(original).isdigit() else None
+        parsed = _parse_json(original_message)
+        if isinstance(parsed, dict) and ("error" in parsed or "message" in parsed):
+            return engine_error(parsed, status)
+        return status_error(status, original_message[:MAX_MESSAGE_CHARS])
     if code in ("ThrottlingException", "TooManyRequestsException"):
         return ApiError(
             429,
@@ -151,21 +142,76 @@ def _is_retryable(exc: BaseException) -> bool:
     return isinstance(exc, EndpointConnectionError | ConnectTimeoutError) and not isinstance(exc, ReadTimeoutError)
 
 
-def tgi_error(event: dict[str, Any]) -> ApiError:
-    """The ApiError for a TGI ``{"error": ..., "error_type": ...}`` event."""
-    message = str(event.get("error", "model error"))[:MAX_MESSAGE_CHARS]
-    kind = event.get("error_type")
-    if kind == "validation":
-        return ApiError(400, message, code="model_validation_error")
-    if kind == "overloaded":
+def status_error(status: int | None, message: str, param: str | None = None) -> ApiError:
+    """The ApiError for an engine error with HTTP ``status`` (the engine's own status, not SageMaker's)."""
+    if status in (400, 413, 422):
+        return ApiError(400, message, param=param, code="model_validation_error")
+    if status == 429:
         return ApiError(
-            429, message, type="rate_limit_error", code="model_overloaded", headers={"Retry-After": RETRY_AFTER_SECONDS}
+            429,
+            "The model is overloaded; retry later.",
+            type="rate_limit_error",
+            code="model_overloaded",
+            headers={"Retry-After": RETRY_AFTER_SECONDS},
+        )
+    if status == 404:
+        # vLLM answers 404 when the request's model is not its served name (SM_VLLM_SERVED_MODEL_NAME): a
+        # deployment mismatch with MODEL_ID, not the caller's fault.
+        return ApiError(
+            502,
+            f"The model endpoint does not serve this model: {message}",
+            type="upstream_error",
+            code="model_mismatch",
+        )
+    if status == 503:
+        return ApiError(
+            503,
+            "The model endpoint is not ready; retry later.",
+            type="service_unavailable",
+            code="endpoint_not_ready",
+            headers={"Retry-After": RETRY_AFTER_SECONDS},
         )
     return ApiError(502, f"The model failed: {message}", type="upstream_error", code="model_error")
 
 
+TGI_ERROR_STATUS = {"validation": 422, "overloaded": 429, "tool_error": 422, "template_error": 422}
+
+
+def engine_error(body: dict[str, Any], status: int | None = None) -> ApiError:
+    """The ApiError for an engine's error body or stream event, in any of the engines' shapes.
+
+    - TGI (``router/src/lib.rs`` ErrorResponse, v3.3.6): ``{"error": "...", "error_type": "validation"}``;
+    - TGI's chat stream (``router/src/infer/mod.rs`` OpenaiErrorEvent): ``{"error": {"message", "http_status_code"}}``;
+    - vLLM (``vllm/entrypoints/openai/engine/protocol.py`` ErrorResponse): ``{"error": {"message", "type", "param",
+      "code": <HTTP status>}}``; before 0.10 the same fields flat, with ``"object": "error"``.
+    """
+    inner = body.get("error")
+    if isinstance(inner, str):
+        # The HTTP status (a ModelError's OriginalStatusCode) wins; in a stream only error_type tells.
+        kind_status = TGI_ERROR_STATUS.get(str(body.get("error_type")), 424)
+        return status_error(status if status is not None else kind_status, inner[:MAX_MESSAGE_CHARS])
+    detail = inner if isinstance(inner, dict) else body
+    message = str(detail.get("message") or "model error")[:MAX_MESSAGE_CHARS]
+    code = detail.get("http_status_code", detail.get("code"))
+    if isinstance(code, int) and not isinstance(code, bool):
+        status = code
+    elif isinstance(code, str) and code.isdigit():
+        status = int(code)
+    if "http_status_code" in detail and status == 422 and not message.startswith("Input validation error"):
+        # TGI's chat stream says 422 for every error (infer/mod.rs into_openai_event); only its validation errors
+        # (InferError::ValidationError, "Input validation error: ...") are the caller's.
+        status = 424
+    param = detail.get("param") if isinstance(detail.get("param"), str) else None
+    return status_error(status, message, param)
+
+
+def tgi_error(event: dict[str, Any]) -> ApiError:
+    """The ApiError for an error event of either engine (kept under its first name: TGI's)."""
+    return engine_error(event)
+
+
 class TgiStream:
-    """TGI's stream events as dicts; raw ``data`` strings are kept for pass-through (``raw_events``)."""
+    """The engine's SSE events (TGI's or vLLM's) as dicts; raw ``data`` strings are kept for pass-through."""
 
     def __init__(self, response: dict[str, Any]) -> None:
         self._body = response["Body"]

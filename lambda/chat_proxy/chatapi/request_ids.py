@@ -30,7 +30,7 @@ LAMBDA_CONTEXT_HEADER = b"x-amzn-lambda-context"
 CLIENT_ID_HEADERS = (b"x-amzn-requestid", b"x-request-id")
 # API Gateway's context is a few KB even with a large authorizer context; anything far larger is not LWA's.
 MAX_CONTEXT_HEADER_BYTES = 65536
-SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+SAFE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +50,8 @@ class RequestIds:
 
 
 def _safe(value: Any) -> str | None:
-    return value if isinstance(value, str) and SAFE_ID.match(value) else None
+    # fullmatch: ``$`` would also accept a trailing newline, which breaks the response header later.
+    return value if isinstance(value, str) and SAFE_ID.fullmatch(value) else None
 
 
 def context_id(raw: bytes | None, key: str) -> str | None:

@@ -12,7 +12,13 @@ from typing import Any
 from chatapi.backend import tgi_error
 from chatapi.errors import ApiError, bad_request, incomplete_stream
 from chatapi.prompts import FAMILIES, StopFilter, Turn, render, strip_stop
-from chatapi.schemas import MAX_STOP_SEQUENCES, ChatCompletionRequest, GenerateRequest
+from chatapi.schemas import (
+    MAX_STOP_SEQUENCES,
+    ChatCompletionRequest,
+    CompletionRequest,
+    GenerateRequest,
+    message_text,
+)
 from chatapi.settings import Settings
 
 SSE_DONE = b"data: [DONE]\n\n"
@@ -61,7 +67,59 @@ class ChatPlan:
     prompt: str
 
 
+def _server_only(what: str, param: str, settings: Settings) -> ApiError:
+    return ApiError(
+        400,
+        f"{what} needs the engine to render the model's chat template; this deployment renders prompts itself "
+        f"(PROMPT_FAMILY={settings.prompt_family}). Deploy with prompt_family=server, or omit {param}.",
+        param=param,
+        code="unsupported_parameter",
+    )
+
+
+def check_proxy_family_request(request: ChatCompletionRequest, settings: Settings) -> None:
+    """Features only the engine's chat template can render are refused, naming the field, in proxy-family mode."""
+    if request.tools:
+        raise _server_only("Tool calling", "tools", settings)
+    if request.tool_choice not in (None, "none", "auto"):
+        raise _server_only("tool_choice", "tool_choice", settings)
+    if request.response_format is not None and request.response_format.type != "text":
+        raise _server_only("Structured output (response_format)", "response_format.type", settings)
+    if request.logprobs:
+        raise _server_only("logprobs", "logprobs", settings)
+    if request.top_logprobs:
+        raise _server_only("top_logprobs", "top_logprobs", settings)
+    for name in ("frequency_penalty", "presence_penalty"):
+        if getattr(request, name) not in (None, 0):
+            raise _server_only(name, name, settings)
+    for i, message in enumerate(request.messages):
+        if message.role == "tool":
+            raise _server_only("A tool message", f"messages[{i}].role", settings)
+        if message.role == "assistant" and message.tool_calls:
+            raise _server_only("An assistant message with tool_calls", f"messages[{i}].tool_calls", settings)
+        if message.role == "assistant" and message.content is None:
+            raise bad_request("An assistant message needs content.", f"messages[{i}].content")
+        if isinstance(message.content, list):
+            for j, part in enumerate(message.content):
+                if part.type != "text":
+                    raise _server_only(f"A {part.type} content part", f"messages[{i}].content[{j}].type", settings)
+
+
+def resolve_max_tokens(max_tokens: int | None, max_completion_tokens: int | None, settings: Settings) -> int:
+    """The new-token limit of an OpenAI request: checked against the deployment's cap, else its default."""
+    if max_tokens is not None and max_completion_tokens is not None and max_tokens != max_completion_tokens:
+        raise bad_request("max_tokens and max_completion_tokens disagree; send one.", "max_tokens")
+    if max_completion_tokens is not None:
+        check_max_new_tokens(max_completion_tokens, "max_completion_tokens", settings)
+        return max_completion_tokens
+    if max_tokens is not None:
+        check_max_new_tokens(max_tokens, "max_tokens", settings)
+        return max_tokens
+    return settings.default_max_new_tokens
+
+
 def plan_chat(request: ChatCompletionRequest, settings: Settings) -> ChatPlan:
+    check_proxy_family_request(request, settings)
     family = FAMILIES[settings.prompt_family]
     systems: list[str] = []
     turns: list[Turn] = []
@@ -70,7 +128,7 @@ def plan_chat(request: ChatCompletionRequest, settings: Settings) -> ChatPlan:
         if role == "system":
             if turns:
                 raise bad_request("system messages must come before the conversation.", f"messages[{i}].role")
-            systems.append(message.text())
+            systems.append(message_text(message))
             continue
         expected = "user" if not turns or turns[-1].role == "assistant" else "assistant"
         if role != expected:
@@ -78,26 +136,13 @@ def plan_chat(request: ChatCompletionRequest, settings: Settings) -> ChatPlan:
                 f"messages must alternate user and assistant turns starting with user; expected {expected}.",
                 f"messages[{i}].role",
             )
-        turns.append(Turn(role, message.text()))
+        turns.append(Turn(role, message_text(message)))
     if not turns or turns[-1].role != "user":
         raise bad_request("The last message must be a user message.", "messages")
     system = "\n\n".join(systems) if systems else settings.system_prompt
     prompt = render(family, system, turns)
 
-    if (
-        request.max_tokens is not None
-        and request.max_completion_tokens is not None
-        and request.max_tokens != request.max_completion_tokens
-    ):
-        raise bad_request("max_tokens and max_completion_tokens disagree; send one.", "max_tokens")
-    if request.max_completion_tokens is not None:
-        max_new = request.max_completion_tokens
-        check_max_new_tokens(max_new, "max_completion_tokens", settings)
-    elif request.max_tokens is not None:
-        max_new = request.max_tokens
-        check_max_new_tokens(max_new, "max_tokens", settings)
-    else:
-        max_new = settings.default_max_new_tokens
+    max_new = resolve_max_tokens(request.max_tokens, request.max_completion_tokens, settings)
 
     user_stops = [request.stop] if isinstance(request.stop, str) else list(request.stop or [])
     if any(not s for s in user_stops):
@@ -168,16 +213,25 @@ def chat_completion(answer: Any, plan: ChatPlan, model: str) -> tuple[dict[str, 
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": text},
+                "message": {"role": "assistant", "content": text, "refusal": None},
                 "finish_reason": finish_reason(details),
                 "logprobs": None,
             }
         ],
     }
-    usage = _usage(details, prompt_tokens=len((details or {}).get("prefill") or []) or None)
+    usage = answer_usage(details)
     if usage is not None:
         body["usage"] = usage
     return body, details or {}
+
+
+def answer_usage(details: dict[str, Any] | None) -> dict[str, int] | None:
+    """Token counts of a non-stream TGI answer: TGI gives the prompt's as prefill tokens, the vLLM adapter as
+    ``input_length``."""
+    prompt_tokens = (details or {}).get("input_length")
+    if not isinstance(prompt_tokens, int):
+        prompt_tokens = len((details or {}).get("prefill") or []) or None
+    return _usage(details, prompt_tokens)
 
 
 def _usage(details: dict[str, Any] | None, prompt_tokens: int | None) -> dict[str, int] | None:
@@ -193,10 +247,63 @@ def _sse(obj: Any) -> bytes:
 
 @dataclass(slots=True)
 class StreamOutcome:
+    """What a model call produced, streamed or not: the one place the token counts of every route are read from."""
+
     finish_reason: str | None = None
     generated_tokens: int | None = None
     error_code: str | None = None
     text_chars: int = 0
+    prompt_tokens: int | None = None
+
+    def record_usage(self, usage: dict[str, Any] | None) -> None:
+        if usage is not None:
+            self.prompt_tokens = usage.get("prompt_tokens")
+            self.generated_tokens = usage.get("completion_tokens")
+
+
+@dataclass(frozen=True, slots=True)
+class _Text:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Finish:
+    reason: str
+    usage: dict[str, int] | None
+
+
+def _text_events(
+    events: Iterable[tuple[str, dict[str, Any] | None]],
+    stops: tuple[str, ...],
+    strip_leading_whitespace: bool,
+    outcome: StreamOutcome,
+) -> Iterator[_Text | _Finish]:
+    """Text deltas (stop sequences held back and cut, special tokens dropped), then the finish; raises ApiError."""
+    stop_filter = StopFilter(stops, strip_leading_whitespace=strip_leading_whitespace)
+    for _, event in events:
+        if event is None:
+            continue
+        if "error" in event:
+            raise tgi_error(event)
+        token = event.get("token") or {}
+        if not token.get("special") and isinstance(token.get("text"), str):
+            text = stop_filter.push(token["text"])
+            if text:
+                outcome.text_chars += len(text)
+                yield _Text(text)
+        if event.get("generated_text") is not None:
+            details = event.get("details") if isinstance(event.get("details"), dict) else None
+            rest = stop_filter.flush()
+            if rest:
+                outcome.text_chars += len(rest)
+                yield _Text(rest)
+            outcome.finish_reason = finish_reason(details)
+            outcome.generated_tokens = (details or {}).get("generated_tokens")
+            usage = _usage(details, (details or {}).get("input_length"))
+            outcome.record_usage(usage)
+            yield _Finish(outcome.finish_reason, usage)
+            return
+    raise incomplete_stream()
 
 
 def chat_stream(
@@ -215,56 +322,149 @@ def chat_stream(
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": reason}
         return _sse({**base, "choices": [choice], **usage_field})
 
-    stop_filter = StopFilter(plan.stops, strip_leading_whitespace=plan.strip_leading_whitespace)
     yield chunk({"role": "assistant", "content": ""})
     try:
-        for _, event in events:
-            if event is None:
+        for item in _text_events(events, plan.stops, plan.strip_leading_whitespace, outcome):
+            if isinstance(item, _Text):
+                yield chunk({"content": item.text})
                 continue
-            if "error" in event:
-                raise tgi_error(event)
-            token = event.get("token") or {}
-            if not token.get("special") and isinstance(token.get("text"), str):
-                text = stop_filter.push(token["text"])
-                if text:
-                    outcome.text_chars += len(text)
-                    yield chunk({"content": text})
-            if event.get("generated_text") is not None:
-                details = event.get("details") if isinstance(event.get("details"), dict) else None
-                rest = stop_filter.flush()
-                if rest:
-                    outcome.text_chars += len(rest)
-                    yield chunk({"content": rest})
-                outcome.finish_reason = finish_reason(details)
-                outcome.generated_tokens = (details or {}).get("generated_tokens")
-                yield chunk({}, outcome.finish_reason)
-                usage = _usage(details, (details or {}).get("input_length"))
-                if include_usage and usage is not None:
-                    yield _sse({**base, "choices": [], "usage": usage})
-                yield SSE_DONE
-                return
-        raise incomplete_stream()
+            yield chunk({}, item.reason)
+            if include_usage and item.usage is not None:
+                yield _sse({**base, "choices": [], "usage": item.usage})
+            yield SSE_DONE
+            return
     except ApiError as exc:
         outcome.error_code = exc.code
         yield _sse(exc.body())
         yield SSE_DONE
 
 
-def generate_stream(events: Iterable[tuple[str, dict[str, Any] | None]], outcome: StreamOutcome) -> Iterator[bytes]:
-    """TGI's own SSE events passed through; a broken stream ends with a TGI-style error event."""
+@dataclass(frozen=True, slots=True)
+class CompletionPlan:
+    payload: dict[str, Any]
+    stops: tuple[str, ...]
+    echo: str  # the prompt when ``echo`` is set: prepended to the answer
+
+
+def plan_completion(request: CompletionRequest, settings: Settings) -> CompletionPlan:
+    """TGI's payload for an OpenAI text completions request."""
+    if request.stream_options is not None and not request.stream:
+        raise bad_request("stream_options is only allowed when stream is true.", "stream_options")
+    for name in ("frequency_penalty", "presence_penalty"):
+        if getattr(request, name) not in (None, 0):
+            raise ApiError(
+                400, f"{name} is not supported on /v1/completions; omit it or send 0.", param=name,
+                code="unsupported_parameter",
+            )  # fmt: skip
+    max_new = resolve_max_tokens(request.max_tokens, None, settings)
+    stops = [request.stop] if isinstance(request.stop, str) else list(request.stop or [])
+    if any(not s for s in stops):
+        raise bad_request("stop sequences must not be empty.", "stop")
+    params: dict[str, Any] = {"max_new_tokens": max_new, "details": True}
+    if stops:
+        params["stop"] = stops
+    temperature = 1.0 if request.temperature is None else request.temperature
+    if temperature == 0:
+        params["do_sample"] = False
+    else:
+        params["do_sample"] = True
+        params["temperature"] = temperature
+        if request.top_p is not None and request.top_p < 1:
+            params["top_p"] = request.top_p
+    if request.seed is not None:
+        params["seed"] = request.seed
+    prompt = request.prompt_text()
+    payload: dict[str, Any] = {"inputs": prompt, "parameters": params}
+    if request.stream:
+        payload["stream"] = True
+    else:
+        params["decoder_input_details"] = True  # prefill tokens give the prompt token count for `usage`
+    return CompletionPlan(payload, tuple(stops), prompt if request.echo else "")
+
+
+def text_completion(answer: Any, plan: CompletionPlan, model: str) -> dict[str, Any]:
+    """The OpenAI ``text_completion`` object for a TGI answer."""
+    generation = first_generation(answer)
+    details = generation.get("details") if isinstance(generation.get("details"), dict) else None
+    body: dict[str, Any] = {
+        "id": f"cmpl-{uuid.uuid4().hex}",
+        "object": "text_completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "text": plan.echo + strip_stop(generation["generated_text"], plan.stops),
+                "finish_reason": finish_reason(details),
+                "logprobs": None,
+            }
+        ],
+    }
+    usage = answer_usage(details)
+    if usage is not None:
+        body["usage"] = usage
+    return body
+
+
+def completion_stream(
+    events: Iterable[tuple[str, dict[str, Any] | None]],
+    plan: CompletionPlan,
+    *,
+    model: str,
+    include_usage: bool,
+    outcome: StreamOutcome,
+) -> Iterator[bytes]:
+    """OpenAI ``text_completion`` SSE chunks for TGI stream events, ending in ``[DONE]``."""
+    base = {"id": f"cmpl-{uuid.uuid4().hex}", "object": "text_completion", "created": int(time.time()), "model": model}
+
+    def chunk(text: str, reason: str | None = None) -> bytes:
+        return _sse({**base, "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": reason}]})
+
+    try:
+        if plan.echo:
+            yield chunk(plan.echo)
+        for item in _text_events(events, plan.stops, False, outcome):
+            if isinstance(item, _Text):
+                yield chunk(item.text)
+                continue
+            yield chunk("", item.reason)
+            if include_usage and item.usage is not None:
+                yield _sse({**base, "choices": [], "usage": item.usage})
+            yield SSE_DONE
+            return
+    except ApiError as exc:
+        outcome.error_code = exc.code
+        yield _sse(exc.body())
+        yield SSE_DONE
+
+
+def generate_stream(
+    events: Iterable[tuple[str, dict[str, Any] | None]], outcome: StreamOutcome, *, details: bool = True
+) -> Iterator[bytes]:
+    """TGI's own SSE events passed through; a broken stream ends with a TGI-style error event.
+
+    ``details=False``: the engine was asked for details only for the token counts; the last event then carries
+    ``"details": null``, as TGI sends it when none were asked for.
+    """
     try:
         for data, event in events:
-            yield b"data:" + data.encode() + b"\n\n"
             if event is None:
+                yield b"data:" + data.encode() + b"\n\n"
                 continue
             if "error" in event:
+                yield b"data:" + data.encode() + b"\n\n"
                 outcome.error_code = str(event.get("error_type") or "model_error")
                 return
             if event.get("generated_text") is not None:
-                details = event.get("details") if isinstance(event.get("details"), dict) else None
-                outcome.finish_reason = (details or {}).get("finish_reason")
-                outcome.generated_tokens = (details or {}).get("generated_tokens")
+                found = event.get("details") if isinstance(event.get("details"), dict) else None
+                outcome.finish_reason = (found or {}).get("finish_reason")
+                outcome.generated_tokens = (found or {}).get("generated_tokens")
+                outcome.prompt_tokens = (found or {}).get("input_length")
+                if not details and event.get("details") is not None:
+                    data = json.dumps({**event, "details": None}, ensure_ascii=False, separators=(",", ":"))
+                yield b"data:" + data.encode() + b"\n\n"
                 return
+            yield b"data:" + data.encode() + b"\n\n"
         raise incomplete_stream()
     except ApiError as exc:
         outcome.error_code = exc.code

@@ -6,8 +6,11 @@ The CDK ``ChatApi`` construct mirrors this table; ``make dev`` reads the same va
 Variable                        Default                                 Meaning
 =============================== ======================================= ==========================================
 ``SAGEMAKER_ENDPOINT_NAME``     (required)                              SageMaker endpoint to invoke
-``MODEL_ID``                    ``tgi``                                 name reported by /v1/models and responses
-``PROMPT_FAMILY``               ``falcon``                              one of ``prompts.FAMILIES``
+``MODEL_ID``                    ``tgi``                                 name reported by /v1/models and responses,
+                                                                        and the served model name sent to the engine
+``PROMPT_FAMILY``               ``falcon``                              one of ``prompts.FAMILIES``, or ``server``
+                                                                        (the engine renders the chat template)
+``ENGINE``                      ``tgi``                                 the endpoint's engine: ``tgi`` or ``vllm``
 ``MAX_INPUT_TOKENS``            ``1024``                                the container's MAX_INPUT_LENGTH
 ``MAX_TOTAL_TOKENS``            ``2048``                                the container's MAX_TOTAL_TOKENS
 ``MAX_NEW_TOKENS_CAP``          MAX_TOTAL_TOKENS - MAX_INPUT_TOKENS     hard cap on max_tokens / max_new_tokens
@@ -38,6 +41,7 @@ from chatapi.prompts import FAMILIES
 SAGEMAKER_ENDPOINT_NAME = "SAGEMAKER_ENDPOINT_NAME"
 MODEL_ID = "MODEL_ID"
 PROMPT_FAMILY = "PROMPT_FAMILY"
+ENGINE = "ENGINE"
 MAX_INPUT_TOKENS = "MAX_INPUT_TOKENS"
 MAX_TOTAL_TOKENS = "MAX_TOTAL_TOKENS"
 MAX_NEW_TOKENS_CAP = "MAX_NEW_TOKENS_CAP"
@@ -51,6 +55,7 @@ INFERENCE_COMPONENT_NAME = "INFERENCE_COMPONENT_NAME"
 DEFAULTS: dict[str, str] = {
     MODEL_ID: "tgi",
     PROMPT_FAMILY: "falcon",
+    ENGINE: "tgi",
     MAX_INPUT_TOKENS: "1024",
     MAX_TOTAL_TOKENS: "2048",
     LOG_PROMPTS: "false",
@@ -59,6 +64,10 @@ DEFAULTS: dict[str, str] = {
 }
 DEFAULT_MAX_NEW_TOKENS_PREFERRED = 512
 CONNECT_TIMEOUT_SECONDS = 5.0
+
+# The engine renders the model's own chat template from OpenAI messages (no proxy-side prompt).
+SERVER_FAMILY = "server"
+ENGINES = ("tgi", "vllm")
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
@@ -84,6 +93,12 @@ class Settings:
     backend_connect_timeout_seconds: float = CONNECT_TIMEOUT_SECONDS
     aws_region: str | None = None
     inference_component_name: str | None = None
+    engine: str = "tgi"
+
+    @property
+    def server_templates(self) -> bool:
+        """The engine renders the chat template (``PROMPT_FAMILY=server``)."""
+        return self.prompt_family == SERVER_FAMILY
 
 
 def _int(env: Mapping[str, str], name: str, default: str | None = None, *, minimum: int = 1) -> int:
@@ -118,8 +133,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if not model_id:
         raise SettingsError(f"{MODEL_ID} must not be empty")
     family = env.get(PROMPT_FAMILY, DEFAULTS[PROMPT_FAMILY]).strip().lower()
-    if family not in FAMILIES:
-        raise SettingsError(f"{PROMPT_FAMILY}={family!r} is not supported; expected one of {sorted(FAMILIES)}")
+    if family not in FAMILIES and family != SERVER_FAMILY:
+        allowed = sorted([*FAMILIES, SERVER_FAMILY])
+        raise SettingsError(f"{PROMPT_FAMILY}={family!r} is not supported; expected one of {allowed}")
+    engine = env.get(ENGINE, DEFAULTS[ENGINE]).strip().lower()
+    if engine not in ENGINES:
+        raise SettingsError(f"{ENGINE}={engine!r} is not supported; expected one of {list(ENGINES)}")
     max_input = _int(env, MAX_INPUT_TOKENS, DEFAULTS[MAX_INPUT_TOKENS])
     max_total = _int(env, MAX_TOTAL_TOKENS, DEFAULTS[MAX_TOTAL_TOKENS])
     if max_total <= max_input:
@@ -148,6 +167,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         backend_read_timeout_seconds=float(timeout),
         aws_region=env.get("AWS_REGION") or None,
         inference_component_name=_component(env),
+        engine=engine,
     )
 
 
