@@ -35,6 +35,11 @@ def suggest(key: str, known: Iterable[str]) -> str | None:
     normalized = _normalized(key)
     if normalized in known:
         return normalized
+    # A cut-short key (`instance`) means the key it begins (`instance_type`), not one that merely resembles it
+    # (`min_instances`); the first declared wins.
+    starting = [k for k in known if k.startswith(normalized)]
+    if starting and len(normalized) >= 4:
+        return starting[0]
     close = difflib.get_close_matches(normalized, known, n=1, cutoff=0.75)
     return close[0] if close else None
 
