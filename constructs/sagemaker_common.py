@@ -16,6 +16,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sagemaker as sagemaker
 
 from constructs import Construct
+from constructs.deployment import UpdatePolicy
+from constructs.monitoring import RollbackAlarms
 from constructs.nag import acknowledge, acknowledge_log_retention_provider, rendered_arn
 
 INVOKE_ACTIONS = ("sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream")
@@ -47,6 +49,7 @@ class Hosting:
     model_download_timeout: int | None = None
     volume_size: int | None = None
     log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
+    deployment_strategy: str = "auto"
 
     def __post_init__(self) -> None:
         if not INSTANCE_TYPE.fullmatch(self.instance_type):
@@ -61,6 +64,28 @@ class Hosting:
                 f"volume_size is not accepted for {self.instance_type}: it has local NVMe instance storage; "
                 f"only {', '.join(f + '*' for f in EBS_VOLUME_FAMILIES)} take an EBS volume size"
             )
+        self.update_policy  # noqa: B018  (validates the strategy against the instance count)
+
+    @property
+    def update_policy(self) -> UpdatePolicy:
+        return UpdatePolicy(
+            strategy=self.deployment_strategy,
+            instance_count=self.instance_count,
+            health_check_timeout=self.health_check_timeout,
+            model_download_timeout=self.model_download_timeout,
+        )
+
+
+def confused_deputy_guard(principal: iam.ServicePrincipal, stack: cdk.Stack, service: str) -> iam.IPrincipal:
+    """Only this account's resources of `service` may make the service assume the role (SageMaker's
+    "Cross-service confused deputy prevention" page: aws:SourceAccount, plus aws:SourceArn with wildcards for
+    resources whose ARN is not known yet, here every resource of the service in this account and region)."""
+    return principal.with_conditions(
+        {
+            "StringEquals": {"aws:SourceAccount": stack.account},
+            "ArnLike": {"aws:SourceArn": f"arn:{stack.partition}:{service}:{stack.region}:{stack.account}:*"},
+        }
+    )
 
 
 class HostedEndpoint(Construct):
@@ -86,7 +111,7 @@ class HostedEndpoint(Construct):
             role = iam.Role(
                 self,
                 "ExecutionRole",
-                assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+                assumed_by=confused_deputy_guard(iam.ServicePrincipal("sagemaker.amazonaws.com"), stack, "sagemaker"),
                 description="SageMaker execution role: pull one DLC image, read its artifacts, write its logs",
             )
         policy = iam.Policy(self, "ExecutionPolicy")
@@ -156,6 +181,7 @@ class HostedEndpoint(Construct):
         self.endpoint = sagemaker.CfnEndpoint(
             self, "Endpoint", endpoint_config_name=self.endpoint_config.attr_endpoint_config_name
         )
+        self._guard_updates(hosting)
         for resource in (model, self.endpoint_config, self.endpoint):
             resource.apply_removal_policy(cdk.RemovalPolicy.DESTROY)
         # SageMaker creates the log group itself and never expires it; this sets retention and removes it on
@@ -172,6 +198,17 @@ class HostedEndpoint(Construct):
         acknowledge_log_retention_provider(
             stack, log_group_pattern=f"log-group:/aws/sagemaker/Endpoints/{endpoint_ref}:*"
         )
+
+    def _guard_updates(self, hosting: Hosting) -> None:
+        """Rollback alarms on the variant, named in the endpoint's DeploymentConfig (blue/green or rolling)."""
+        self.variant_name = "AllTraffic"
+        self.rollback_alarms = RollbackAlarms(
+            self,
+            "RollbackAlarms",
+            dimensions={"EndpointName": self.endpoint.attr_endpoint_name, "VariantName": self.variant_name},
+        )
+        self.update_policy = hosting.update_policy
+        self.endpoint.deployment_config = self.update_policy.config(self.rollback_alarms.names)
 
     @property
     def endpoint_name(self) -> str:

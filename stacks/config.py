@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from constructs.catalog import DEFAULT_MODEL, PRESETS, QUANTIZE_CHOICES, ModelPreset
+from constructs.deployment import STRATEGIES, resolve_strategy
+from constructs.monitoring import EMAIL
 from constructs.sdk_data import gpu_table, image_versions
 
 DEPLOYMENTS = ("tgi", "jumpstart")
@@ -25,6 +27,8 @@ ACCOUNT = re.compile(r"^\d{12}$")
 SECRET_REF = re.compile(r"^(arn:aws[\w-]*:secretsmanager:[\w-]+:\d{12}:secret:[\w/+=.@-]+|[\w/+=.@-]{1,512})$")
 STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
+CONSUMER_NAME = re.compile(r"^(?=.{1,32}$)[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+MAX_API_KEYS = 50
 
 
 class ConfigError(ValueError):
@@ -60,6 +64,9 @@ class AppConfig:
     jumpstart_model: str | None = None
     jumpstart_version: str = "*"
     accept_eula: bool = False
+    deployment_strategy: str = "auto"
+    alarm_email: str | None = None
+    api_keys: tuple[str, ...] = ()
 
 
 def _fail(key: str, value: Any, allowed: str) -> ConfigError:
@@ -157,6 +164,25 @@ def _extra_env(key: str, value: Any) -> dict[str, str]:
     return {k: str(v) for k, v in value.items()}
 
 
+def _api_keys(key: str, value: Any) -> tuple[str, ...]:
+    allowed = (
+        f"a comma-separated list of 1-{MAX_API_KEYS} distinct consumer names like alice,bob "
+        "(lower-case letters and digits, '-' between them, up to 32)"
+    )
+    names = [n.strip() for n in value.split(",")] if isinstance(value, str) else value
+    if not isinstance(names, list) or not 1 <= len(names) <= MAX_API_KEYS:
+        raise _fail(key, value, f"expected {allowed}")
+    bad = [n for n in names if not isinstance(n, str) or not CONSUMER_NAME.fullmatch(n)]
+    if bad:
+        raise _fail(key, value, f"{', '.join(map(repr, bad))} not valid; expected {allowed}")
+    # Output and construct names drop the '-': alice-1 and alice1 would be the same consumer there.
+    squashed = [n.replace("-", "") for n in names]
+    dupes = sorted({n for n in names if squashed.count(n.replace("-", "")) > 1})
+    if dupes:
+        raise _fail(key, value, f"{', '.join(dupes)} given more than once (ignoring '-'); expected {allowed}")
+    return tuple(names)
+
+
 # key -> (parser, help shown in errors and the README)
 CONTEXT_KEYS: dict[str, tuple[Callable[[str, Any], Any], str]] = {
     "model": (_model, f"catalog preset or Hugging Face model id (default {DEFAULT_MODEL})"),
@@ -195,6 +221,9 @@ CONTEXT_KEYS: dict[str, tuple[Callable[[str, Any], Any], str]] = {
     "jumpstart_model": (_pattern(re.compile(r"^[\w.\-]+$"), "a JumpStart model id"), "JumpStart model id"),
     "jumpstart_version": (_pattern(re.compile(r"^(\*|[\w.\-]+)$"), "'*' or a version"), "default *"),
     "accept_eula": (_bool, "accept the JumpStart model's EULA (default false)"),
+    "deployment_strategy": (_choice(STRATEGIES), "how endpoint updates shift traffic and roll back (default auto)"),
+    "alarm_email": (_pattern(EMAIL, "an e-mail address like ops@example.com"), "alarm notifications e-mail"),
+    "api_keys": (_api_keys, "api_key mode: one key and usage plan per named consumer (default one key)"),
 }
 
 
@@ -246,6 +275,14 @@ def from_context(context: Mapping[str, Any]) -> AppConfig:
         )
     if v.get("api_burst_limit", 20) < v.get("api_rate_limit", 10):
         raise _fail("api_burst_limit", v.get("api_burst_limit"), "must be at least api_rate_limit")
+    if "deployment_strategy" in v:
+        try:
+            resolve_strategy(v["deployment_strategy"], v.get("instance_count", 1))
+        except ValueError as err:
+            reason = str(err).removeprefix(f"deployment_strategy {v['deployment_strategy']!r} ")
+            raise _fail("deployment_strategy", v["deployment_strategy"], reason) from None
+    if "api_keys" in v and v.get("api_auth", "iam") != "api_key":
+        raise _fail("api_keys", ",".join(v["api_keys"]), "named API keys need -c api_auth=api_key")
     if v.get("deployment") == "jumpstart" and "jumpstart_model" not in v:
         if model.jumpstart_model is None:
             raise ConfigError(

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import aws_cdk as cdk
 
 from constructs import Construct
-from constructs.chat_api import ApiLimits, ChatApi, ChatSettings
+from constructs.chat_api import INTEGRATION_TIMEOUT, STAGE_NAME, ApiLimits, ChatApi, ChatSettings, _construct_suffix
 from constructs.jumpstart_endpoint import JumpStartEndpoint, JumpStartModelRef, jumpstart_hosting
 from constructs.jumpstart_lock import load_locked_model
+from constructs.monitoring import Monitoring
 from constructs.sagemaker_common import Hosting
+from constructs.sdk_data import gpu_info
 from constructs.tgi_endpoint import TgiEndpoint, TgiModel
 from stacks.config import AppConfig
 
@@ -32,6 +35,7 @@ class LlmChatStack(cdk.Stack):
                 prompt_family=config.model.prompt_family,
                 max_input_tokens=max_input,
                 max_total_tokens=max_total,
+                metrics_namespace=self.metrics_namespace,
             ),
             limits=ApiLimits(
                 auth=config.api_auth,
@@ -39,7 +43,22 @@ class LlmChatStack(cdk.Stack):
                 burst_limit=config.api_burst_limit,
                 quota_per_day=config.api_quota_per_day,
                 reserved_concurrency=config.reserved_concurrency,
+                api_keys=config.api_keys,
             ),
+        )
+        self.monitoring = Monitoring(
+            self,
+            "Ops",
+            endpoint_name=self.llm.endpoint_name,
+            variant_name=self.llm.variant_name,
+            gpu_count=gpu_info(self.llm.hosting.instance_type).count,
+            rollback_alarms=self.llm.rollback_alarms.alarms,
+            function=self.chat.function,
+            function_timeout=INTEGRATION_TIMEOUT,
+            api_name=self.chat.api.rest_api_name,
+            stage_name=STAGE_NAME,
+            metrics_namespace=self.metrics_namespace,
+            alarm_email=config.alarm_email,
         )
         cdk.CfnOutput(self, "EndpointName", value=self.llm.endpoint_name, description="SageMaker endpoint name")
         cdk.CfnOutput(self, "ModelId", value=self.model_id, description="Model served by the endpoint")
@@ -48,6 +67,11 @@ class LlmChatStack(cdk.Stack):
         cdk.CfnOutput(self, "ApiUrl", value=self.chat.url, description="Chat API base URL")
         for name, (value, description) in _examples(self, config.api_auth).items():
             cdk.CfnOutput(self, name, value=value, description=description)
+
+    @property
+    def metrics_namespace(self) -> str:
+        """Where the chat proxy writes its EMF token metrics (METRICS_NAMESPACE) and the dashboard reads them."""
+        return f"LlmChat/{self.stack_name}"
 
     @property
     def model_id(self) -> str:
@@ -76,6 +100,7 @@ class LlmChatStack(cdk.Stack):
             model_download_timeout=c.model_download_timeout,
             volume_size=c.volume_size,
         )
+        hosting = dataclasses.replace(hosting, deployment_strategy=c.deployment_strategy)
         return JumpStartEndpoint(
             self,
             "Llm",
@@ -91,6 +116,7 @@ class LlmChatStack(cdk.Stack):
             health_check_timeout=c.health_check_timeout if c.health_check_timeout is not None else 600,
             model_download_timeout=c.model_download_timeout,
             volume_size=c.volume_size,
+            deployment_strategy=c.deployment_strategy,
         )
         return TgiEndpoint(
             self,
@@ -122,6 +148,15 @@ def _description(c: AppConfig) -> str:
 
 
 _HELLO = '{"model":"tgi","messages":[{"role":"user","content":"Hello"}]}'
+# Secrets never go on curl's command line (any local user can read argv with ps): the shell builtin printf pipes
+# them into `curl --config -`, and `aws configure export-credentials` (which also covers SSO and profiles) is
+# evaluated into the shell's own environment. An empty session token gives an empty header, which curl drops.
+_SIGV4_CONFIG = (
+    'eval "$(aws configure export-credentials --format env)" && '
+    """printf 'user = "%s:%s"\\nheader = "x-amz-security-token: %s"\\n' """
+    '"$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" "${AWS_SESSION_TOKEN:-}" | '
+)
+_API_KEY_CONFIG = """printf 'header = "x-api-key: %s"\\n' "$API_KEY" | """
 
 
 def _examples(stack: LlmChatStack, auth: str) -> dict[str, tuple[str, str]]:
@@ -129,21 +164,22 @@ def _examples(stack: LlmChatStack, auth: str) -> dict[str, tuple[str, str]]:
     base = f"{stack.chat.url}v1"
     if auth == "iam":
         curl = (
-            f"curl --aws-sigv4 aws:amz:{stack.region}:execute-api "
-            '--user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" -H "x-amz-security-token: $AWS_SESSION_TOKEN" '
+            f"{_SIGV4_CONFIG}curl --config - --aws-sigv4 aws:amz:{stack.region}:execute-api "
             f"-H 'content-type: application/json' -d '{_HELLO}' {base}/chat/completions"
         )
         client = f'OpenAI(base_url="{base}", api_key="unused", http_client=SigV4Client())  # README: SigV4 client'
         return {
-            "CurlExample": (curl, "Ready-to-paste request signed with your AWS credentials"),
+            "CurlExample": (curl, "Ready-to-paste request signed with your AWS credentials (kept out of argv)"),
             "OpenAiExample": (client, "openai Python client settings"),
         }
-    curl = f"curl -H \"x-api-key: $API_KEY\" -H 'content-type: application/json' -d '{_HELLO}' {base}/chat/completions"
+    curl = f"{_API_KEY_CONFIG}curl --config - -H 'content-type: application/json' -d '{_HELLO}' {base}/chat/completions"
     client = f'OpenAI(base_url="{base}", api_key="unused", default_headers={{"x-api-key": API_KEY}})'
-    key_id = stack.chat.api_key.key_id
-    command = f"aws apigateway get-api-key --include-value --query value --output text --api-key {key_id}"
-    return {
-        "CurlExample": (curl, "Ready-to-paste request (export API_KEY first)"),
+    examples = {
+        "CurlExample": (curl, "Ready-to-paste request (export API_KEY first; it stays out of argv)"),
         "OpenAiExample": (client, "openai Python client settings"),
-        "ApiKeyCommand": (command, "Prints the API key"),
     }
+    for name, key in stack.chat.api_keys.items():
+        command = f"aws apigateway get-api-key --include-value --query value --output text --api-key {key.key_id}"
+        who = f" of consumer {name}" if name else ""
+        examples[f"ApiKeyCommand{_construct_suffix(name)}"] = (command, f"Prints the API key{who}")
+    return examples
