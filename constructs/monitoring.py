@@ -122,6 +122,7 @@ class Monitoring(Construct):
         variant_name: str,
         gpu_count: int,
         rollback_alarms: Sequence[cloudwatch.Alarm],
+        rollback_alarm_names: Sequence[str],
         function: lambda_.Function,
         function_timeout: cdk.Duration,
         api_name: str,
@@ -163,6 +164,7 @@ class Monitoring(Construct):
 
         def alarm(
             construct_id: str,
+            name: str,
             metric: cloudwatch.Metric,
             threshold: float,
             description: str,
@@ -173,6 +175,7 @@ class Monitoring(Construct):
             return cloudwatch.Alarm(
                 self,
                 construct_id,
+                alarm_name=alarm_name(self, name),
                 alarm_description=description,
                 metric=metric,
                 threshold=threshold,
@@ -184,22 +187,42 @@ class Monitoring(Construct):
         self.alarms = [
             alarm(
                 "GpuMemory",
+                "gpu-memory",
                 gpu_memory,
                 GPU_MEMORY_PERCENT_PER_GPU * gpu_count,
                 f"GPU memory at {GPU_MEMORY_PERCENT_PER_GPU} % of {gpu_count} GPU(s) for 15 minutes",
                 periods=3,
             ),
-            alarm("Disk", disk, DISK_PERCENT, f"Endpoint instance disk above {DISK_PERCENT} %", periods=2),
-            alarm("LambdaErrors", lambda_errors, 1, "The chat proxy Lambda failed (crash or timeout, not a 4xx)"),
-            alarm("LambdaThrottles", lambda_throttles, 1, "Invocations of the chat proxy Lambda were throttled"),
+            alarm("Disk", "disk", disk, DISK_PERCENT, f"Endpoint instance disk above {DISK_PERCENT} %", periods=2),
+            alarm(
+                "LambdaErrors",
+                "lambda-errors",
+                lambda_errors,
+                1,
+                "The chat proxy Lambda failed (crash or timeout, not a 4xx)",
+            ),
+            alarm(
+                "LambdaThrottles",
+                "lambda-throttles",
+                lambda_throttles,
+                1,
+                "Invocations of the chat proxy Lambda were throttled",
+            ),
             alarm(
                 "LambdaDuration",
+                "lambda-duration",
                 lambda_duration,
                 function_timeout.to_milliseconds() * DURATION_SHARE_OF_TIMEOUT,
                 f"Chat proxy p99 duration at {int(DURATION_SHARE_OF_TIMEOUT * 100)} % of its timeout: streams are "
                 "about to be cut off",
             ),
-            alarm("Api5xx", api_5xx, API_5XX_PER_5_MINUTES, f"{API_5XX_PER_5_MINUTES}+ API 5XX answers in 5 minutes"),
+            alarm(
+                "Api5xx",
+                "api-5xx",
+                api_5xx,
+                API_5XX_PER_5_MINUTES,
+                f"{API_5XX_PER_5_MINUTES}+ API 5XX answers in 5 minutes",
+            ),
         ]
 
         self.topic: sns.Topic | None = None
@@ -211,9 +234,23 @@ class Monitoring(Construct):
                 a.add_ok_action(action)
 
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=cdk.Duration.hours(6))
-        self.dashboard.add_widgets(
-            cloudwatch.AlarmStatusWidget(title="Alarms", alarms=[*rollback_alarms, *self.alarms], width=24, height=4)
-        )
+        # The status widget names alarms by ARNs built from their fixed names rather than GetAtt: the same ARNs,
+        # and the dashboard does not wait for (nor a local CloudFormation emulator have to resolve) every alarm.
+        stack = cdk.Stack.of(self)
+        by_arn = [
+            cloudwatch.Alarm.from_alarm_arn(
+                self,
+                f"Status{i}",
+                stack.format_arn(
+                    service="cloudwatch",
+                    resource="alarm",
+                    resource_name=name,
+                    arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                ),
+            )
+            for i, name in enumerate([*rollback_alarm_names, *(_name_of(a) for a in self.alarms)])
+        ]
+        self.dashboard.add_widgets(cloudwatch.AlarmStatusWidget(title="Alarms", alarms=by_arn, width=24, height=4))
         self.dashboard.add_widgets(
             _graph(
                 "Endpoint invocations and errors",
@@ -309,6 +346,12 @@ class Monitoring(Construct):
         topic = sns.Topic(self, "AlarmTopic", display_name="LLM chat alarms", master_key=key, enforce_ssl=True)
         topic.add_subscription(subscriptions.EmailSubscription(email))
         return topic
+
+
+def _name_of(alarm: cloudwatch.Alarm) -> str:
+    cfn = alarm.node.default_child
+    assert isinstance(cfn, cloudwatch.CfnAlarm) and cfn.alarm_name is not None
+    return cfn.alarm_name
 
 
 def _sm(name: str, dimensions: Mapping[str, str], statistic: str) -> cloudwatch.Metric:

@@ -53,6 +53,7 @@ class LlmChatStack(cdk.Stack):
             variant_name=self.llm.variant_name,
             gpu_count=gpu_info(self.llm.hosting.instance_type).count,
             rollback_alarms=self.llm.rollback_alarms.alarms,
+            rollback_alarm_names=self.llm.rollback_alarms.names,
             function=self.chat.function,
             function_timeout=INTEGRATION_TIMEOUT,
             api_name=self.chat.api.rest_api_name,
