@@ -28,6 +28,20 @@ CONTEXTS: dict[str, dict[str, str]] = {
         "instance_type": "ml.g5.12xlarge",
     },
     "jumpstart-agnostic": {"deployment": "jumpstart"},
+    "ops-api-keys-email-linear": {
+        "api_auth": "api_key",
+        "api_keys": "alice,bob-2",
+        "alarm_email": "ops@example.com",
+        "instance_count": "3",
+        "deployment_strategy": "linear",
+        "region": "us-east-1",
+    },
+    "ops-rolling-email-agnostic": {
+        "instance_count": "2",
+        "deployment_strategy": "rolling",
+        "alarm_email": "ops@example.com",
+    },
+    "ops-no-guardrails": {"deployment_strategy": "none"},
 }
 
 
