@@ -233,10 +233,12 @@ class Monitoring(Construct):
                 a.add_alarm_action(action)
                 a.add_ok_action(action)
 
-        self.dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=cdk.Duration.hours(6))
+        stack = cdk.Stack.of(self)
+        self.dashboard = cloudwatch.Dashboard(
+            self, "Dashboard", dashboard_name=f"{stack.stack_name}-operations", default_interval=cdk.Duration.hours(6)
+        )
         # The status widget names alarms by ARNs built from their fixed names rather than GetAtt: the same ARNs,
         # and the dashboard does not wait for (nor a local CloudFormation emulator have to resolve) every alarm.
-        stack = cdk.Stack.of(self)
         by_arn = [
             cloudwatch.Alarm.from_alarm_arn(
                 self,
@@ -311,6 +313,14 @@ class Monitoring(Construct):
             ),
             _graph("Top 10 callers by completion tokens", [_insights(metrics_namespace, "CompletionTokens", top=10)]),
             _graph("Top 10 callers by requests", [_insights(metrics_namespace, "Requests", top=10)]),
+        )
+
+    @property
+    def dashboard_url(self) -> str:
+        region = cdk.Stack.of(self).region
+        return (
+            f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
+            f"#dashboards:name={self.dashboard.dashboard_name}"
         )
 
     def _topic(self, email: str) -> sns.Topic:

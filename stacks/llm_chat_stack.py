@@ -66,6 +66,7 @@ class LlmChatStack(cdk.Stack):
         cdk.CfnOutput(self, "ImageUri", value=self.llm.image_uri, description="Serving container image")
         cdk.CfnOutput(self, "InstanceType", value=self.llm.hosting.instance_type, description="Instance type")
         cdk.CfnOutput(self, "ApiUrl", value=self.chat.url, description="Chat API base URL")
+        cdk.CfnOutput(self, "DashboardUrl", value=self.monitoring.dashboard_url, description="Operations dashboard")
         for name, (value, description) in _examples(self, config.api_auth).items():
             cdk.CfnOutput(self, name, value=value, description=description)
 

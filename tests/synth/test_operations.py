@@ -284,3 +284,11 @@ def test_every_alarm_has_a_readable_name_of_this_stack_and_the_dashboard_lists_t
     assert text.count(":alarm:<token>-") == len(names)
     for suffix in names:
         assert f":alarm:<token>{suffix}" in text
+
+
+def test_dashboard_is_named_after_the_stack_and_linked_from_the_outputs(default_synth: Any) -> None:
+    (dashboard_id, dashboard), *_ = default_synth.of_type("AWS::CloudWatch::Dashboard").items()
+    assert dashboard["Properties"]["DashboardName"] == "LlmChat-operations"
+    url = default_synth.template["Outputs"]["DashboardUrl"]["Value"]["Fn::Join"][1]
+    assert url[0] == "https://" and url[-1] == {"Ref": dashboard_id}
+    assert "#dashboards:name=" in url[-2]
