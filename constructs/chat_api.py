@@ -139,6 +139,8 @@ class ChatApi(Construct):
 
         self.api = self._rest_api(limits)
         self._routes(limits)
+        # api_key mode: consumer name ("" for the one shared key) -> its API key.
+        self.api_keys: dict[str, apigw.IApiKey] = {}
         if limits.auth == "api_key":
             self._usage_plan(limits)
         self._acknowledge(limits)
@@ -306,13 +308,12 @@ class ChatApi(Construct):
         if not limits.api_keys:
             self.api_key = self.api.add_api_key("ApiKey", description="Chat API key (read it with get-api-key)")
             self._plan("UsagePlan", "Per-key limits for the chat API", self.api_key, limits)
-            self.api_keys = {"": self.api_key}
+            self.api_keys[""] = self.api_key
             return
         # One key and one plan per consumer: each gets its own rate, burst and daily quota, and its key id shows
         # in the access log, so one consumer can be throttled, cut off or rotated without touching the others.
-        self.api_keys = {}
         for name in limits.api_keys:
-            suffix = _construct_suffix(name)
+            suffix = consumer_suffix(name)
             key = self.api.add_api_key(f"ApiKey{suffix}", description=f"Chat API key of consumer {name}")
             self._plan(f"UsagePlan{suffix}", f"Chat API limits of consumer {name}", key, limits)
             self.api_keys[name] = key
@@ -397,7 +398,7 @@ class ChatApi(Construct):
             )
 
 
-def _construct_suffix(name: str) -> str:
+def consumer_suffix(name: str) -> str:
     """`alice-ops` -> `AliceOps`: a consumer name as a construct id / output name part."""
     return "".join(part[:1].upper() + part[1:] for part in name.split("-"))
 

@@ -8,7 +8,7 @@ from typing import Any
 import aws_cdk as cdk
 
 from constructs import Construct
-from constructs.chat_api import INTEGRATION_TIMEOUT, STAGE_NAME, ApiLimits, ChatApi, ChatSettings, _construct_suffix
+from constructs.chat_api import INTEGRATION_TIMEOUT, STAGE_NAME, ApiLimits, ChatApi, ChatSettings, consumer_suffix
 from constructs.jumpstart_endpoint import JumpStartEndpoint, JumpStartModelRef, jumpstart_hosting
 from constructs.jumpstart_lock import load_locked_model
 from constructs.monitoring import Monitoring
@@ -183,5 +183,5 @@ def _examples(stack: LlmChatStack, auth: str) -> dict[str, tuple[str, str]]:
     for name, key in stack.chat.api_keys.items():
         command = f"aws apigateway get-api-key --include-value --query value --output text --api-key {key.key_id}"
         who = f" of consumer {name}" if name else ""
-        examples[f"ApiKeyCommand{_construct_suffix(name)}"] = (command, f"Prints the API key{who}")
+        examples[f"ApiKeyCommand{consumer_suffix(name)}"] = (command, f"Prints the API key{who}")
     return examples
