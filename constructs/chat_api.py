@@ -60,6 +60,8 @@ class ChatSettings:
     max_total_tokens: int = 2048
     # Set when the model lives in an inference component (scale to zero): named on every SageMaker call.
     inference_component_name: str | None = None
+    # CloudWatch namespace of the proxy's EMF token metrics (LlmChat/<stack name>); the dashboard reads it.
+    metrics_namespace: str | None = None
 
 
 @dataclass(frozen=True)
@@ -71,10 +73,16 @@ class ApiLimits:
     burst_limit: int = 20
     quota_per_day: int = 10_000
     reserved_concurrency: int | None = None
+    # api_key mode: one key and usage plan per named consumer; empty means one shared key.
+    api_keys: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.auth not in AUTH_MODES:
             raise ValueError(f"auth {self.auth!r} is not supported; allowed: {', '.join(AUTH_MODES)}")
+        if self.api_keys and self.auth != "api_key":
+            raise ValueError("api_keys (one key per consumer) need auth 'api_key'")
+        if len(set(self.api_keys)) != len(self.api_keys):
+            raise ValueError(f"api_keys {', '.join(self.api_keys)} repeat a name")
         if self.burst_limit < self.rate_limit:
             raise ValueError(f"burst_limit {self.burst_limit} must be at least rate_limit {self.rate_limit}")
 
@@ -97,6 +105,7 @@ class ChatApi(Construct):
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
         self.limits = limits
+        self.log_group_prefix = f"/llm-chat/{cdk.Aws.STACK_NAME}/"
 
         # One customer-managed key for this API's logs (about $1/month); deleted with the stack.
         self.log_key = kms.Key(
@@ -107,7 +116,8 @@ class ChatApi(Construct):
             removal_policy=cdk.RemovalPolicy.DESTROY,
             pending_window=cdk.Duration.days(7),
         )
-        # The key policy CloudWatch Logs documents: its regional principal, only for this account's log groups.
+        # The key policy CloudWatch Logs documents: its regional principal, and only for this stack's log groups
+        # (named under /llm-chat/<stack name>/ so the policy can name them before they exist: no cycle).
         self.log_key.add_to_resource_policy(
             iam.PolicyStatement(
                 principals=[iam.ServicePrincipal(f"logs.{stack.region}.{stack.url_suffix}")],
@@ -118,29 +128,32 @@ class ChatApi(Construct):
                         "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
                             service="logs",
                             resource="log-group",
-                            resource_name="*",
+                            resource_name=f"{self.log_group_prefix}*",
                             arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
                         )
                     }
                 },
             )
         )
-        self.function_logs = self._log_group("FunctionLogs", log_retention)
-        self.access_logs = self._log_group("AccessLogs", log_retention)
+        self.function_logs = self._log_group("FunctionLogs", "chat-proxy", log_retention)
+        self.access_logs = self._log_group("AccessLogs", "api-access", log_retention)
 
         self.function = self._function(endpoint, settings, limits)
         endpoint.grant_invoke(self.function)
 
         self.api = self._rest_api(limits)
         self._routes(limits)
+        # api_key mode: consumer name ("" for the one shared key) -> its API key.
+        self.api_keys: dict[str, apigw.IApiKey] = {}
         if limits.auth == "api_key":
             self._usage_plan(limits)
         self._acknowledge(limits)
 
-    def _log_group(self, construct_id: str, retention: logs.RetentionDays) -> logs.LogGroup:
+    def _log_group(self, construct_id: str, name: str, retention: logs.RetentionDays) -> logs.LogGroup:
         group = logs.LogGroup(
             self,
             construct_id,
+            log_group_name=f"{self.log_group_prefix}{name}",
             retention=retention,
             encryption_key=self.log_key,
             removal_policy=cdk.RemovalPolicy.DESTROY,
@@ -200,6 +213,7 @@ class ChatApi(Construct):
                 "LOG_PROMPTS": "false",
                 "POWERTOOLS_SERVICE_NAME": "chat-proxy",
                 "POWERTOOLS_LOG_LEVEL": "INFO",
+                **({"METRICS_NAMESPACE": settings.metrics_namespace} if settings.metrics_namespace else {}),
             }
             | (
                 {"INFERENCE_COMPONENT_NAME": settings.inference_component_name}
@@ -213,6 +227,8 @@ class ChatApi(Construct):
             self,
             "Api",
             description="OpenAI-compatible chat API (streaming) for a SageMaker LLM endpoint",
+            # Its name is the ApiName dimension of its metrics: unique per stack, so alarms see only this API.
+            rest_api_name=f"{cdk.Stack.of(self).stack_name}-chat",
             endpoint_types=[apigw.EndpointType.REGIONAL],
             cloud_watch_role=True,
             # The account-level logging role may serve other APIs too: keep it when this stack goes.
@@ -226,17 +242,7 @@ class ChatApi(Construct):
                 data_trace_enabled=False,  # never log request bodies: they hold prompts
                 metrics_enabled=True,
                 access_log_destination=apigw.LogGroupLogDestination(self.access_logs),
-                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
-                    caller=True,
-                    http_method=True,
-                    ip=True,
-                    protocol=True,
-                    request_time=True,
-                    resource_path=True,
-                    response_length=True,
-                    status=True,
-                    user=True,
-                ),
+                access_log_format=_access_log_format(),
             ),
             default_method_options=apigw.MethodOptions(
                 authorization_type=apigw.AuthorizationType.IAM
@@ -328,14 +334,27 @@ class ChatApi(Construct):
         )
 
     def _usage_plan(self, limits: ApiLimits) -> None:
-        self.api_key = self.api.add_api_key("ApiKey", description="Chat API key (read it with get-api-key)")
+        if not limits.api_keys:
+            self.api_key = self.api.add_api_key("ApiKey", description="Chat API key (read it with get-api-key)")
+            self._plan("UsagePlan", "Per-key limits for the chat API", self.api_key, limits)
+            self.api_keys[""] = self.api_key
+            return
+        # One key and one plan per consumer: each gets its own rate, burst and daily quota, and its key id shows
+        # in the access log, so one consumer can be throttled, cut off or rotated without touching the others.
+        for name in limits.api_keys:
+            suffix = consumer_suffix(name)
+            key = self.api.add_api_key(f"ApiKey{suffix}", description=f"Chat API key of consumer {name}")
+            self._plan(f"UsagePlan{suffix}", f"Chat API limits of consumer {name}", key, limits)
+            self.api_keys[name] = key
+
+    def _plan(self, construct_id: str, description: str, key: apigw.IApiKey, limits: ApiLimits) -> None:
         plan = self.api.add_usage_plan(
-            "UsagePlan",
-            description="Per-key limits for the chat API",
+            construct_id,
+            description=description,
             throttle=apigw.ThrottleSettings(rate_limit=limits.rate_limit, burst_limit=limits.burst_limit),
             quota=apigw.QuotaSettings(limit=limits.quota_per_day, period=apigw.Period.DAY),
         )
-        plan.add_api_key(self.api_key)
+        plan.add_api_key(key)
         plan.add_api_stage(stage=self.api.deployment_stage)
 
     @property
@@ -406,6 +425,33 @@ class ChatApi(Construct):
                     "-c reserved_concurrency=N to cap it"
                 },
             )
+
+
+def consumer_suffix(name: str) -> str:
+    """`alice-ops` -> `AliceOps`: a consumer name as a construct id / output name part."""
+    return "".join(part[:1].upper() + part[1:] for part in name.split("-"))
+
+
+def _access_log_format() -> apigw.AccessLogFormat:
+    """CDK's standard JSON fields plus the API key id (api_key mode: which consumer called; never the key)."""
+    f = apigw.AccessLogField
+    return apigw.AccessLogFormat.custom(
+        json.dumps(
+            {
+                "requestId": f.context_request_id(),
+                "ip": f.context_identity_source_ip(),
+                "user": f.context_identity_user(),
+                "caller": f.context_identity_caller(),
+                "apiKeyId": f.context_identity_api_key_id(),
+                "requestTime": f.context_request_time(),
+                "httpMethod": f.context_http_method(),
+                "resourcePath": f.context_resource_path(),
+                "status": f.context_status(),
+                "protocol": f.context_protocol(),
+                "responseLength": f.context_response_length(),
+            }
+        )
+    )
 
 
 def _schema_type(spec: dict[str, object]) -> apigw.JsonSchemaType:

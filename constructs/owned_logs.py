@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 
@@ -33,10 +34,12 @@ def own_execution_log_group(
     make the group depend on the stage it must precede.
     """
     stage = api.deployment_stage
+    name = f"API-Gateway-Execution-Logs_{api.rest_api_id}/{stage_name}"
+    allow_logs_to_use(key, name)
     group = logs.LogGroup(
         api,
         "ExecutionLogs",
-        log_group_name=f"API-Gateway-Execution-Logs_{api.rest_api_id}/{stage_name}",
+        log_group_name=name,
         encryption_key=key,
         retention=retention,
         removal_policy=cdk.RemovalPolicy.DESTROY,
@@ -45,8 +48,35 @@ def own_execution_log_group(
     return group
 
 
+def allow_logs_to_use(key: kms.IKey, log_group_name: str) -> None:
+    """Let CloudWatch Logs use `key` for the one log group `log_group_name` (the key policy CloudWatch Logs
+    documents, narrowed by the `kms:EncryptionContext:aws:logs:arn` condition to that group)."""
+    stack = cdk.Stack.of(key)
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            principals=[iam.ServicePrincipal(f"logs.{stack.region}.{stack.url_suffix}")],
+            actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+            resources=["*"],
+            conditions={
+                "ArnLike": {
+                    "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
+                        service="logs",
+                        resource="log-group",
+                        resource_name=log_group_name,
+                        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                }
+            },
+        )
+    )
+
+
 def own_log_retention_logs(
-    stack: cdk.Stack, *, key: kms.IKey, retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
+    stack: cdk.Stack,
+    *,
+    key: kms.IKey,
+    name: str,
+    retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
 ) -> logs.LogGroup | None:
     """Point CDK's LogRetention provider function at an encrypted log group of ours (None: no provider)."""
     provider = stack.node.try_find_child(LOG_RETENTION_PROVIDER_ID)
@@ -57,6 +87,8 @@ def own_log_retention_logs(
     group = logs.LogGroup(
         stack,
         "LogRetentionProviderLogs",
+        # Named under the chat API's log prefix, which its key policy already lets CloudWatch Logs use.
+        log_group_name=name,
         encryption_key=key,
         retention=retention,
         removal_policy=cdk.RemovalPolicy.DESTROY,

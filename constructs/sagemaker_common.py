@@ -17,6 +17,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sagemaker as sagemaker
 
 from constructs import Construct
+from constructs.deployment import UpdatePolicy, inference_component_update
 from constructs.inference_component import (
     ComponentScaling,
     InstanceScaling,
@@ -24,6 +25,7 @@ from constructs.inference_component import (
     VariantScaling,
     component_variant,
 )
+from constructs.monitoring import RollbackAlarms
 from constructs.nag import acknowledge, acknowledge_log_retention_provider, rendered_arn, skip_checkov
 from constructs.sdk_data import gpu_info
 
@@ -66,6 +68,7 @@ class Hosting:
     # At most one: an inference component that scales to zero, or autoscaling of the always-on instances.
     scale_to_zero: ScaleToZero | None = None
     instance_scaling: InstanceScaling | None = None
+    deployment_strategy: str = "auto"
 
     def __post_init__(self) -> None:
         if self.scale_to_zero is not None and self.instance_scaling is not None:
@@ -93,6 +96,28 @@ class Hosting:
                 f"volume_size is not accepted for {self.instance_type}: it has local NVMe instance storage; "
                 f"only {', '.join(f + '*' for f in EBS_VOLUME_FAMILIES)} take an EBS volume size"
             )
+        self.update_policy  # noqa: B018  (validates the strategy against the instance count)
+
+    @property
+    def update_policy(self) -> UpdatePolicy:
+        return UpdatePolicy(
+            strategy=self.deployment_strategy,
+            instance_count=self.instance_count,
+            health_check_timeout=self.health_check_timeout,
+            model_download_timeout=self.model_download_timeout,
+        )
+
+
+def confused_deputy_guard(principal: iam.ServicePrincipal, stack: cdk.Stack, service: str) -> iam.IPrincipal:
+    """Only this account's resources of `service` may make the service assume the role (SageMaker's
+    "Cross-service confused deputy prevention" page: aws:SourceAccount, plus aws:SourceArn with wildcards for
+    resources whose ARN is not known yet, here every resource of the service in this account and region)."""
+    return principal.with_conditions(
+        {
+            "StringEquals": {"aws:SourceAccount": stack.account},
+            "ArnLike": {"aws:SourceArn": f"arn:{stack.partition}:{service}:{stack.region}:{stack.account}:*"},
+        }
+    )
 
 
 class HostedEndpoint(Construct):
@@ -125,7 +150,7 @@ class HostedEndpoint(Construct):
             role = iam.Role(
                 self,
                 "ExecutionRole",
-                assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+                assumed_by=confused_deputy_guard(iam.ServicePrincipal("sagemaker.amazonaws.com"), stack, "sagemaker"),
                 description="SageMaker execution role: pull one DLC image, read its artifacts, write its logs",
             )
         policy = iam.Policy(self, "ExecutionPolicy")
@@ -242,6 +267,7 @@ class HostedEndpoint(Construct):
             retain_all_variant_properties=True if zero is not None or hosting.instance_scaling is not None else None,
         )
         self._add_scaling(model, hosting, variant.variant_name)
+        self._guard_updates(hosting)
         for resource in (model, self.endpoint_config, self.endpoint):
             resource.apply_removal_policy(cdk.RemovalPolicy.DESTROY)
         # SageMaker creates the log group itself and never expires it; this sets retention and removes it on
@@ -304,6 +330,30 @@ class HostedEndpoint(Construct):
     def inference_component_name(self) -> str | None:
         """The inference component callers must name on every call; None when the variant hosts the model."""
         return self.component.name if self.component is not None else None
+
+    def _guard_updates(self, hosting: Hosting) -> None:
+        """Rollback alarms on the variant, named in the endpoint's DeploymentConfig (blue/green or rolling)."""
+        self.variant_name = "AllTraffic"
+        self.update_policy = hosting.update_policy
+        if self.component is not None:
+            # Scale to zero: the model lives in the inference component, whose invocation metrics carry its name;
+            # an update of the component rolls one copy at a time and rolls back on the same kind of alarms.
+            self.rollback_alarms = RollbackAlarms(
+                self, "RollbackAlarms", dimensions={"InferenceComponentName": self.component.name}
+            )
+            if self.update_policy.resolved != "none":
+                self.component.component.deployment_config = inference_component_update(
+                    self.rollback_alarms.names,
+                    health_check_timeout=hosting.health_check_timeout,
+                    model_download_timeout=hosting.model_download_timeout,
+                )
+            return
+        self.rollback_alarms = RollbackAlarms(
+            self,
+            "RollbackAlarms",
+            dimensions={"EndpointName": self.endpoint.attr_endpoint_name, "VariantName": self.variant_name},
+        )
+        self.endpoint.deployment_config = self.update_policy.config(self.rollback_alarms.names)
 
     @property
     def endpoint_name(self) -> str:

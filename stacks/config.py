@@ -24,8 +24,10 @@ from constructs.catalog import (
     ModelPreset,
     default_instance,
 )
+from constructs.deployment import STRATEGIES, resolve_strategy
 from constructs.model_data import KMS_KEY_ARN, S3_PREFIX_URI
 from constructs.model_lock import command_for, locked_model
+from constructs.monitoring import EMAIL
 from constructs.private_network import SECURITY_GROUP_ID, SUBNET_ID, VPC_ID
 from constructs.quantization import quantize_problem
 from constructs.regions import LWA_REGIONS, SUPPORTED_PARTITIONS
@@ -61,6 +63,8 @@ ACCOUNT = re.compile(r"^\d{12}$")
 SECRET_REF = re.compile(r"^(arn:aws[\w-]*:secretsmanager:[\w-]+:\d{12}:secret:[\w/+=.@-]+|[\w/+=.@-]{1,512})$")
 STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
+CONSUMER_NAME = re.compile(r"^(?=.{1,32}$)[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+MAX_API_KEYS = 50
 
 
 class ConfigError(ValueError):
@@ -127,6 +131,9 @@ class AppConfig:
     target_concurrency: int | None = None
     scale_out_cooldown: int | None = None
     scale_in_cooldown: int | None = None
+    deployment_strategy: str = "auto"
+    alarm_email: str | None = None
+    api_keys: tuple[str, ...] = ()
 
 
 def _fail(key: str, value: Any, allowed: str) -> ConfigError:
@@ -331,6 +338,25 @@ def _active_hours(key: str, value: Any) -> ActiveHours:
         raise _fail(key, value, f'{err}; e.g. "MON-FRI 08:00-19:00 Europe/Berlin"') from None
 
 
+def _api_keys(key: str, value: Any) -> tuple[str, ...]:
+    allowed = (
+        f"a comma-separated list of 1-{MAX_API_KEYS} distinct consumer names like alice,bob "
+        "(lower-case letters and digits, '-' between them, up to 32)"
+    )
+    names = [n.strip() for n in value.split(",")] if isinstance(value, str) else value
+    if not isinstance(names, list) or not 1 <= len(names) <= MAX_API_KEYS:
+        raise _fail(key, value, f"expected {allowed}")
+    bad = [n for n in names if not isinstance(n, str) or not CONSUMER_NAME.fullmatch(n)]
+    if bad:
+        raise _fail(key, value, f"{', '.join(map(repr, bad))} not valid; expected {allowed}")
+    # Output and construct names drop the '-': alice-1 and alice1 would be the same consumer there.
+    squashed = [n.replace("-", "") for n in names]
+    dupes = sorted({n for n in names if squashed.count(n.replace("-", "")) > 1})
+    if dupes:
+        raise _fail(key, value, f"{', '.join(dupes)} given more than once (ignoring '-'); expected {allowed}")
+    return tuple(names)
+
+
 # key -> (parser, help shown in errors and the README)
 CONTEXT_KEYS: dict[str, tuple[Callable[[str, Any], Any], str]] = {
     "model": (_model, f"catalog preset or Hugging Face model id (default {DEFAULT_MODEL})"),
@@ -403,6 +429,9 @@ CONTEXT_KEYS: dict[str, tuple[Callable[[str, Any], Any], str]] = {
     "target_concurrency": (_int(1, 1000), "autoscaling target: concurrent requests per instance/copy (default 4)"),
     "scale_out_cooldown": (_int(0, 3600), "autoscaling: seconds between scale-outs (default 60)"),
     "scale_in_cooldown": (_int(0, 3600), "always-on autoscaling: seconds between scale-ins (default 600)"),
+    "deployment_strategy": (_choice(STRATEGIES), "how endpoint updates shift traffic and roll back (default auto)"),
+    "alarm_email": (_pattern(EMAIL, "an e-mail address like ops@example.com"), "alarm notifications e-mail"),
+    "api_keys": (_api_keys, "api_key mode: one key and usage plan per named consumer (default one key)"),
 }
 
 
@@ -511,6 +540,21 @@ def from_context(context: Mapping[str, Any]) -> AppConfig:
     if v.get("api_burst_limit", 20) < v.get("api_rate_limit", 10):
         raise _fail("api_burst_limit", v.get("api_burst_limit"), "must be at least api_rate_limit")
     check_pipeline(v)
+    if "deployment_strategy" in v:
+        try:
+            resolve_strategy(v["deployment_strategy"], v.get("instance_count", 1))
+        except ValueError as err:
+            reason = str(err).removeprefix(f"deployment_strategy {v['deployment_strategy']!r} ")
+            raise _fail("deployment_strategy", v["deployment_strategy"], reason) from None
+    if v.get("scale_to_zero") and v.get("deployment_strategy", "auto") not in ("auto", "rolling", "none"):
+        raise _fail(
+            "deployment_strategy",
+            v["deployment_strategy"],
+            "with scale_to_zero=true the model is updated copy by copy (rolling, rolled back on alarms): "
+            "allowed values there: auto, rolling, none",
+        )
+    if "api_keys" in v and v.get("api_auth", "iam") != "api_key":
+        raise _fail("api_keys", ",".join(v["api_keys"]), "named API keys need -c api_auth=api_key")
     if v.get("deployment") == "jumpstart" and "jumpstart_model" not in v:
         if model.jumpstart_model is None:
             raise ConfigError(

@@ -9,16 +9,18 @@ import aws_cdk as cdk
 
 from constructs import Construct
 from constructs.catalog import VLLM_GPU_MEMORY_UTILIZATION
-from constructs.chat_api import STAGE_NAME, ApiLimits, ChatApi, ChatSettings
+from constructs.chat_api import INTEGRATION_TIMEOUT, STAGE_NAME, ApiLimits, ChatApi, ChatSettings, consumer_suffix
 from constructs.inference_component import InstanceScaling, ScaleToZero
 from constructs.jumpstart_endpoint import JumpStartEndpoint, JumpStartModelRef, jumpstart_hosting
 from constructs.jumpstart_lock import jumpstart_lock_command, load_locked_model
 from constructs.model_data import S3ModelData
+from constructs.monitoring import Monitoring
 from constructs.owned_logs import own_execution_log_group, own_log_retention_logs
 from constructs.private_hosting import PrivateSettings
 from constructs.private_network import NetworkSettings
 from constructs.regions import supported_regions
 from constructs.sagemaker_common import Hosting
+from constructs.sdk_data import gpu_info
 from constructs.tgi_endpoint import TgiEndpoint, TgiModel
 from constructs.vllm_endpoint import VllmEndpoint, VllmModel, default_health_check
 from stacks.config import AppConfig
@@ -49,6 +51,7 @@ class LlmChatStack(cdk.Stack):
                 max_input_tokens=max_input,
                 max_total_tokens=max_total,
                 inference_component_name=self.llm.inference_component_name,
+                metrics_namespace=self.metrics_namespace,
             ),
             limits=ApiLimits(
                 auth=config.api_auth,
@@ -56,16 +59,33 @@ class LlmChatStack(cdk.Stack):
                 burst_limit=config.api_burst_limit,
                 quota_per_day=config.api_quota_per_day,
                 reserved_concurrency=config.reserved_concurrency,
+                api_keys=config.api_keys,
             ),
         )
         own_execution_log_group(self.chat.api, stage_name=STAGE_NAME, key=self.chat.log_key)
-        own_log_retention_logs(self, key=self.chat.log_key)
+        own_log_retention_logs(self, key=self.chat.log_key, name=f"{self.chat.log_group_prefix}log-retention")
         self._region_rule()
+        self.monitoring = Monitoring(
+            self,
+            "Ops",
+            endpoint_name=self.llm.endpoint_name,
+            variant_name=self.llm.variant_name,
+            gpu_count=gpu_info(self.llm.hosting.instance_type).count,
+            rollback_alarms=self.llm.rollback_alarms.alarms,
+            rollback_alarm_names=self.llm.rollback_alarms.names,
+            function=self.chat.function,
+            function_timeout=INTEGRATION_TIMEOUT,
+            api_name=self.chat.api.rest_api_name,
+            stage_name=STAGE_NAME,
+            metrics_namespace=self.metrics_namespace,
+            alarm_email=config.alarm_email,
+        )
         cdk.CfnOutput(self, "EndpointName", value=self.llm.endpoint_name, description="SageMaker endpoint name")
         cdk.CfnOutput(self, "ModelId", value=self.model_id, description="Model served by the endpoint")
         cdk.CfnOutput(self, "ImageUri", value=self.llm.image_uri, description="Serving container image")
         cdk.CfnOutput(self, "InstanceType", value=self.llm.hosting.instance_type, description="Instance type")
         cdk.CfnOutput(self, "ApiUrl", value=self.chat.url, description="Chat API base URL")
+        cdk.CfnOutput(self, "DashboardUrl", value=self.monitoring.dashboard_url, description="Operations dashboard")
         for name, (value, description) in _examples(self, config.api_auth).items():
             cdk.CfnOutput(self, name, value=value, description=description)
 
@@ -91,6 +111,11 @@ class LlmChatStack(cdk.Stack):
                 )
             ],
         )
+
+    @property
+    def metrics_namespace(self) -> str:
+        """Where the chat proxy writes its EMF token metrics (METRICS_NAMESPACE) and the dashboard reads them."""
+        return f"LlmChat/{self.stack_name}"
 
     @property
     def model_id(self) -> str:
@@ -119,7 +144,7 @@ class LlmChatStack(cdk.Stack):
             model_download_timeout=c.model_download_timeout,
             volume_size=c.volume_size,
         )
-        hosting = dataclasses.replace(hosting, **_scaling(c))
+        hosting = dataclasses.replace(hosting, deployment_strategy=c.deployment_strategy, **_scaling(c))
         return JumpStartEndpoint(
             self,
             "Llm",
@@ -137,6 +162,7 @@ class LlmChatStack(cdk.Stack):
             model_download_timeout=c.model_download_timeout,
             volume_size=c.volume_size,
             **_scaling(c),
+            deployment_strategy=c.deployment_strategy,
         )
         return TgiEndpoint(
             self,
@@ -255,6 +281,15 @@ def _description(c: AppConfig) -> str:
 
 
 _HELLO = '{"model":"tgi","messages":[{"role":"user","content":"Hello"}]}'
+# Secrets never go on curl's command line (any local user can read argv with ps): the shell builtin printf pipes
+# them into `curl --config -`, and `aws configure export-credentials` (which also covers SSO and profiles) is
+# evaluated into the shell's own environment. An empty session token gives an empty header, which curl drops.
+_SIGV4_CONFIG = (
+    'eval "$(aws configure export-credentials --format env)" && '
+    """printf 'user = "%s:%s"\\nheader = "x-amz-security-token: %s"\\n' """
+    '"$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" "${AWS_SESSION_TOKEN:-}" | '
+)
+_API_KEY_CONFIG = """printf 'header = "x-api-key: %s"\\n' "$API_KEY" | """
 
 
 def _examples(stack: LlmChatStack, auth: str) -> dict[str, tuple[str, str]]:
@@ -262,24 +297,25 @@ def _examples(stack: LlmChatStack, auth: str) -> dict[str, tuple[str, str]]:
     base = f"{stack.chat.url}v1"
     if auth == "iam":
         curl = (
-            f"curl --aws-sigv4 aws:amz:{stack.region}:execute-api "
-            '--user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" -H "x-amz-security-token: $AWS_SESSION_TOKEN" '
+            f"{_SIGV4_CONFIG}curl --config - --aws-sigv4 aws:amz:{stack.region}:execute-api "
             f"-H 'content-type: application/json' -d '{_HELLO}' {base}/chat/completions"
         )
         client = (
             f'OpenAI(base_url="{base}", api_key="unused", '
-            f'http_client=httpx.Client(auth=SigV4(region="{stack.region}"), timeout=900))  # examples/sigv4.py'
+            f'http_client=httpx.Client(auth=SigV4(region="{stack.region}"), timeout=900))  # llmchat/sigv4.py'
         )
         return {
-            "CurlExample": (curl, "Ready-to-paste request signed with your AWS credentials"),
+            "CurlExample": (curl, "Ready-to-paste request signed with your AWS credentials (kept out of argv)"),
             "OpenAiExample": (client, "openai Python client settings"),
         }
-    curl = f"curl -H \"x-api-key: $API_KEY\" -H 'content-type: application/json' -d '{_HELLO}' {base}/chat/completions"
+    curl = f"{_API_KEY_CONFIG}curl --config - -H 'content-type: application/json' -d '{_HELLO}' {base}/chat/completions"
     client = f'OpenAI(base_url="{base}", api_key="unused", default_headers={{"x-api-key": API_KEY}})'
-    key_id = stack.chat.api_key.key_id
-    command = f"aws apigateway get-api-key --include-value --query value --output text --api-key {key_id}"
-    return {
-        "CurlExample": (curl, "Ready-to-paste request (export API_KEY first)"),
+    examples = {
+        "CurlExample": (curl, "Ready-to-paste request (export API_KEY first; it stays out of argv)"),
         "OpenAiExample": (client, "openai Python client settings"),
-        "ApiKeyCommand": (command, "Prints the API key"),
     }
+    for name, key in stack.chat.api_keys.items():
+        command = f"aws apigateway get-api-key --include-value --query value --output text --api-key {key.key_id}"
+        who = f" of consumer {name}" if name else ""
+        examples[f"ApiKeyCommand{consumer_suffix(name)}"] = (command, f"Prints the API key{who}")
+    return examples

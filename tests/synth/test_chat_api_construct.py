@@ -208,10 +208,18 @@ def test_the_lambda_environment_is_one_the_chat_app_accepts(synth: Any, context:
     assert settings.log_prompts is False
 
 
-def test_log_key_lets_cloudwatch_logs_use_it_only_for_this_accounts_log_groups(default_synth: Any) -> None:
+def test_log_key_lets_cloudwatch_logs_use_it_only_for_this_stacks_log_groups(default_synth: Any) -> None:
     (key,) = default_synth.of_type("AWS::KMS::Key").values()
     statements = key["Properties"]["KeyPolicy"]["Statement"]
     (logs,) = [s for s in statements if "Service" in s["Principal"]]
     assert "kms:Describe*" in logs["Action"] and "kms:GenerateDataKey*" in logs["Action"]
     condition = logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]["Fn::Join"][1]
-    assert condition[-1] == ":log-group:*"
+    assert condition[-3:] == [":log-group:/llm-chat/", {"Ref": "AWS::StackName"}, "/*"]
+    # ... and the two log groups the key encrypts are exactly the ones under that prefix.
+    names = sorted(
+        json.dumps(g["Properties"]["LogGroupName"]) for g in default_synth.of_type("AWS::Logs::LogGroup").values()
+    )
+    assert names == [
+        json.dumps({"Fn::Join": ["", ["/llm-chat/", {"Ref": "AWS::StackName"}, f"/{name}"]]})
+        for name in ("api-access", "chat-proxy")
+    ]

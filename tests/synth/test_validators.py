@@ -68,6 +68,20 @@ CONTEXTS: dict[str, dict[str, str]] = {
     "scale-to-zero-active-hours": {"scale_to_zero": "true", "active_hours": "MON-FRI 08:00-19:00 Europe/Berlin"},
     "scale-to-zero-jumpstart": {"deployment": "jumpstart", "region": "us-east-1", "scale_to_zero": "true"},
     "autoscaling": {"max_instances": "3", "region": "us-east-1"},
+    "ops-api-keys-email-linear": {
+        "api_auth": "api_key",
+        "api_keys": "alice,bob-2",
+        "alarm_email": "ops@example.com",
+        "instance_count": "3",
+        "deployment_strategy": "linear",
+        "region": "us-east-1",
+    },
+    "ops-rolling-email-agnostic": {
+        "instance_count": "2",
+        "deployment_strategy": "rolling",
+        "alarm_email": "ops@example.com",
+    },
+    "ops-no-guardrails": {"deployment_strategy": "none"},
 }
 
 

@@ -1,0 +1,385 @@
+"""Alarms and the operations dashboard: the endpoint's rollback alarms, resource and chat-API alarms, an optional
+encrypted SNS topic with an e-mail subscription, and one dashboard for endpoint, Lambda, API and tokens.
+
+Plain `aws_cloudwatch` rather than cdk-monitoring-constructs: a dozen alarms and one dashboard do not pay for a
+second jsii library loaded on every synth (and pinned against aws-cdk-lib in the shared requirements).
+
+Metric names and dimensions: `AWS/SageMaker` (`Invocation5XXErrors`, `InvocationModelErrors`, `ModelLatency` in
+microseconds) and `/aws/sagemaker/Endpoints` (`GPUMemoryUtilization` summed over the instance's GPUs, i.e. up
+to 100 % x GPUs; `DiskUtilization`), both by `EndpointName` + `VariantName` (SageMaker's "Monitor Amazon
+SageMaker AI with Amazon CloudWatch" page, summarised in shared/reference/sagemaker-scaling.md).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+
+from constructs import Construct
+
+# RFC 5321-ish: one @, no spaces, a dotted domain; SNS confirms the address itself.
+EMAIL = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
+# A non-streamed answer of ~1000 tokens takes tens of seconds on a 40B model; p99 above two minutes means the
+# new model (or its settings) is far slower than anything this API is sized for.
+MODEL_LATENCY_P99_SECONDS = 120
+# TGI reserves most GPU memory up front for its KV cache, so steady state sits near the top: alarm only at
+# the very ceiling (per GPU), where a new allocation fails.
+GPU_MEMORY_PERCENT_PER_GPU = 98
+DISK_PERCENT = 90
+# Lambda Duration p99 at 90 % of the timeout: streams are about to be cut off.
+DURATION_SHARE_OF_TIMEOUT = 0.9
+API_5XX_PER_5_MINUTES = 5
+TOKEN_METRICS = ("Requests", "PromptTokens", "CompletionTokens")
+
+
+def alarm_name(scope: Construct, suffix: str) -> str:
+    """A name fixed before the alarm exists (stack name + construct id + suffix): the endpoint's DeploymentConfig
+    names its rollback alarms while the alarms' own dimensions name the endpoint, so a Ref would be a cycle."""
+    return f"{cdk.Aws.STACK_NAME}-{scope.node.id}-{suffix}"
+
+
+class RollbackAlarms(Construct):
+    """Alarms on one endpoint variant's invocation errors and latency: they page, and they roll an update back."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, dimensions: Mapping[str, str]) -> None:
+        super().__init__(scope, construct_id)
+        owner = scope
+
+        def metric(name: str, statistic: str) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace="AWS/SageMaker",
+                metric_name=name,
+                dimensions_map=dict(dimensions),
+                statistic=statistic,
+                period=cdk.Duration.minutes(1),
+            )
+
+        # One minute periods, two breaching minutes out of three: fast enough to stop a canary, not so twitchy
+        # that a single failed request undoes a deployment.
+        self.alarms = [
+            cloudwatch.Alarm(
+                self,
+                "Invocation5xx",
+                alarm_name=alarm_name(owner, "invocation-5xx"),
+                alarm_description="The endpoint answered 5XX errors (rolls back an endpoint update in progress)",
+                metric=metric("Invocation5XXErrors", "Sum"),
+                threshold=1,
+                evaluation_periods=3,
+                datapoints_to_alarm=2,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+            cloudwatch.Alarm(
+                self,
+                "ModelErrors",
+                alarm_name=alarm_name(owner, "model-errors"),
+                alarm_description="The model container failed requests (rolls back an endpoint update in progress)",
+                metric=metric("InvocationModelErrors", "Sum"),
+                threshold=1,
+                evaluation_periods=3,
+                datapoints_to_alarm=2,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+            cloudwatch.Alarm(
+                self,
+                "ModelLatencyP99",
+                alarm_name=alarm_name(owner, "model-latency-p99"),
+                alarm_description=f"Model latency p99 above {MODEL_LATENCY_P99_SECONDS} s (rolls back an endpoint "
+                "update in progress)",
+                metric=metric("ModelLatency", "p99"),
+                threshold=MODEL_LATENCY_P99_SECONDS * 1_000_000,  # ModelLatency is in microseconds
+                evaluation_periods=3,
+                datapoints_to_alarm=3,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+        ]
+        self.names = [alarm_name(owner, s) for s in ("invocation-5xx", "model-errors", "model-latency-p99")]
+
+
+class Monitoring(Construct):
+    """Resource and chat-API alarms, an optional e-mail topic (KMS-encrypted) for every alarm, and one dashboard
+    (endpoint, Lambda, API Gateway, tokens per caller from the proxy's EMF metrics in `metrics_namespace`)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        endpoint_name: str,
+        variant_name: str,
+        gpu_count: int,
+        rollback_alarms: Sequence[cloudwatch.Alarm],
+        rollback_alarm_names: Sequence[str],
+        function: lambda_.Function,
+        function_timeout: cdk.Duration,
+        api_name: str,
+        stage_name: str,
+        metrics_namespace: str,
+        alarm_email: str | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        if alarm_email is not None and not EMAIL.fullmatch(alarm_email):
+            raise ValueError(f"alarm_email {alarm_email!r} is not an e-mail address like ops@example.com")
+        if gpu_count < 1:
+            raise ValueError(f"gpu_count {gpu_count} must be at least 1")
+        self.metrics_namespace = metrics_namespace
+        variant = {"EndpointName": endpoint_name, "VariantName": variant_name}
+        invocations = {**variant}
+        api_dims = {"ApiName": api_name, "Stage": stage_name}
+
+        def instance_metric(name: str) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace="/aws/sagemaker/Endpoints",
+                metric_name=name,
+                dimensions_map=variant,
+                statistic="Maximum",
+                period=cdk.Duration.minutes(5),
+            )
+
+        gpu_memory = instance_metric("GPUMemoryUtilization")
+        disk = instance_metric("DiskUtilization")
+        lambda_errors = function.metric_errors(period=cdk.Duration.minutes(5), statistic="Sum")
+        lambda_throttles = function.metric_throttles(period=cdk.Duration.minutes(5), statistic="Sum")
+        lambda_duration = function.metric_duration(period=cdk.Duration.minutes(5), statistic="p99")
+        api_5xx = cloudwatch.Metric(
+            namespace="AWS/ApiGateway",
+            metric_name="5XXError",
+            dimensions_map=api_dims,
+            statistic="Sum",
+            period=cdk.Duration.minutes(5),
+        )
+
+        def alarm(
+            construct_id: str,
+            name: str,
+            metric: cloudwatch.Metric,
+            threshold: float,
+            description: str,
+            *,
+            periods: int = 1,
+            operator: cloudwatch.ComparisonOperator = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        ) -> cloudwatch.Alarm:
+            return cloudwatch.Alarm(
+                self,
+                construct_id,
+                alarm_name=alarm_name(self, name),
+                alarm_description=description,
+                metric=metric,
+                threshold=threshold,
+                evaluation_periods=periods,
+                comparison_operator=operator,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+
+        self.alarms = [
+            alarm(
+                "GpuMemory",
+                "gpu-memory",
+                gpu_memory,
+                GPU_MEMORY_PERCENT_PER_GPU * gpu_count,
+                f"GPU memory at {GPU_MEMORY_PERCENT_PER_GPU} % of {gpu_count} GPU(s) for 15 minutes",
+                periods=3,
+            ),
+            alarm("Disk", "disk", disk, DISK_PERCENT, f"Endpoint instance disk above {DISK_PERCENT} %", periods=2),
+            alarm(
+                "LambdaErrors",
+                "lambda-errors",
+                lambda_errors,
+                1,
+                "The chat proxy Lambda failed (crash or timeout, not a 4xx)",
+            ),
+            alarm(
+                "LambdaThrottles",
+                "lambda-throttles",
+                lambda_throttles,
+                1,
+                "Invocations of the chat proxy Lambda were throttled",
+            ),
+            alarm(
+                "LambdaDuration",
+                "lambda-duration",
+                lambda_duration,
+                function_timeout.to_milliseconds() * DURATION_SHARE_OF_TIMEOUT,
+                f"Chat proxy p99 duration at {int(DURATION_SHARE_OF_TIMEOUT * 100)} % of its timeout: streams are "
+                "about to be cut off",
+            ),
+            alarm(
+                "Api5xx",
+                "api-5xx",
+                api_5xx,
+                API_5XX_PER_5_MINUTES,
+                f"{API_5XX_PER_5_MINUTES}+ API 5XX answers in 5 minutes",
+            ),
+        ]
+
+        self.topic: sns.Topic | None = None
+        if alarm_email is not None:
+            self.topic = self._topic(alarm_email)
+            action = cw_actions.SnsAction(self.topic)
+            for a in [*rollback_alarms, *self.alarms]:
+                a.add_alarm_action(action)
+                a.add_ok_action(action)
+
+        stack = cdk.Stack.of(self)
+        self.dashboard = cloudwatch.Dashboard(
+            self, "Dashboard", dashboard_name=f"{stack.stack_name}-operations", default_interval=cdk.Duration.hours(6)
+        )
+        # The status widget names alarms by ARNs built from their fixed names rather than GetAtt: the same ARNs,
+        # and the dashboard does not wait for (nor a local CloudFormation emulator have to resolve) every alarm.
+        by_arn = [
+            cloudwatch.Alarm.from_alarm_arn(
+                self,
+                f"Status{i}",
+                stack.format_arn(
+                    service="cloudwatch",
+                    resource="alarm",
+                    resource_name=name,
+                    arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                ),
+            )
+            for i, name in enumerate([*rollback_alarm_names, *(_name_of(a) for a in self.alarms)])
+        ]
+        self.dashboard.add_widgets(cloudwatch.AlarmStatusWidget(title="Alarms", alarms=by_arn, width=24, height=4))
+        self.dashboard.add_widgets(
+            _graph(
+                "Endpoint invocations and errors",
+                [
+                    _sm("Invocations", invocations, "Sum"),
+                    _sm("Invocation4XXErrors", invocations, "Sum"),
+                    _sm("Invocation5XXErrors", invocations, "Sum"),
+                    _sm("InvocationModelErrors", invocations, "Sum"),
+                ],
+            ),
+            _graph(
+                "Model latency (microseconds)",
+                [
+                    _sm("ModelLatency", invocations, "p50"),
+                    _sm("ModelLatency", invocations, "p99"),
+                    _sm("OverheadLatency", invocations, "p99"),
+                ],
+            ),
+            _graph(
+                "GPU (summed over GPUs) and disk, %",
+                [
+                    gpu_memory,
+                    instance_metric("GPUUtilization"),
+                    disk,
+                ],
+            ),
+        )
+        self.dashboard.add_widgets(
+            _graph(
+                "Chat Lambda",
+                [
+                    function.metric_invocations(statistic="Sum"),
+                    lambda_errors,
+                    lambda_throttles,
+                    function.metric("ConcurrentExecutions", statistic="Maximum"),
+                ],
+            ),
+            _graph("Chat Lambda duration (ms)", [function.metric_duration(statistic="p50"), lambda_duration]),
+            _graph(
+                "API Gateway",
+                [
+                    cloudwatch.Metric(
+                        namespace="AWS/ApiGateway", metric_name="Count", dimensions_map=api_dims, statistic="Sum"
+                    ),
+                    cloudwatch.Metric(
+                        namespace="AWS/ApiGateway", metric_name="4XXError", dimensions_map=api_dims, statistic="Sum"
+                    ),
+                    api_5xx,
+                ],
+            ),
+        )
+        # Tokens: the proxy's EMF metrics (dimensions Model and Caller on every data point). A Metrics Insights
+        # query over the schema needs no list of callers, which are only known at run time.
+        self.dashboard.add_widgets(
+            _graph(
+                "Tokens (all callers)",
+                [_insights(metrics_namespace, name) for name in ("PromptTokens", "CompletionTokens")],
+            ),
+            _graph("Top 10 callers by completion tokens", [_insights(metrics_namespace, "CompletionTokens", top=10)]),
+            _graph("Top 10 callers by requests", [_insights(metrics_namespace, "Requests", top=10)]),
+        )
+
+    @property
+    def dashboard_url(self) -> str:
+        region = cdk.Stack.of(self).region
+        return (
+            f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
+            f"#dashboards:name={self.dashboard.dashboard_name}"
+        )
+
+    def _topic(self, email: str) -> sns.Topic:
+        key = kms.Key(
+            self,
+            "TopicKey",
+            description="Encrypts the alarm notification topic",
+            enable_key_rotation=True,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+            pending_window=cdk.Duration.days(7),
+        )
+        stack = cdk.Stack.of(self)
+        # CloudWatch alarms publish to an encrypted topic only if the key lets them (SNS docs, "Enable
+        # compatibility between event sources from AWS services and encrypted topics"); only this account's alarms.
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {
+                        "aws:SourceArn": stack.format_arn(
+                            service="cloudwatch",
+                            resource="alarm",
+                            resource_name="*",
+                            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                    },
+                },
+            )
+        )
+        topic = sns.Topic(self, "AlarmTopic", display_name="LLM chat alarms", master_key=key, enforce_ssl=True)
+        topic.add_subscription(subscriptions.EmailSubscription(email))
+        return topic
+
+
+def _name_of(alarm: cloudwatch.Alarm) -> str:
+    cfn = alarm.node.default_child
+    assert isinstance(cfn, cloudwatch.CfnAlarm) and cfn.alarm_name is not None
+    return cfn.alarm_name
+
+
+def _sm(name: str, dimensions: Mapping[str, str], statistic: str) -> cloudwatch.Metric:
+    return cloudwatch.Metric(
+        namespace="AWS/SageMaker", metric_name=name, dimensions_map=dict(dimensions), statistic=statistic
+    )
+
+
+def _insights(namespace: str, metric: str, *, top: int | None = None) -> cloudwatch.MathExpression:
+    """A Metrics Insights query over the proxy's schema; `top` groups by caller, largest first."""
+    if metric not in TOKEN_METRICS or not re.fullmatch(r"[\w/.-]+", namespace):
+        raise ValueError(f"no token metric {metric!r} in namespace {namespace!r}")
+    # Both parts are checked above: the query is built only from the metric names and the stack name.
+    query = f'SELECT SUM({metric}) FROM SCHEMA("{namespace}", Caller, Model)'  # noqa: S608
+    if top is not None:
+        query += f" GROUP BY Caller ORDER BY SUM() DESC LIMIT {top}"
+    return cloudwatch.MathExpression(expression=query, label=metric, period=cdk.Duration.minutes(5))
+
+
+def _graph(title: str, metrics: Sequence[cloudwatch.IMetric]) -> cloudwatch.GraphWidget:
+    return cloudwatch.GraphWidget(title=title, left=list(metrics), width=8, height=6)
