@@ -178,7 +178,9 @@ def test_generate_matches_the_sdk_predict_shape(http: httpx.Client, emulator: Em
     response = http.post("/generate", json=payload)
     assert response.status_code == 200
     assert response.json() == [{"generated_text": "Hello! How can I help?"}]
-    assert emulator.requests[0]["payload"] == payload
+    # The caller's parameters reach TGI unchanged; the token counts are asked for metering (and not returned).
+    metered = {"details": True, "decoder_input_details": True}
+    assert emulator.requests[0]["payload"] == {**payload, "parameters": {**payload["parameters"], **metered}}
 
 
 def test_generate_return_full_text_and_details_pass_through(http: httpx.Client, emulator: Emulator) -> None:
@@ -190,7 +192,7 @@ def test_generate_return_full_text_and_details_pass_through(http: httpx.Client, 
 
 def test_generate_applies_the_default_max_new_tokens(http: httpx.Client, emulator: Emulator) -> None:
     http.post("/generate", json={"inputs": "Hi"})
-    assert emulator.requests[0]["payload"]["parameters"] == {"max_new_tokens": 512}
+    assert emulator.requests[0]["payload"]["parameters"]["max_new_tokens"] == 512
 
 
 def test_generate_stream_passes_tgi_events_through(http: httpx.Client, emulator: Emulator) -> None:

@@ -49,6 +49,7 @@ from chatapi.service import (
 )
 from chatapi.settings import Settings
 from chatapi.streaming import EventStreamResponse
+from chatapi.usage import Usage, finish_pending, generate_details, load_usage_settings, tgi_counts
 
 logger = Logger(service="chat-proxy")
 
@@ -108,6 +109,7 @@ class RequestContextMiddleware:
                 await error_response(error)(scope, receive, send_with_id)
                 status = 500
         finally:
+            await finish_pending(scope)
             logger.info(
                 "request",
                 extra={
@@ -223,9 +225,13 @@ def _open_stream(backend: SageMakerBackend, payload: dict[str, Any]) -> tuple[Tg
     return stream, itertools.chain([first], events)
 
 
-def create_app(settings: Settings, backend: SageMakerBackend | None = None) -> FastAPI:
-    """The chat API for ``settings``; ``backend`` defaults to boto3's sagemaker-runtime client."""
+def create_app(settings: Settings, backend: SageMakerBackend | None = None, usage: Usage | None = None) -> FastAPI:
+    """The chat API for ``settings``; ``backend`` defaults to boto3's sagemaker-runtime client, ``usage`` (callers,
+    metering, limits) to what the environment configures (``chatapi.usage``)."""
     backend = backend or SageMakerBackend(make_client(settings), settings.endpoint_name)
+    usage = usage or Usage.from_settings(
+        load_usage_settings(), settings.model_id, region=settings.aws_region, logger=logger
+    )
     created = int(time.time())
     app = FastAPI(
         title="LLM chat API",
@@ -294,16 +300,20 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None) -> F
             **ERROR_RESPONSES,
         },
     )
-    def chat_completions(request: ChatCompletionRequest) -> Response:
+    def chat_completions(request: ChatCompletionRequest, http_request: Request) -> Response:
         """OpenAI chat completions; ``stream: true`` answers ``chat.completion.chunk`` SSE ending in ``[DONE]``."""
         plan = plan_chat(request, settings)
         log_text("prompt", plan.prompt)
+        ticket = usage.start(http_request, stream=bool(request.stream))
         if not request.stream:
             answer = backend.invoke(plan.payload)
-            body, _ = chat_completion(answer, plan, settings.model_id)
+            body, details = chat_completion(answer, plan, settings.model_id)
+            prompt_tokens, completion_tokens = tgi_counts(details)
+            ticket.finish(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
             log_text("completion", body["choices"][0]["message"]["content"])
             return JSONResponse(body)
         stream, events = _open_stream(backend, plan.payload)
+        events = ticket.watch(events)
         outcome = StreamOutcome()
         include_usage = bool(request.stream_options and request.stream_options.include_usage)
         body_iter = chat_stream(events, plan, model=settings.model_id, include_usage=include_usage, outcome=outcome)
@@ -318,15 +328,20 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None) -> F
             **ERROR_RESPONSES,
         },
     )
-    def generate(request: GenerateRequest) -> Response:
+    def generate(request: GenerateRequest, http_request: Request) -> Response:
         """TGI-native generation; answers ``[{"generated_text": ...}]`` like the SageMaker SDK's ``predict``."""
         payload = generate_payload(request, settings)
         log_text("prompt", request.inputs)
+        ticket = usage.start(http_request, stream=bool(request.stream))
+        payload, as_asked = generate_details(payload, stream=bool(request.stream))
         if not request.stream:
             answer = backend.invoke(payload)
-            first_generation(answer)
+            prompt_tokens, completion_tokens = tgi_counts(first_generation(answer).get("details"))
+            ticket.finish(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+            answer = as_asked(answer)
             return JSONResponse(answer if isinstance(answer, list) else [answer])
         stream, events = _open_stream(backend, payload)
+        events = ticket.watch(events, keep_details=as_asked.keeps_details)
         outcome = StreamOutcome()
         return streaming(generate_stream(events, outcome), stream, outcome, "generate")
 
