@@ -17,6 +17,7 @@ from constructs import Construct
 from constructs.lambda_asset import PythonTarget, build_python_asset
 from constructs.nag import REDUNDANT_ROLE_DEPENDENCY, acknowledge, ignore_cfn_lint, skip_checkov
 from constructs.sagemaker_common import HostedEndpoint
+from constructs.usage_table import UsageTable
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAT_PROXY_SOURCE = ROOT / "lambda" / "chat_proxy"
@@ -67,10 +68,21 @@ class ApiLimits:
     burst_limit: int = 20
     quota_per_day: int = 10_000
     reserved_concurrency: int | None = None
+    daily_token_budget: int | None = None  # tokens per caller per UTC day
+    max_streams_per_caller: int | None = None
 
     def __post_init__(self) -> None:
         if self.auth not in AUTH_MODES:
             raise ValueError(f"auth {self.auth!r} is not supported; allowed: {', '.join(AUTH_MODES)}")
+        for name in ("daily_token_budget", "max_streams_per_caller"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} {value} must be at least 1 (None: no limit)")
+
+    @property
+    def per_caller(self) -> bool:
+        """Whether any per-caller limit is on (they need the usage table)."""
+        return self.daily_token_budget is not None or self.max_streams_per_caller is not None
         if self.burst_limit < self.rate_limit:
             raise ValueError(f"burst_limit {self.burst_limit} must be at least rate_limit {self.rate_limit}")
 
@@ -126,6 +138,7 @@ class ChatApi(Construct):
 
         self.function = self._function(endpoint, settings, limits)
         endpoint.grant_invoke(self.function)
+        self.usage_table = self._usage(limits)
 
         self.api = self._rest_api(limits)
         self._routes(limits)
@@ -197,6 +210,21 @@ class ChatApi(Construct):
                 "POWERTOOLS_LOG_LEVEL": "INFO",
             },
         )
+
+    def _usage(self, limits: ApiLimits) -> UsageTable | None:
+        """Token metering (who calls, from API Gateway's request context) and, when on, the per-caller limits."""
+        self.function.add_environment("CALLER_IDENTITY", limits.auth)
+        self.function.add_environment("METRICS_NAMESPACE", f"LlmChat/{cdk.Stack.of(self).stack_name}")
+        if not limits.per_caller:
+            return None
+        usage = UsageTable(self, "Usage")
+        usage.grant_counting(self.function)
+        self.function.add_environment("USAGE_TABLE_NAME", usage.table.table_name)
+        if limits.daily_token_budget is not None:
+            self.function.add_environment("DAILY_TOKEN_BUDGET", str(limits.daily_token_budget))
+        if limits.max_streams_per_caller is not None:
+            self.function.add_environment("MAX_STREAMS_PER_CALLER", str(limits.max_streams_per_caller))
+        return usage
 
     def _rest_api(self, limits: ApiLimits) -> apigw.RestApi:
         api = apigw.RestApi(

@@ -39,6 +39,8 @@ class LlmChatStack(cdk.Stack):
                 burst_limit=config.api_burst_limit,
                 quota_per_day=config.api_quota_per_day,
                 reserved_concurrency=config.reserved_concurrency,
+                daily_token_budget=config.daily_token_budget,
+                max_streams_per_caller=config.max_streams_per_caller,
             ),
         )
         cdk.CfnOutput(self, "EndpointName", value=self.llm.endpoint_name, description="SageMaker endpoint name")

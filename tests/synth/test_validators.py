@@ -28,6 +28,7 @@ CONTEXTS: dict[str, dict[str, str]] = {
         "instance_type": "ml.g5.12xlarge",
     },
     "jumpstart-agnostic": {"deployment": "jumpstart"},
+    "per-caller-limits": {"daily_token_budget": "100000", "max_streams_per_caller": "2"},
 }
 
 
