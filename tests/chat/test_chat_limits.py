@@ -351,3 +351,12 @@ def test_limits_need_a_table(tmp_path: Path, session_emulator: Emulator) -> None
     env = app_env(session_emulator.url, DAILY_TOKEN_BUDGET="100")
     with pytest.raises(RuntimeError, match="DAILY_TOKEN_BUDGET and MAX_STREAMS_PER_CALLER need USAGE_TABLE_NAME"):
         start_app(env, tmp_path / "app.log")
+
+
+def test_a_stream_that_fails_to_open_releases_its_slot(limited_app: str, emulator: Emulator) -> None:
+    headers = context_header(user_arn=user("failed-open-e2e"))
+    body = {**CHAT, "stream": True}
+    emulator.set_scenario(fault="unavailable")
+    for _ in range(3):  # one slot: a leaked slot would turn the second attempt into a 429
+        response = httpx.post(limited_app + "/v1/chat/completions", json=body, headers=headers)
+        assert response.status_code == 503, response.text
