@@ -129,6 +129,23 @@ def generate_details(payload: dict[str, Any], *, stream: bool) -> tuple[dict[str
     return {**payload, "parameters": params}, as_asked
 
 
+def openai_counts(usage: Any) -> tuple[int, int]:
+    """(prompt, completion) tokens of an OpenAI ``usage`` object (what vLLM's OpenAI server reports)."""
+    if not isinstance(usage, dict):
+        return 0, 0
+    prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+    return (prompt if isinstance(prompt, int) else 0), (completion if isinstance(completion, int) else 0)
+
+
+def openai_stream_usage(payload: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """A streamed OpenAI request asking the engine for its final usage chunk (``stream_options.include_usage``),
+    and whether the caller had asked for it (else ``Ticket.watch_openai(keep_usage=False)`` drops it)."""
+    options = dict(payload.get("stream_options") or {})
+    asked = bool(options.get("include_usage"))
+    options["include_usage"] = True
+    return {**payload, "stream_options": options}, asked
+
+
 class Ticket:
     """One metered model request of ``caller``."""
 
@@ -170,6 +187,39 @@ class Ticket:
                     data = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
             elif event is not None and "error" in event:
                 self.finish_partial()
+            yield data, event
+
+    def watch_openai(
+        self, events: Iterable[tuple[str, dict[str, Any] | None]], *, keep_usage: bool = True
+    ) -> Iterator[tuple[str, dict[str, Any] | None]]:
+        """The same for an OpenAI-protocol stream (vLLM): chunks counted, finished from the usage chunk.
+
+        ``keep_usage=False``: the usage chunk (``choices: []``) and the ``usage: null`` of the other chunks were
+        asked for metering only (``openai_stream_usage``), so they are taken out."""
+        for data, event in events:
+            if event is None:  # [DONE]
+                if not self.finished:
+                    self.finish_partial()
+                yield data, event
+                continue
+            if "error" in event:
+                self.finish_partial()
+                yield data, event
+                continue
+            choices = event.get("choices")
+            if isinstance(choices, list) and any(
+                isinstance(c, dict) and ((c.get("delta") or {}).get("content") or c.get("text")) for c in choices
+            ):
+                self.streamed_tokens += 1
+            usage = event.get("usage")
+            if isinstance(usage, dict):
+                prompt, completion = openai_counts(usage)
+                self.finish(prompt_tokens=prompt, completion_tokens=completion)
+            if not keep_usage and "usage" in event:
+                if not choices:
+                    continue
+                event = {k: v for k, v in event.items() if k != "usage"}
+                data = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
             yield data, event
 
 
