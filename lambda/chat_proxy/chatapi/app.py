@@ -9,6 +9,10 @@ Request ids (``request_ids``): API Gateway's ``requestId`` forwarded by the Lamb
 (Powertools JSON on stdout) carries ``request_id`` and, behind LWA, ``apigw_request_id`` and
 ``lambda_request_id``. Streamed answers (``streaming.EventStreamResponse``) close the model stream as soon as the
 client disconnects and log ``stream finished`` with ``error_code: client_disconnected`` (a warning, no trace).
+
+Per-caller metering and limits (``usage``): each model route calls ``usage.start`` once the request is valid
+(429 when the caller is over a limit), then ``ticket.finish`` with the engine's counts (non-stream) or wraps the
+model's events in ``ticket.watch``; the middleware finishes whatever a request left open.
 """
 
 from __future__ import annotations
