@@ -195,7 +195,8 @@ CONTEXT_KEYS: dict[str, tuple[Callable[[str, Any], Any], str]] = {
     "api_quota_per_day": (_int(1, 100_000_000), "api_key mode: requests per key per day (default 10000)"),
     "reserved_concurrency": (_int(1, 1000), "chat Lambda reserved concurrency (default unreserved)"),
     "daily_token_budget": (_int(1, 10**12), "tokens per caller per UTC day (default: no budget)"),
-    "max_streams_per_caller": (_int(1, 1000), "concurrent streamed answers per caller (default: no limit)"),
+    # Each slot is one item; a caller at its limit costs one failed conditional write per slot: keep N small.
+    "max_streams_per_caller": (_int(1, 100), "concurrent streamed answers per caller (default: no limit)"),
     "jumpstart_model": (_pattern(re.compile(r"^[\w.\-]+$"), "a JumpStart model id"), "JumpStart model id"),
     "jumpstart_version": (_pattern(re.compile(r"^(\*|[\w.\-]+)$"), "'*' or a version"), "default *"),
     "accept_eula": (_bool, "accept the JumpStart model's EULA (default false)"),

@@ -23,8 +23,8 @@ def test_limits_are_parsed_from_cli_strings() -> None:
         ("daily_token_budget", "0", r"'daily_token_budget': '0' is not allowed; expected a whole number from 1 to"),
         ("daily_token_budget", "1e6", r"'daily_token_budget': '1e6' is not allowed; expected a whole number"),
         ("daily_token_budget", "-5", r"'daily_token_budget': '-5' is not allowed; expected a whole number"),
-        ("max_streams_per_caller", "0", r"'max_streams_per_caller': '0' .*whole number from 1 to 1000"),
-        ("max_streams_per_caller", "1001", r"'max_streams_per_caller': '1001' .*whole number from 1 to 1000"),
+        ("max_streams_per_caller", "0", r"'max_streams_per_caller': '0' .*whole number from 1 to 100"),
+        ("max_streams_per_caller", "101", r"'max_streams_per_caller': '101' .*whole number from 1 to 100\b"),
         ("max_streams_per_caller", "two", r"'max_streams_per_caller': 'two' .*whole number"),
     ],
 )

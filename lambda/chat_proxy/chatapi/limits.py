@@ -9,11 +9,12 @@ the last slot.
   atomic step); after the answer, an UpdateItem adds the prompt and completion tokens. A request admitted under
   budget runs to its end, so the day's total can pass the budget by what the requests in flight then generate
   (each at most its prompt plus its ``max_tokens``). A new UTC day is a new item; yesterday's expires by TTL.
-* **Streams** (``MAX_STREAMS_PER_CALLER``): N slot items ``streams#<caller>#<i>``. A stream takes the first slot
-  whose lease is free or expired (condition ``attribute_not_exists(lease) OR expires_at < now``) by writing its
-  lease id and an expiry past the longest possible stream; it releases the slot when it ends (DeleteItem on
-  condition ``lease = its id``). A Lambda that dies mid-stream never releases: its lease simply expires, and the
-  slot is free again (the condition, not the lazy TTL deletion, decides).
+* **Streams** (``MAX_STREAMS_PER_CALLER``): N slot items ``streams#<caller>#<i>``. A stream takes, trying them
+  from a random one on, the first slot whose lease is free or expired (condition ``attribute_not_exists(lease)
+  OR expires_at < now``) by writing its lease id and an expiry past the longest possible stream; it releases
+  the slot when it ends (DeleteItem on condition ``lease = its id``). A Lambda that dies mid-stream never
+  releases: its lease simply expires, and the slot is free again (the condition, not the lazy TTL deletion,
+  decides).
 
 DynamoDB unreachable or throttling: the request goes on (logged as an error) rather than failing every caller;
 the stage throttle still applies.
@@ -22,6 +23,7 @@ the stage throttle still applies.
 from __future__ import annotations
 
 import math
+import random
 import time
 import uuid
 from collections.abc import Callable
@@ -154,8 +156,10 @@ class UsageLimits:
             return None
         now = self._clock()
         lease = uuid.uuid4().hex
-        for i in range(self.max_streams):
-            key = f"streams#{caller}#{i}"
+        # From a random slot on: concurrent starts of one caller rarely contend for the same item first.
+        first = random.randrange(self.max_streams)
+        for n in range(self.max_streams):
+            key = f"streams#{caller}#{(first + n) % self.max_streams}"
             if self._update(
                 Key={"pk": {"S": key}},
                 UpdateExpression="SET lease = :lease, expires_at = :expires",
