@@ -86,3 +86,8 @@ def test_the_lambda_may_only_update_and_delete_items_of_this_table(synth: Any) -
     ]
     (role,) = policy["Properties"]["Roles"]
     assert role["Ref"].startswith("ChatFunctionRole")
+
+
+def test_the_metrics_namespace_follows_the_stack_name(synth: Any) -> None:
+    s = synth(stack_name="TeamChat", **LIMITS)
+    assert _env(s)["METRICS_NAMESPACE"] == "LlmChat/TeamChat"
