@@ -78,13 +78,13 @@ class ApiLimits:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} {value} must be at least 1 (None: no limit)")
+        if self.burst_limit < self.rate_limit:
+            raise ValueError(f"burst_limit {self.burst_limit} must be at least rate_limit {self.rate_limit}")
 
     @property
     def per_caller(self) -> bool:
         """Whether any per-caller limit is on (they need the usage table)."""
         return self.daily_token_budget is not None or self.max_streams_per_caller is not None
-        if self.burst_limit < self.rate_limit:
-            raise ValueError(f"burst_limit {self.burst_limit} must be at least rate_limit {self.rate_limit}")
 
 
 class ChatApi(Construct):

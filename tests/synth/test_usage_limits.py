@@ -91,3 +91,26 @@ def test_the_lambda_may_only_update_and_delete_items_of_this_table(synth: Any) -
 def test_the_metrics_namespace_follows_the_stack_name(synth: Any) -> None:
     s = synth(stack_name="TeamChat", **LIMITS)
     assert _env(s)["METRICS_NAMESPACE"] == "LlmChat/TeamChat"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"daily_token_budget": 0}, r"daily_token_budget 0 must be at least 1"),
+        ({"max_streams_per_caller": -1}, r"max_streams_per_caller -1 must be at least 1"),
+        ({"rate_limit": 10, "burst_limit": 5}, r"burst_limit 5 must be at least rate_limit 10"),
+    ],
+)
+def test_api_limits_refuse_bad_values(kwargs: dict[str, int], message: str) -> None:
+    from constructs.chat_api import ApiLimits
+
+    with pytest.raises(ValueError, match=message):
+        ApiLimits(**kwargs)  # type: ignore[arg-type]
+
+
+def test_api_limits_say_when_the_usage_table_is_needed() -> None:
+    from constructs.chat_api import ApiLimits
+
+    assert not ApiLimits().per_caller
+    assert ApiLimits(daily_token_budget=1).per_caller
+    assert ApiLimits(max_streams_per_caller=1).per_caller
