@@ -2,7 +2,7 @@
 
 API Gateway puts the caller in the proxy event's ``requestContext.identity``: ``userArn`` (and ``caller``) for
 ``AWS_IAM`` methods, ``apiKeyId`` for methods that require an API key (field names as serialized by
-aws-lambda-events' ``ApiGatewayRequestIdentity``, awslabs/aws-lambda-rust-runtime
+aws-lambda-events' ``ApiGatewayRequestIdentity``, aws/aws-lambda-rust-runtime
 ``lambda-events/src/event/apigw/mod.rs``). The adapter sends that request context to the app as the
 ``x-amzn-request-context`` header, and it *replaces* any header of that name the client sent: it calls
 ``HeaderMap::insert``, which drops existing values, after copying the client's headers
