@@ -17,6 +17,7 @@ from constructs import Construct
 from constructs.lambda_asset import PythonTarget, build_python_asset
 from constructs.nag import REDUNDANT_ROLE_DEPENDENCY, acknowledge, ignore_cfn_lint, skip_checkov
 from constructs.sagemaker_common import HostedEndpoint
+from constructs.usage_table import UsageTable
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAT_PROXY_SOURCE = ROOT / "lambda" / "chat_proxy"
@@ -75,6 +76,8 @@ class ApiLimits:
     reserved_concurrency: int | None = None
     # api_key mode: one key and usage plan per named consumer; empty means one shared key.
     api_keys: tuple[str, ...] = ()
+    daily_token_budget: int | None = None  # tokens per caller per UTC day
+    max_streams_per_caller: int | None = None
 
     def __post_init__(self) -> None:
         if self.auth not in AUTH_MODES:
@@ -83,8 +86,17 @@ class ApiLimits:
             raise ValueError("api_keys (one key per consumer) need auth 'api_key'")
         if len(set(self.api_keys)) != len(self.api_keys):
             raise ValueError(f"api_keys {', '.join(self.api_keys)} repeat a name")
+        for name in ("daily_token_budget", "max_streams_per_caller"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} {value} must be at least 1 (None: no limit)")
         if self.burst_limit < self.rate_limit:
             raise ValueError(f"burst_limit {self.burst_limit} must be at least rate_limit {self.rate_limit}")
+
+    @property
+    def per_caller(self) -> bool:
+        """Whether any per-caller limit is on (they need the usage table)."""
+        return self.daily_token_budget is not None or self.max_streams_per_caller is not None
 
 
 class ChatApi(Construct):
@@ -140,6 +152,7 @@ class ChatApi(Construct):
 
         self.function = self._function(endpoint, settings, limits)
         endpoint.grant_invoke(self.function)
+        self.usage_table = self._usage(limits)
 
         self.api = self._rest_api(limits)
         self._routes(limits)
@@ -221,6 +234,20 @@ class ChatApi(Construct):
                 else {}
             ),
         )
+
+    def _usage(self, limits: ApiLimits) -> UsageTable | None:
+        """Token metering (who calls, from API Gateway's request context) and, when on, the per-caller limits."""
+        self.function.add_environment("CALLER_IDENTITY", limits.auth)
+        if not limits.per_caller:
+            return None
+        usage = UsageTable(self, "Usage")
+        usage.grant_counting(self.function)
+        self.function.add_environment("USAGE_TABLE_NAME", usage.table.table_name)
+        if limits.daily_token_budget is not None:
+            self.function.add_environment("DAILY_TOKEN_BUDGET", str(limits.daily_token_budget))
+        if limits.max_streams_per_caller is not None:
+            self.function.add_environment("MAX_STREAMS_PER_CALLER", str(limits.max_streams_per_caller))
+        return usage
 
     def _rest_api(self, limits: ApiLimits) -> apigw.RestApi:
         api = apigw.RestApi(

@@ -97,6 +97,8 @@ class AppConfig:
     api_burst_limit: int = 20
     api_quota_per_day: int = 10_000
     reserved_concurrency: int | None = None
+    daily_token_budget: int | None = None
+    max_streams_per_caller: int | None = None
     jumpstart_model: str | None = None
     jumpstart_version: str = "*"
     accept_eula: bool = False
@@ -389,6 +391,9 @@ CONTEXT_KEYS: dict[str, tuple[Callable[[str, Any], Any], str]] = {
     "api_burst_limit": (_int(1, 10_000), "API burst (default 20)"),
     "api_quota_per_day": (_int(1, 100_000_000), "api_key mode: requests per key per day (default 10000)"),
     "reserved_concurrency": (_int(1, 1000), "chat Lambda reserved concurrency (default unreserved)"),
+    "daily_token_budget": (_int(1, 10**12), "tokens per caller per UTC day (default: no budget)"),
+    # Each slot is one item; a caller at its limit costs one failed conditional write per slot: keep N small.
+    "max_streams_per_caller": (_int(1, 100), "concurrent streamed answers per caller (default: no limit)"),
     "jumpstart_model": (_pattern(re.compile(r"^[\w.\-]+$"), "a JumpStart model id"), "JumpStart model id"),
     "jumpstart_version": (_pattern(re.compile(r"^(\*|[\w.\-]+)$"), "'*' or a version"), "default *"),
     "accept_eula": (_bool, "accept the JumpStart model's EULA (default false)"),
@@ -555,6 +560,9 @@ def from_context(context: Mapping[str, Any]) -> AppConfig:
         )
     if "api_keys" in v and v.get("api_auth", "iam") != "api_key":
         raise _fail("api_keys", ",".join(v["api_keys"]), "named API keys need -c api_auth=api_key")
+    streams, reserved = v.get("max_streams_per_caller"), v.get("reserved_concurrency")
+    if streams is not None and reserved is not None and streams > reserved:
+        raise _fail("max_streams_per_caller", streams, f"must be at most reserved_concurrency ({reserved})")
     if v.get("deployment") == "jumpstart" and "jumpstart_model" not in v:
         if model.jumpstart_model is None:
             raise ConfigError(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from chatapi.errors import ApiError
+from chatapi.limits import UsageLimits
 
 from constructs.sdk_data import resolve_image
 from tests.integration.moto_cloud import REGION, moto_cloud, without_custom_resources
@@ -120,3 +122,60 @@ def test_jumpstart_stack_deploys_with_locked_image_and_artifacts(
     ]
     (variant,) = sm.describe_endpoint_config(EndpointConfigName=_name_from(config_name))["ProductionVariants"]
     assert variant["InstanceType"] == expected_type
+
+
+LIMITS_STACK = "LlmChatLimits"
+
+
+@pytest.fixture(scope="module")
+def deployed_limits(cloud: Any, synth: Any) -> Any:
+    """The per-caller-limits shape: its table is the one the chat Lambda is told to use, and the proxy's limits
+    work against that deployed table as created."""
+    s = synth(daily_token_budget="100000", max_streams_per_caller="2")
+    cloud.publish_assets(s.outdir, s.stack.artifact_id)
+    stack = cloud.deploy(LIMITS_STACK, without_custom_resources(s.template))
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
+    return cloud, cloud.stack_resources(LIMITS_STACK)
+
+
+def _chat_env(cloud: Any, resources: dict[str, Any]) -> dict[str, str]:
+    (fn,) = [
+        r["PhysicalResourceId"]
+        for k, r in resources.items()
+        if r["ResourceType"] == "AWS::Lambda::Function" and k.startswith("ChatFunction")
+    ]
+    return dict(cloud.client("lambda").get_function_configuration(FunctionName=fn)["Environment"]["Variables"])
+
+
+def test_the_lambda_is_told_the_deployed_table_and_limits(deployed_limits: Any) -> None:
+    cloud, resources = deployed_limits
+    (table,) = [r["PhysicalResourceId"] for r in resources.values() if r["ResourceType"] == "AWS::DynamoDB::Table"]
+    env = _chat_env(cloud, resources)
+    assert env["USAGE_TABLE_NAME"] == table
+    assert (env["DAILY_TOKEN_BUDGET"], env["MAX_STREAMS_PER_CALLER"], env["CALLER_IDENTITY"]) == ("100000", "2", "iam")
+    ddb = cloud.client("dynamodb")
+    assert ddb.describe_table(TableName=table)["Table"]["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    # moto's CloudFormation ignores TimeToLiveSpecification; tests/synth/test_usage_limits.py asserts it.
+    key = ddb.describe_table(TableName=table)["Table"]["KeySchema"]
+    assert key == [{"AttributeName": "pk", "KeyType": "HASH"}]
+
+
+def test_the_proxys_limits_work_on_the_deployed_table(deployed_limits: Any) -> None:
+    cloud, resources = deployed_limits
+    env = _chat_env(cloud, resources)
+    limits = UsageLimits(
+        cloud.client("dynamodb"),
+        env["USAGE_TABLE_NAME"],
+        daily_token_budget=int(env["DAILY_TOKEN_BUDGET"]),
+        max_streams=int(env["MAX_STREAMS_PER_CALLER"]),
+    )
+    slots = [limits.acquire_stream("arn:aws:iam::123456789012:user/alice") for _ in range(2)]
+    with pytest.raises(ApiError):
+        limits.acquire_stream("arn:aws:iam::123456789012:user/alice")
+    for slot in slots:
+        assert slot is not None
+        limits.release_stream(slot)
+    limits.check_budget("arn:aws:iam::123456789012:user/alice")
+    limits.add_tokens("arn:aws:iam::123456789012:user/alice", 100_000)
+    with pytest.raises(ApiError, match="daily budget of 100000 tokens"):
+        limits.check_budget("arn:aws:iam::123456789012:user/alice")

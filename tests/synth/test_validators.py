@@ -82,6 +82,7 @@ CONTEXTS: dict[str, dict[str, str]] = {
         "alarm_email": "ops@example.com",
     },
     "ops-no-guardrails": {"deployment_strategy": "none"},
+    "per-caller-limits": {"daily_token_budget": "100000", "max_streams_per_caller": "2"},
 }
 
 

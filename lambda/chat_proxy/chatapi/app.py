@@ -9,6 +9,10 @@ Request ids (``request_ids``): API Gateway's ``requestId`` forwarded by the Lamb
 (Powertools JSON on stdout) carries ``request_id`` and, behind LWA, ``apigw_request_id`` and
 ``lambda_request_id``. Streamed answers (``streaming.EventStreamResponse``) close the model stream as soon as the
 client disconnects and log ``stream finished`` with ``error_code: client_disconnected`` (a warning, no trace).
+
+Per-caller metering and limits (``usage``): each model route calls ``usage.start`` once the request is valid
+(429 when the caller is over a limit), then ``ticket.finish`` with the engine's counts (non-stream) or wraps the
+model's events in ``ticket.watch``; the middleware finishes whatever a request left open.
 """
 
 from __future__ import annotations
@@ -62,6 +66,7 @@ from chatapi.service import (
 from chatapi.settings import Settings
 from chatapi.streaming import EventStreamResponse
 from chatapi.unicode_check import lone_surrogate_error
+from chatapi.usage import Ticket, Usage, finish_pending, load_usage_settings
 
 logger = Logger(service="chat-proxy")
 
@@ -122,6 +127,7 @@ class RequestContextMiddleware:
                 await error_response(error)(scope, receive, send_with_id)
                 status = 500
         finally:
+            await finish_pending(scope)
             logger.info(
                 "request",
                 extra={
@@ -264,10 +270,14 @@ def _as_asked(item: Any, asked: dict[str, Any]) -> Any:
     return item
 
 
-def create_app(settings: Settings, backend: SageMakerBackend | None = None) -> FastAPI:
-    """The chat API for ``settings``; ``backend`` defaults to boto3's sagemaker-runtime client."""
+def create_app(settings: Settings, backend: SageMakerBackend | None = None, usage: Usage | None = None) -> FastAPI:
+    """The chat API for ``settings``; ``backend`` defaults to boto3's sagemaker-runtime client, ``usage`` (callers,
+    metering, limits) to what the environment configures (``chatapi.usage``)."""
     backend = backend or SageMakerBackend(
         make_client(settings), settings.endpoint_name, inference_component=settings.inference_component_name
+    )
+    usage = usage or Usage.from_settings(
+        load_usage_settings(), settings.model_id, region=settings.aws_region, logger=logger
     )
     created = int(time.time())
     app = FastAPI(
@@ -298,8 +308,19 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None) -> F
         if settings.log_prompts:
             logger.info(label, extra={"text": text})
 
-    def call_finished(route: str, outcome: StreamOutcome, *, streamed: bool, client_disconnected: bool = False) -> None:
-        """One log line per model call with its token counts, streamed or not: where usage is read from."""
+    def call_finished(
+        route: str,
+        outcome: StreamOutcome,
+        *,
+        streamed: bool,
+        ticket: Ticket | None = None,
+        client_disconnected: bool = False,
+    ) -> None:
+        """One log line per model call with its token counts, streamed or not: where usage is read from. A
+        non-streamed call's ``ticket`` (metering and limits, ``chatapi.usage``) is settled here, before the answer
+        is sent; a stream's by ``Ticket.watch`` as its last event passes (one cut short: by the middleware)."""
+        if ticket is not None:
+            ticket.finish(prompt_tokens=outcome.prompt_tokens or 0, completion_tokens=outcome.generated_tokens or 0)
         if client_disconnected:
             outcome.error_code = "client_disconnected"
         log = logger.warning if client_disconnected else logger.info
@@ -327,13 +348,17 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None) -> F
             return engines.tgi_answer(backend.invoke(request), payload)
         return backend.invoke(payload)
 
-    def stream_text(payload: dict[str, Any], *, param_prefix: str | None = None) -> tuple[TgiStream, Iterator[Any]]:
-        """The engine's stream for TGI ``payload`` as TGI events, on either engine."""
+    def stream_text(
+        payload: dict[str, Any], ticket: Ticket, *, param_prefix: str | None = None
+    ) -> tuple[TgiStream, Iterator[Any]]:
+        """The engine's stream for TGI ``payload`` as TGI events, on either engine, metered by ``ticket`` (the
+        final TGI event carries the token counts on both engines)."""
         if settings.engine == "vllm":
             request = engines.vllm_completion_request(payload, settings.model_id, param_prefix=param_prefix)
             stream, events = _open_stream(backend, request)
-            return stream, engines.tgi_events(events, payload)
-        return _open_stream(backend, payload)
+            return stream, ticket.watch(engines.tgi_events(events, payload))
+        stream, events = _open_stream(backend, payload)
+        return stream, ticket.watch(events)
 
     def model_card() -> dict[str, Any]:
         return {"id": settings.model_id, "object": "model", "created": created, "owned_by": "sagemaker"}
@@ -370,40 +395,45 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None) -> F
         tags=["openai"],
         responses={200: {"model": ChatCompletion, "content": STREAM_CONTENT}, **ERROR_RESPONSES},
     )
-    def chat_completions(request: ChatCompletionRequest) -> Response:
+    def chat_completions(request: ChatCompletionRequest, http_request: Request) -> Response:
         """OpenAI chat completions; ``stream: true`` answers ``chat.completion.chunk`` SSE ending in ``[DONE]``."""
         if settings.server_templates:
-            return server_chat(request)
+            return server_chat(request, http_request)
         plan = plan_chat(request, settings)
         log_text("prompt", plan.prompt)
+        ticket = usage.start(http_request, stream=bool(request.stream))
         outcome = StreamOutcome()
         if not request.stream:
             answer = generate_text(plan.payload)
             body, _ = chat_completion(answer, plan, settings.model_id)
             outcome.finish_reason = body["choices"][0]["finish_reason"]
             outcome.record_usage(body.get("usage"))
-            call_finished("chat", outcome, streamed=False)
+            call_finished("chat", outcome, streamed=False, ticket=ticket)
             log_text("completion", body["choices"][0]["message"]["content"])
             return JSONResponse(body)
-        stream, events = stream_text(plan.payload)
+        stream, events = stream_text(plan.payload, ticket)
         include_usage = bool(request.stream_options and request.stream_options.include_usage)
         body_iter = chat_stream(events, plan, model=settings.model_id, include_usage=include_usage, outcome=outcome)
         return streaming(body_iter, stream, outcome, "chat")
 
-    def server_chat(request: ChatCompletionRequest) -> Response:
+    def server_chat(request: ChatCompletionRequest, http_request: Request) -> Response:
         max_tokens = resolve_max_tokens(request.max_tokens, request.max_completion_tokens, settings)
         plan = plan_server_chat(request, settings, max_tokens)
         if settings.log_prompts:
             log_text("prompt", json.dumps(plan.payload["messages"], ensure_ascii=False))
+        ticket = usage.start(http_request, stream=bool(request.stream))
         outcome = StreamOutcome()
         if not request.stream:
             body = normalize_completion(backend.invoke(plan.payload), settings.model_id)
             outcome.finish_reason = body["choices"][0]["finish_reason"]
             outcome.record_usage(body.get("usage"))
-            call_finished("chat", outcome, streamed=False)
+            call_finished("chat", outcome, streamed=False, ticket=ticket)
             log_text("completion", str(body["choices"][0]["message"].get("content")))
             return JSONResponse(body)
         stream, events = _open_stream(backend, plan.payload)
+        # plan_server_chat always asks the engine for the usage chunk; server_chat_stream drops it unless the
+        # client asked, so the ticket keeps it.
+        events = ticket.watch_openai(events)
         body_iter = server_chat_stream(
             events, model=settings.model_id, include_usage=plan.include_usage, outcome=outcome
         )
@@ -415,18 +445,19 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None) -> F
         tags=["openai"],
         responses={200: {"model": Completion, "content": STREAM_CONTENT}, **ERROR_RESPONSES},
     )
-    def completions(request: CompletionRequest) -> Response:
+    def completions(request: CompletionRequest, http_request: Request) -> Response:
         """OpenAI text completions of a raw prompt; ``stream: true`` answers ``text_completion`` SSE chunks."""
         plan = plan_completion(request, settings)
         log_text("prompt", plan.payload["inputs"])
+        ticket = usage.start(http_request, stream=bool(request.stream))
         outcome = StreamOutcome()
         if not request.stream:
             body = text_completion(generate_text(plan.payload), plan, settings.model_id)
             outcome.finish_reason = body["choices"][0]["finish_reason"]
             outcome.record_usage(body.get("usage"))
-            call_finished("completions", outcome, streamed=False)
+            call_finished("completions", outcome, streamed=False, ticket=ticket)
             return JSONResponse(body)
-        stream, events = stream_text(plan.payload)
+        stream, events = stream_text(plan.payload, ticket)
         include_usage = bool(request.stream_options and request.stream_options.include_usage)
         body_iter = completion_stream(
             events, plan, model=settings.model_id, include_usage=include_usage, outcome=outcome
@@ -439,10 +470,11 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None) -> F
         tags=["tgi"],
         responses={200: {"model": list[GeneratedText], "content": STREAM_CONTENT}, **ERROR_RESPONSES},
     )
-    def generate(request: GenerateRequest) -> Response:
+    def generate(request: GenerateRequest, http_request: Request) -> Response:
         """TGI-native generation; answers ``[{"generated_text": ...}]`` like the SageMaker SDK's ``predict``."""
         payload = generate_payload(request, settings)
         log_text("prompt", request.inputs)
+        ticket = usage.start(http_request, stream=bool(request.stream))
         # The engine is always asked for details (token counts for usage); the caller gets what it asked for.
         asked = dict(payload["parameters"])
         engine_params = {**asked, "details": True}
@@ -456,10 +488,10 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None) -> F
             outcome = StreamOutcome(finish_reason=(details or {}).get("finish_reason"))
             outcome.record_usage(answer_usage(details))
             outcome.generated_tokens = (details or {}).get("generated_tokens")
-            call_finished("generate", outcome, streamed=False)
+            call_finished("generate", outcome, streamed=False, ticket=ticket)
             items = answer if isinstance(answer, list) else [answer]
             return JSONResponse([_as_asked(item, asked) for item in items])
-        stream, events = stream_text(engine_payload, param_prefix="parameters.")
+        stream, events = stream_text(engine_payload, ticket, param_prefix="parameters.")
         outcome = StreamOutcome()
         body_iter = generate_stream(events, outcome, details=bool(asked.get("details")))
         return streaming(body_iter, stream, outcome, "generate")
