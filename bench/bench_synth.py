@@ -30,6 +30,13 @@ EVERY_OPTION = {
     "instance_count": "3",
     "deployment_strategy": "linear",
     "reserved_concurrency": "20",
+    "max_instances": "6",
+    "daily_token_budget": "1000000",
+    "max_streams_per_caller": "4",
+    "vpc_id": "vpc-0123456789abcdef0",
+    "subnet_ids": "subnet-0123456789abcdef0,subnet-0123456789abcdef1",
+    "kms_key": "create",
+    "data_capture": "true",
 }
 
 BARE_APP = """

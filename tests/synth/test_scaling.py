@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -23,8 +24,16 @@ SCALING_TYPES = (
     "AWS::SageMaker::InferenceComponent",
     "AWS::ApplicationAutoScaling::ScalableTarget",
     "AWS::ApplicationAutoScaling::ScalingPolicy",
-    "AWS::CloudWatch::Alarm",
 )
+
+
+def scaling_alarms(s: Any) -> dict[str, Any]:
+    """The wake-from-zero and idle alarms (the operations alarms of every shape are not scaling's)."""
+    return {
+        k: v
+        for k, v in s.of_type("AWS::CloudWatch::Alarm").items()
+        if "NoCapacityInvocationFailures" in json.dumps(v) or "Idle" in k or "Wake" in k
+    }
 
 
 def logical_id(s: Any, cfn_type: str, prefix: str = "") -> str:
@@ -44,6 +53,7 @@ def component_name(s: Any) -> str:
 def test_default_shape_has_no_component_no_scaling_and_no_retained_properties(default_synth: Any) -> None:
     for cfn_type in SCALING_TYPES:
         assert default_synth.of_type(cfn_type) == {}
+    assert scaling_alarms(default_synth) == {}
     assert "RetainAllVariantProperties" not in default_synth.one("AWS::SageMaker::Endpoint")
     config = default_synth.one("AWS::SageMaker::EndpointConfig")
     assert "ExecutionRoleArn" not in config
@@ -262,7 +272,7 @@ def test_jumpstart_scale_to_zero_uses_the_specs_gpus(synth: Any) -> None:
 def test_always_on_autoscaling_tracks_concurrent_requests_per_model(synth: Any) -> None:
     s = synth(**SCALED)
     assert s.of_type("AWS::SageMaker::InferenceComponent") == {}
-    assert s.of_type("AWS::CloudWatch::Alarm") == {}
+    assert scaling_alarms(s) == {}
     endpoint = logical_id(s, "AWS::SageMaker::Endpoint")
     assert s.one("AWS::SageMaker::Endpoint")["RetainAllVariantProperties"] is True
     target_id = logical_id(s, "AWS::ApplicationAutoScaling::ScalableTarget")
