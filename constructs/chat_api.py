@@ -16,6 +16,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 from constructs.lambda_asset import PythonTarget, build_python_asset
 from constructs.nag import REDUNDANT_ROLE_DEPENDENCY, acknowledge, ignore_cfn_lint, skip_checkov
+from constructs.owned_logs import allow_logs_to_use
 from constructs.sagemaker_common import HostedEndpoint
 from constructs.usage_table import UsageTable
 
@@ -115,7 +116,6 @@ class ChatApi(Construct):
     ) -> None:
         limits = limits or ApiLimits()
         super().__init__(scope, construct_id)
-        stack = cdk.Stack.of(self)
         self.limits = limits
         self.log_group_prefix = f"/llm-chat/{cdk.Aws.STACK_NAME}/"
 
@@ -130,23 +130,7 @@ class ChatApi(Construct):
         )
         # The key policy CloudWatch Logs documents: its regional principal, and only for this stack's log groups
         # (named under /llm-chat/<stack name>/ so the policy can name them before they exist: no cycle).
-        self.log_key.add_to_resource_policy(
-            iam.PolicyStatement(
-                principals=[iam.ServicePrincipal(f"logs.{stack.region}.{stack.url_suffix}")],
-                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-                resources=["*"],
-                conditions={
-                    "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
-                            service="logs",
-                            resource="log-group",
-                            resource_name=f"{self.log_group_prefix}*",
-                            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-                        )
-                    }
-                },
-            )
-        )
+        allow_logs_to_use(self.log_key, f"{self.log_group_prefix}*")
         self.function_logs = self._log_group("FunctionLogs", "chat-proxy", log_retention)
         self.access_logs = self._log_group("AccessLogs", "api-access", log_retention)
 

@@ -49,8 +49,8 @@ def own_execution_log_group(
 
 
 def allow_logs_to_use(key: kms.IKey, log_group_name: str) -> None:
-    """Let CloudWatch Logs use `key` for the one log group `log_group_name` (the key policy CloudWatch Logs
-    documents, narrowed by the `kms:EncryptionContext:aws:logs:arn` condition to that group)."""
+    """Let CloudWatch Logs use `key` for the log group(s) `log_group_name` names (may end in `*`): the key policy
+    CloudWatch Logs documents, narrowed by the `kms:EncryptionContext:aws:logs:arn` condition."""
     stack = cdk.Stack.of(key)
     key.add_to_resource_policy(
         iam.PolicyStatement(

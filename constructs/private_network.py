@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 
 from constructs import Construct
+from constructs.owned_logs import allow_logs_to_use
 
 VPC_ID = re.compile(r"^vpc-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
 SUBNET_ID = re.compile(r"^subnet-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
@@ -144,7 +144,6 @@ class PrivateNetwork(Construct):
         self.security_group_ids = [self.model_security_group.security_group_id]
 
     def _flow_logs(self, vpc: ec2.Vpc) -> None:
-        stack = cdk.Stack.of(self)
         key = kms.Key(
             self,
             "FlowLogKey",
@@ -154,23 +153,7 @@ class PrivateNetwork(Construct):
             pending_window=cdk.Duration.days(7),
         )
         # CloudWatch Logs' documented key policy: its regional principal, for this account's log groups only.
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                principals=[iam.ServicePrincipal(f"logs.{stack.region}.{stack.url_suffix}")],
-                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-                resources=["*"],
-                conditions={
-                    "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
-                            service="logs",
-                            resource="log-group",
-                            resource_name="*",
-                            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-                        )
-                    }
-                },
-            )
-        )
+        allow_logs_to_use(key, "*")
         group = logs.LogGroup(
             self,
             "FlowLogs",

@@ -7,7 +7,7 @@ environment, artifacts) and hands it to `_host`, which adds the EndpointConfig, 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -27,7 +27,7 @@ from constructs.inference_component import (
 )
 from constructs.monitoring import RollbackAlarms
 from constructs.nag import acknowledge, acknowledge_log_retention_provider, rendered_arn, skip_checkov
-from constructs.sdk_data import gpu_info
+from constructs.sdk_data import ImageFamily, gpu_info
 
 if TYPE_CHECKING:
     from constructs.model_data import S3ModelData
@@ -201,6 +201,50 @@ class HostedEndpoint(Construct):
         )
         return role
 
+    def _serve(
+        self,
+        *,
+        image: ImageFamily,
+        environment: Callable[[], dict[str, str]],
+        role: iam.IRole | None,
+        hosting: Hosting,
+        private: PrivateSettings | None,
+        engine: str,
+    ) -> None:
+        """Execution role, Model (the pinned `image`, `environment()` read once `private` is known, weights from the
+        Hub or an S3 prefix) and hosting: what every engine running a Hugging Face model in its DLC shares."""
+        self.private = private
+        weights = private.model_data if private is not None else None
+        stack = cdk.Stack.of(self)
+        self.image_uri, repository_arn = self._image_for(stack, image)
+        self.role = self._execution_role(
+            role, ecr_repository_arns=[repository_arn], s3_read=[weights.s3_read] if weights else []
+        )
+        model_resource = sagemaker.CfnModel(
+            self,
+            "Model",
+            execution_role_arn=self.role.role_arn,
+            primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
+                image=self.image_uri,
+                environment=environment(),
+                model_data_source=weights.model_data_source() if weights else None,
+            ),
+        )
+        self._hub_or_s3_weights(model_resource, weights, engine)
+        self._host(model_resource, hosting)
+
+    def _image_for(self, stack: cdk.Stack, image: ImageFamily) -> tuple[str, str]:
+        """The pinned image URI and its ECR repository ARN: literal for a concrete region, else a mapping (the
+        stack's SupportedRegion rule refuses regions the mapping lacks before anything is created)."""
+        if not cdk.Token.is_unresolved(stack.region):
+            resolved = image.in_region(stack.region)
+            return resolved.uri, resolved.repository_arn
+        mapping = image_mapping(stack, image)
+        return (
+            mapping.find_in_map(cdk.Aws.REGION, "uri"),
+            mapping.find_in_map(cdk.Aws.REGION, "repositoryArn"),
+        )
+
     def _hub_or_s3_weights(self, model: sagemaker.CfnModel, weights: S3ModelData | None, engine: str) -> None:
         """Findings that depend on where the weights come from: the Hub (no network isolation) or an S3 prefix."""
         if weights is None:
@@ -372,3 +416,16 @@ class HostedEndpoint(Construct):
         return iam.Grant.add_to_principal(
             grantee=grantee, actions=list(INVOKE_ACTIONS), resource_arns=[self.endpoint_arn, *component]
         )
+
+
+def image_mapping(stack: cdk.Stack, image: ImageFamily) -> cdk.CfnMapping:
+    """One CfnMapping per stack and image: region → pinned URI and repository ARN, for every SDK region."""
+    mapping_id = "Image" + "".join(ch for ch in f"{image.framework}{image.version}".title() if ch.isalnum())
+    existing = stack.node.try_find_child(mapping_id)
+    if isinstance(existing, cdk.CfnMapping):
+        return existing
+    mapping: dict[str, dict[str, str]] = {}
+    for region in image.regions:
+        resolved = image.in_region(region)
+        mapping[region] = {"uri": resolved.uri, "repositoryArn": resolved.repository_arn}
+    return cdk.CfnMapping(stack, mapping_id, mapping=mapping)

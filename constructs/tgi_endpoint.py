@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_sagemaker as sagemaker
 
 from constructs import Construct
 from constructs.catalog import (
@@ -21,7 +20,7 @@ from constructs.catalog import (
 from constructs.model_data import offline_environment
 from constructs.private_hosting import PrivateSettings
 from constructs.sagemaker_common import HostedEndpoint, Hosting
-from constructs.sdk_data import ImageFamily, gpu_info, resolve_image
+from constructs.sdk_data import gpu_info, resolve_image
 
 IMAGE_FRAMEWORK = "huggingface-llm"
 # TGI 2.0 renamed MAX_INPUT_LENGTH to MAX_INPUT_TOKENS; older images only know the old name.
@@ -112,36 +111,8 @@ class TgiEndpoint(HostedEndpoint):
         sizing = _check_fit(settings, hosting.instance_type, num_gpus)
         super().__init__(scope, construct_id)
         self.settings, self.image, self.num_gpus, self.sizing = settings, image, num_gpus, sizing
-        self.private = private
-        weights = private.model_data if private is not None else None
-
-        stack = cdk.Stack.of(self)
-        self.image_uri, repository_arn = self._image_for(stack)
-        self.role = self._execution_role(
-            role, ecr_repository_arns=[repository_arn], s3_read=[weights.s3_read] if weights else []
-        )
-        model_resource = sagemaker.CfnModel(
-            self,
-            "Model",
-            execution_role_arn=self.role.role_arn,
-            primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
-                image=self.image_uri,
-                environment=self.environment(),
-                model_data_source=weights.model_data_source() if weights else None,
-            ),
-        )
-        self._hub_or_s3_weights(model_resource, weights, "TGI")
-        self._host(model_resource, hosting)
-
-    def _image_for(self, stack: cdk.Stack) -> tuple[str, str]:
-        """The pinned image URI and its ECR repository ARN: literal for a concrete region, else a mapping."""
-        if not cdk.Token.is_unresolved(stack.region):
-            image = self.image.in_region(stack.region)
-            return image.uri, image.repository_arn
-        mapping = image_mapping(stack, self.image)
-        return (
-            mapping.find_in_map(cdk.Aws.REGION, "uri"),
-            mapping.find_in_map(cdk.Aws.REGION, "repositoryArn"),
+        self._serve(
+            image=image, environment=self.environment, role=role, hosting=hosting, private=private, engine="TGI"
         )
 
     def environment(self) -> dict[str, str]:
@@ -221,16 +192,3 @@ def _check_fit(settings: TgiModel, instance_type: str, num_gpus: int) -> SizingR
             + ("" if s.quantize else "; or quantize (e.g. -c quantize=gptq with a GPTQ checkpoint)")
         )
     return report
-
-
-def image_mapping(stack: cdk.Stack, image: ImageFamily) -> cdk.CfnMapping:
-    """One CfnMapping per stack and image: region → pinned URI and repository ARN, for every SDK region."""
-    mapping_id = "Image" + "".join(ch for ch in f"{image.framework}{image.version}".title() if ch.isalnum())
-    existing = stack.node.try_find_child(mapping_id)
-    if isinstance(existing, cdk.CfnMapping):
-        return existing
-    mapping: dict[str, dict[str, str]] = {}
-    for region in image.regions:
-        resolved = image.in_region(region)
-        mapping[region] = {"uri": resolved.uri, "repositoryArn": resolved.repository_arn}
-    return cdk.CfnMapping(stack, mapping_id, mapping=mapping)

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_sagemaker as sagemaker
 
 from constructs import Construct
 from constructs.catalog import (
@@ -40,7 +39,6 @@ from constructs.model_data import offline_environment
 from constructs.private_hosting import PrivateSettings
 from constructs.sagemaker_common import HostedEndpoint, Hosting
 from constructs.sdk_data import ImageFamily, gpu_info, resolve_image
-from constructs.tgi_endpoint import image_mapping
 
 IMAGE_FRAMEWORKS = VLLM_IMAGE_FRAMEWORKS
 # Start-up = download + load the weights + capture CUDA graphs; HF's SageMaker vLLM notebook uses 900 s. Weights
@@ -190,37 +188,8 @@ class VllmEndpoint(HostedEndpoint):
         super().__init__(scope, construct_id)
         # num_gpus: the GPUs the engine uses (tensor parallel size), like TgiEndpoint's SM_NUM_GPUS.
         self.settings, self.image, self.num_gpus, self.sizing = settings, image, num_gpus, sizing
-        self.private = private
-        weights = private.model_data if private is not None else None
-
-        stack = cdk.Stack.of(self)
-        self.image_uri, repository_arn = self._image_for(stack)
-        self.role = self._execution_role(
-            role, ecr_repository_arns=[repository_arn], s3_read=[weights.s3_read] if weights else []
-        )
-        model_resource = sagemaker.CfnModel(
-            self,
-            "Model",
-            execution_role_arn=self.role.role_arn,
-            primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
-                image=self.image_uri,
-                environment=self.environment(),
-                model_data_source=weights.model_data_source() if weights else None,
-            ),
-        )
-        self._hub_or_s3_weights(model_resource, weights, "vLLM")
-        self._host(model_resource, hosting)
-
-    def _image_for(self, stack: cdk.Stack) -> tuple[str, str]:
-        """The pinned image URI and its ECR repository ARN: literal for a concrete region, else a mapping."""
-        if not cdk.Token.is_unresolved(stack.region):
-            image = self.image.in_region(stack.region)
-            return image.uri, image.repository_arn
-        mapping = image_mapping(stack, self.image)
-        # The stack's SupportedRegion rule refuses regions this mapping lacks before anything is created.
-        return (
-            mapping.find_in_map(cdk.Aws.REGION, "uri"),
-            mapping.find_in_map(cdk.Aws.REGION, "repositoryArn"),
+        self._serve(
+            image=image, environment=self.environment, role=role, hosting=hosting, private=private, engine="vLLM"
         )
 
     def environment(self) -> dict[str, str]:
