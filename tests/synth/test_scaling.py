@@ -319,3 +319,45 @@ def test_hosting_rejects_two_shapes_and_counts_outside_the_range() -> None:
         ScaleToZero(idle_minutes=4)
     with pytest.raises(ValueError, match="autoscaling needs 1 <= min_instances < max_instances"):
         InstanceScaling(min_instances=2, max_instances=2)
+
+
+# Shared with tests/synth/test_validators.py (one cached synth each).
+ZERO_VLLM = {"model": "qwen2.5-7b-instruct", "scale_to_zero": "true", "region": "us-east-1"}
+ZERO_PRIVATE = {
+    "model": "falcon-7b-instruct",
+    "scale_to_zero": "true",
+    "model_data": "s3://my-weights/models/falcon-7b/",
+    "vpc": "create",
+    "data_capture": "true",
+    "region": "us-east-1",
+}
+
+
+def test_vllm_scales_to_zero_with_its_tensor_parallel_degree_host_ami_and_rolling_updates(synth: Any) -> None:
+    s = synth(**ZERO_VLLM)
+    (component,) = s.of_type("AWS::SageMaker::InferenceComponent").values()
+    spec = component["Properties"]["Specification"]
+    assert spec["ComputeResourceRequirements"]["NumberOfAcceleratorDevicesRequired"] == 1
+    (variant,) = s.one("AWS::SageMaker::EndpointConfig")["ProductionVariants"]
+    assert variant["InferenceAmiVersion"] == "al2023-ami-sagemaker-inference-gpu-4-1" and "ModelName" not in variant
+    # Updates of the component roll copy by copy and roll back on alarms about the component itself.
+    rollback = component["Properties"]["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]
+    names = {json.dumps(a["AlarmName"], sort_keys=True) for a in rollback}
+    alarms = [a["Properties"] for a in s.of_type("AWS::CloudWatch::Alarm").values()]
+    watched = [a for a in alarms if json.dumps(a.get("AlarmName"), sort_keys=True) in names]
+    assert len(watched) == len(names) >= 2
+    assert all(d["Name"] == "InferenceComponentName" for a in watched for d in a["Dimensions"])
+    assert "DeploymentConfig" not in s.one("AWS::SageMaker::Endpoint")
+    assert chat_env(s)["ENGINE"] == "vllm" and "INFERENCE_COMPONENT_NAME" in chat_env(s)
+
+
+def test_private_options_apply_to_the_scale_to_zero_shape(synth: Any) -> None:
+    s = synth(**ZERO_PRIVATE)
+    model = s.one("AWS::SageMaker::Model")
+    config = s.one("AWS::SageMaker::EndpointConfig")
+    assert model["EnableNetworkIsolation"] is True and "VpcConfig" in model
+    assert config["DataCaptureConfig"]["EnableCapture"] is True
+    (component,) = s.of_type("AWS::SageMaker::InferenceComponent").values()
+    assert component["Properties"]["Specification"]["ModelName"] == {
+        "Fn::GetAtt": [logical_id(s, "AWS::SageMaker::Model"), "ModelName"]
+    }

@@ -83,6 +83,16 @@ CONTEXTS: dict[str, dict[str, str]] = {
     },
     "ops-no-guardrails": {"deployment_strategy": "none"},
     "per-caller-limits": {"daily_token_budget": "100000", "max_streams_per_caller": "2"},
+    # Combinations across issues (same contexts as tests/synth/test_scaling.py).
+    "vllm-scale-to-zero": {"model": "qwen2.5-7b-instruct", "scale_to_zero": "true", "region": "us-east-1"},
+    "private-scale-to-zero": {
+        "model": "falcon-7b-instruct",
+        "scale_to_zero": "true",
+        "model_data": "s3://my-weights/models/falcon-7b/",
+        "vpc": "create",
+        "data_capture": "true",
+        "region": "us-east-1",
+    },
 }
 
 
