@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio.to_thread
-import boto3
+import botocore.session
 from botocore.config import Config
 from starlette.requests import Request
 from starlette.types import Scope
@@ -241,7 +241,8 @@ class Usage:
         limits = None
         if settings.table_name and (settings.daily_token_budget or settings.max_streams_per_caller):
             config = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "total_max_attempts": 3})
-            client = boto3.session.Session().client("dynamodb", region_name=region, config=config)
+            # botocore directly, as the SageMaker client (backend.make_client): boto3 only adds start-up time.
+            client = botocore.session.get_session().create_client("dynamodb", region_name=region, config=config)
             limits = UsageLimits(
                 client,
                 settings.table_name,
