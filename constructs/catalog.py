@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from constructs.gpu_facts import HOST_MEMORY_GIB
 from constructs.sdk_data import GpuInfo, gpu_info, gpu_table
 
 GIB = 1024**3
@@ -312,6 +313,14 @@ def sizing_terms(engine: str, gpu_memory_utilization: float | None) -> tuple[flo
     return 1.0, QUANTIZE_BYTES
 
 
+# Host memory a default instance type keeps free beside the model's weights (see default_instance).
+HOST_HEADROOM_GIB = 8.0
+
+
+def _weights_gib(params_b: float, quantize: str | None, table: dict[str | None, float]) -> float:
+    return params_b * 1e9 * table.get(quantize, 2.0) / GIB
+
+
 def default_instance(
     preset: ModelPreset,
     *,
@@ -337,4 +346,10 @@ def default_instance(
             f"{preset.hf_model_id} ({preset.params_b:g}B parameters) fits no GPU instance type in the SageMaker "
             "SDK's table; quantize it (e.g. -c quantize=awq with an AWQ checkpoint)"
         )
-    return fitting[0]
+    # A default should also leave the host room to download and load the weights next to the OS, the container
+    # and the engine's process (a rule of thumb, not a measurement): a 7B model (15 GiB) then gets ml.g5.2xlarge
+    # (32 GiB of RAM), the type the Falcon-7B preset and its JumpStart spec use, not ml.g5.xlarge (16 GiB). A
+    # user's explicit instance_type is only held to the GPU check.
+    weights = _weights_gib(preset.params_b, quantize, table)
+    roomy = [t for t in fitting if HOST_MEMORY_GIB.get(t, math.inf) >= weights + HOST_HEADROOM_GIB]
+    return (roomy or fitting)[0]

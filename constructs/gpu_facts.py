@@ -51,3 +51,25 @@ SUPPLEMENTARY_GPU_FACTS: dict[str, GpuFact] = {
     "ml.p5e.48xlarge": GpuFact(8, 1128 * 1024, "NVIDIA H200", _P5),
     "ml.p5en.48xlarge": GpuFact(8, 1128 * 1024, "NVIDIA H200", _P5),
 }
+
+
+# Host memory (GiB) of the GPU instance types (EC2 instance type specifications of the same families). Used for the
+# inference component's memory ask and to keep default instance types from starving the host (catalog).
+HOST_MEMORY_GIB = {
+    **{f"ml.g4dn.{s}": m for s, m in (("xlarge", 16), ("2xlarge", 32), ("4xlarge", 64), ("8xlarge", 128))},
+    **{f"ml.g4dn.{s}": m for s, m in (("12xlarge", 192), ("16xlarge", 256))},
+    **{f"ml.{f}.{s}": m for f in ("g5", "g6") for s, m in (("xlarge", 16), ("2xlarge", 32), ("4xlarge", 64))},
+    **{f"ml.{f}.{s}": m for f in ("g5", "g6") for s, m in (("8xlarge", 128), ("12xlarge", 192), ("16xlarge", 256))},
+    **{f"ml.{f}.{s}": m for f in ("g5", "g6") for s, m in (("24xlarge", 384), ("48xlarge", 768))},
+    **{f"ml.g6e.{s}": m for s, m in (("xlarge", 32), ("2xlarge", 64), ("4xlarge", 128), ("8xlarge", 256))},
+    **{f"ml.g6e.{s}": m for s, m in (("12xlarge", 384), ("16xlarge", 512), ("24xlarge", 768), ("48xlarge", 1536))},
+    "ml.p3.2xlarge": 61,
+    "ml.p3.8xlarge": 244,
+    "ml.p3.16xlarge": 488,
+    "ml.p3dn.24xlarge": 768,
+    "ml.p4d.24xlarge": 1152,
+    "ml.p4de.24xlarge": 1152,
+    "ml.p5.48xlarge": 2048,
+    "ml.p5e.48xlarge": 2048,
+    "ml.p5en.48xlarge": 2048,
+}

@@ -46,7 +46,7 @@ def test_endpoint_config_has_the_sized_instance_and_vllm_start_up(deployed: Any)
     cloud, _, resources = deployed
     name = _physical(resources, "AWS::SageMaker::EndpointConfig")
     (variant,) = cloud.client("sagemaker").describe_endpoint_config(EndpointConfigName=name)["ProductionVariants"]
-    assert (variant["InstanceType"], variant["ContainerStartupHealthCheckTimeoutInSeconds"]) == ("ml.g5.xlarge", 900)
+    assert (variant["InstanceType"], variant["ContainerStartupHealthCheckTimeoutInSeconds"]) == ("ml.g5.2xlarge", 900)
 
 
 def test_chat_lambda_speaks_vllm_in_server_mode(deployed: Any) -> None:
@@ -60,4 +60,4 @@ def test_chat_lambda_speaks_vllm_in_server_mode(deployed: Any) -> None:
     assert (env["ENGINE"], env["PROMPT_FAMILY"], env["MODEL_ID"]) == ("vllm", "server", "Qwen/Qwen2.5-7B-Instruct")
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     assert outputs["ImageUri"].endswith(resolve_image("huggingface-vllm").tag)
-    assert outputs["InstanceType"] == "ml.g5.xlarge"
+    assert outputs["InstanceType"] == "ml.g5.2xlarge"

@@ -70,7 +70,7 @@ def test_vllm_variant_gets_the_host_ami_its_cuda_needs_and_a_longer_start_up(syn
     assert variant["InferenceAmiVersion"] == "al2023-ami-sagemaker-inference-gpu-4-1"
     assert variant["ContainerStartupHealthCheckTimeoutInSeconds"] == 900
     # Chosen by the sizing code: the cheapest instance type whose GPU holds 14.2 GiB + one sequence of KV cache.
-    assert variant["InstanceType"] == "ml.g5.xlarge"
+    assert variant["InstanceType"] == "ml.g5.2xlarge"
 
 
 def test_default_falcon_stack_is_unchanged_tgi_without_a_host_ami(default_synth: Any) -> None:
@@ -248,4 +248,4 @@ def test_summary_prints_the_vllm_engine_image_and_memory_fit(synth: Any) -> None
 
 
 def test_stack_description_names_the_engine(synth: Any) -> None:
-    assert synth(model="qwen2.5-7b-instruct").template["Description"].startswith(f"{QWEN} on vLLM (1 x ml.g5.xlarge)")
+    assert synth(model="qwen2.5-7b-instruct").template["Description"].startswith(f"{QWEN} on vLLM (1 x ml.g5.2xlarge)")

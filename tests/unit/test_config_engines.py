@@ -25,9 +25,9 @@ def test_falcon_presets_keep_tgi_and_the_guides_prompt() -> None:
 @pytest.mark.parametrize(
     ("model", "instance_type"),
     [
-        ("qwen2.5-7b-instruct", "ml.g5.xlarge"),
-        ("llama-3.1-8b-instruct", "ml.g5.xlarge"),
-        ("mistral-7b-instruct-v0.3", "ml.g5.xlarge"),
+        ("qwen2.5-7b-instruct", "ml.g5.2xlarge"),
+        ("llama-3.1-8b-instruct", "ml.g5.2xlarge"),
+        ("mistral-7b-instruct-v0.3", "ml.g5.2xlarge"),
         ("llama-3.3-70b-instruct", "ml.g5.48xlarge"),
     ],
 )
@@ -137,8 +137,9 @@ def test_keys_and_families_the_engine_cannot_use_are_refused(ctx: dict[str, str]
 
 def test_tgi_can_serve_a_current_model_in_server_mode() -> None:
     c = cfg(model="qwen2.5-7b-instruct", engine="tgi", tgi_version="3.3.6")
-    # TGI may fill the whole GPU (vLLM only 90 %): 14.2 GiB of weights + reserve fit one 16 GiB T4.
-    assert (c.engine, c.model.prompt_family, c.instance_type) == ("tgi", "server", "ml.g4dn.xlarge")
+    # 14.2 GiB of weights + reserve would fit one 16 GiB T4 (TGI may fill the whole GPU), but ml.g4dn.xlarge's
+    # 16 GiB host has no room to load them: the default is the cheapest type that fits both.
+    assert (c.engine, c.model.prompt_family, c.instance_type) == ("tgi", "server", "ml.g5.2xlarge")
 
 
 def test_gated_presets_need_a_token() -> None:
@@ -177,3 +178,10 @@ def test_a_locked_model_without_a_chat_template_gets_the_chatml_proxy_family(cus
     assert (c.model.prompt_family, c.engine) == ("chatml", "vllm")
     with pytest.raises(ConfigError, match=r"'prompt_family': 'server' .*acme/base's tokenizer has no chat template"):
         cfg(model="acme/base", prompt_family="server")
+
+
+def test_a_default_instance_leaves_the_host_room_for_the_weights_but_an_explicit_one_is_only_gpu_checked() -> None:
+    # Qwen2.5-7B's 14.2 GiB of weights fit the 24 GiB A10G of ml.g5.xlarge, whose host has 16 GiB of RAM:
+    # not enough room next to the OS and the engine for a default, allowed when asked for.
+    assert cfg(model="qwen2.5-7b-instruct").instance_type == "ml.g5.2xlarge"
+    assert cfg(model="qwen2.5-7b-instruct", instance_type="ml.g5.xlarge").instance_type == "ml.g5.xlarge"
