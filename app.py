@@ -51,6 +51,10 @@ def main() -> None:
             print(f"error: {err}", file=sys.stderr)
             sys.exit(1)
         cdk.Stack(app, name, env=env, description="LLM chat endpoint (identity only, for destroy/list)")
+        if str(app.node.try_get_context("pipeline")).lower() == "true":
+            # With -c pipeline=true the app's own stack is the pipeline; the endpoint stack is the pipeline's
+            # deployment of the same name. List both so `cdk destroy --all` removes both.
+            cdk.Stack(app, f"{name}Pipeline", env=env, description="LLM chat pipeline (identity only)")
         app.synth()
         return
     try:

@@ -64,6 +64,10 @@ def test_destroy_and_list_need_only_the_stack_identity(project: Path) -> None:
     listed = cdk(project, "ls", "--no-notices", "-c", "model=falcon-180b-chat", "-c", "stack_name=ChatProd")
     assert listed.returncode == 0, listed.stderr[-3000:]
     assert listed.stdout.split() == ["ChatProd"]
+    # A pipeline deployment lists its pipeline stack too, so `cdk destroy --all` finds both.
+    piped = cdk(project, "ls", "--no-notices", "-c", "pipeline=true", "-c", "stack_name=ChatProd")
+    assert piped.returncode == 0, piped.stderr[-3000:]
+    assert sorted(piped.stdout.split()) == ["ChatProd", "ChatProdPipeline"]
 
     destroyed = cdk(project, "destroy", "--force", "--no-notices", "-c", "model=falcon-180b-chat")
     # It gets as far as asking AWS (no credentials here), past the app's config validation.
