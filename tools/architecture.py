@@ -62,6 +62,8 @@ class Facts:
     num_gpus: int
     image_repository: str
     tgi_version: str
+    vllm_version: str
+    vllm_repository: str
     health_check_timeout: int
     api_auth: str
     rate_limit: int
@@ -200,7 +202,7 @@ def _runtime_label(member: str) -> str:
 def collect() -> Facts:
     """Read every fact the picture shows from the project."""
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-    from constructs.catalog import valid_shards
+    from constructs.catalog import VLLM_IMAGE_FRAMEWORKS, valid_shards
     from constructs.jumpstart_lock import load_locked_model
     from constructs.sdk_data import gpu_info, resolve_image
     from stacks.config import from_context
@@ -216,6 +218,7 @@ def collect() -> Facts:
     jumpstart = _tree("constructs/jumpstart_endpoint.py")
     hosting = _tree("constructs/sagemaker_common.py")
     image = resolve_image(_constant(tgi, "IMAGE_FRAMEWORK"), config.tgi_version)
+    vllm_image = resolve_image(VLLM_IMAGE_FRAMEWORKS[config.vllm_image], config.vllm_version)
     locked = load_locked_model(
         config.jumpstart_model or model.jumpstart_model or _constant(jumpstart, "DEFAULT_JUMPSTART_MODEL"),
         lock_path=ROOT / LOCK_FILE,
@@ -232,6 +235,8 @@ def collect() -> Facts:
         num_gpus=config.num_gpus or valid_shards(gpus.count, model.architecture),
         image_repository=image.repository,
         tgi_version=image.version,
+        vllm_version=vllm_image.version,
+        vllm_repository=vllm_image.repository,
         health_check_timeout=(
             config.health_check_timeout
             if config.health_check_timeout is not None
@@ -587,10 +592,11 @@ def render(facts: Facts | None = None) -> str:
         LEFT,
         y_js,
         WIDTH - 2 * LEFT,
-        f"or -c deployment=jumpstart: the same three from SageMaker JumpStart (committed {LOCK_FILE})",
+        "or the Model on another engine: -c engine=vllm (other models' default) or -c deployment=jumpstart",
         [
-            f"{f.jumpstart_model} v{f.jumpstart_version} · default instance {f.jumpstart_instance_type} · "
-            f"weights from S3{isolation}",
+            f"vLLM {f.vllm_version} DLC · {f.vllm_repository} · SM_VLLM_* env · the model's own chat template",
+            f"JumpStart: {f.jumpstart_model} v{f.jumpstart_version} ({LOCK_FILE}) · "
+            f"{f.jumpstart_instance_type} · S3 weights{isolation}",
         ],
         kind="note",
         dashed=True,
@@ -612,7 +618,8 @@ def render(facts: Facts | None = None) -> str:
         f"Model on the TGI {f.tgi_version} DLC image with HF_MODEL_ID={f.hf_model_id} and SM_NUM_GPUS={f.num_gpus}; "
         f"the Model runs as an IAM execution role that may pull only the {f.image_repository} repository and write "
         f"the endpoint's logs. Alternatively the same three resources come from SageMaker JumpStart "
-        f"({f.jumpstart_model} v{f.jumpstart_version}, pinned in {LOCK_FILE}). The API's access logs and the "
+        f"({f.jumpstart_model} v{f.jumpstart_version}, pinned in {LOCK_FILE}); models other than Falcon run on the "
+        f"vLLM {f.vllm_version} DLC ({f.vllm_repository}) by default. The API's access logs and the "
         "Lambda's logs go to KMS-encrypted CloudWatch log groups."
     )
     return c.render(title, desc)
