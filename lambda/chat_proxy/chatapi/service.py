@@ -158,28 +158,39 @@ def plan_chat(request: ChatCompletionRequest, settings: Settings) -> ChatPlan:
     if request.stream_options is not None and not request.stream:
         raise bad_request("stream_options is only allowed when stream is true.", "stream_options")
 
-    temperature = 1.0 if request.temperature is None else request.temperature
-    params: dict[str, Any] = {
-        "max_new_tokens": max_new,
-        "stop": list(stops),
-        "details": True,
-        "return_full_text": False,
-    }
+    params: dict[str, Any] = {"stop": list(stops), "return_full_text": False}
+    payload = _tgi_payload(prompt, params, max_new, request.temperature, request.top_p, request.seed, request.stream)
+    return ChatPlan(payload, stops, family.strip_leading_whitespace, prompt)
+
+
+def _tgi_payload(
+    prompt: str,
+    params: dict[str, Any],
+    max_new: int,
+    temperature: float | None,
+    top_p: float | None,
+    seed: int | None,
+    stream: bool | None,
+) -> dict[str, Any]:
+    """TGI's ``{"inputs", "parameters"}`` for an OpenAI request's sampling settings (temperature 0 is greedy),
+    always asking for the token counts (``details``; the prompt's, as prefill, when not streaming)."""
+    params = {"max_new_tokens": max_new, **params, "details": True}
+    temperature = 1.0 if temperature is None else temperature
     if temperature == 0:
         params["do_sample"] = False
     else:
         params["do_sample"] = True
         params["temperature"] = temperature
-        if request.top_p is not None and request.top_p < 1:
-            params["top_p"] = request.top_p
-    if request.seed is not None:
-        params["seed"] = request.seed
+        if top_p is not None and top_p < 1:
+            params["top_p"] = top_p
+    if seed is not None:
+        params["seed"] = seed
     payload: dict[str, Any] = {"inputs": prompt, "parameters": params}
-    if request.stream:
+    if stream:
         payload["stream"] = True
     else:
         params["decoder_input_details"] = True  # prefill tokens give the prompt token count for `usage`
-    return ChatPlan(payload, stops, family.strip_leading_whitespace, prompt)
+    return payload
 
 
 def finish_reason(details: dict[str, Any] | None) -> str:
@@ -360,25 +371,9 @@ def plan_completion(request: CompletionRequest, settings: Settings) -> Completio
     stops = [request.stop] if isinstance(request.stop, str) else list(request.stop or [])
     if any(not s for s in stops):
         raise bad_request("stop sequences must not be empty.", "stop")
-    params: dict[str, Any] = {"max_new_tokens": max_new, "details": True}
-    if stops:
-        params["stop"] = stops
-    temperature = 1.0 if request.temperature is None else request.temperature
-    if temperature == 0:
-        params["do_sample"] = False
-    else:
-        params["do_sample"] = True
-        params["temperature"] = temperature
-        if request.top_p is not None and request.top_p < 1:
-            params["top_p"] = request.top_p
-    if request.seed is not None:
-        params["seed"] = request.seed
     prompt = request.prompt_text()
-    payload: dict[str, Any] = {"inputs": prompt, "parameters": params}
-    if request.stream:
-        payload["stream"] = True
-    else:
-        params["decoder_input_details"] = True  # prefill tokens give the prompt token count for `usage`
+    params: dict[str, Any] = {"stop": stops} if stops else {}
+    payload = _tgi_payload(prompt, params, max_new, request.temperature, request.top_p, request.seed, request.stream)
     return CompletionPlan(payload, tuple(stops), prompt if request.echo else "")
 
 
