@@ -12,20 +12,64 @@ from constructs.sagemaker_common import accepts_volume_size
 CREATE = "create"
 
 
+# Key administration for the account (so it can never lock itself out of the key), without the right to use it.
+ADMIN_ACTIONS = [
+    "kms:Create*",
+    "kms:Describe*",
+    "kms:Enable*",
+    "kms:List*",
+    "kms:Put*",
+    "kms:Update*",
+    "kms:Revoke*",
+    "kms:Disable*",
+    "kms:Get*",
+    "kms:Delete*",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:ScheduleKeyDeletion",
+    "kms:CancelKeyDeletion",
+]
+USE_ACTIONS = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:CreateGrant"]
+# The services that use the key on the stack's behalf: SageMaker (the endpoint's storage volume, which EC2's EBS
+# encrypts) and S3 (the data-capture bucket).
+KEY_SERVICES = ("sagemaker", "ec2", "s3")
+
+
 def endpoint_key(scope: Construct, construct_id: str, kms_key: str, *, retain: bool) -> kms.IKey:
     """`kms_key` is "create" (a new key, yearly rotation) or a key ARN the user owns (its policy stays theirs).
 
-    A created key keeps CDK's default policy (the account may manage it, IAM policies grant its use): the
-    execution role's use is granted in IAM and scoped with `kms:ViaService` and `kms:CallerAccount`
-    (see `grant_via_services`). `retain` keeps it after `cdk destroy`, so captured data stays readable.
+    A created key's policy lets this account administer it, and use it only through SageMaker, EC2 (EBS) and S3
+    of this region (`kms:ViaService`, `kms:CallerAccount`), where IAM also allows it: the execution role's IAM
+    grant is scoped the same way (`grant_via_services`). Nobody can decrypt captured data outside S3 with it.
+    `retain` keeps it after `cdk destroy`, so captured data stays readable.
     """
     if kms_key != CREATE:
         return kms.Key.from_key_arn(scope, construct_id, kms_key)
+    stack = cdk.Stack.of(scope)
+    account = iam.AccountRootPrincipal()
+    policy = iam.PolicyDocument(
+        statements=[
+            iam.PolicyStatement(sid="Administer", principals=[account], actions=ADMIN_ACTIONS, resources=["*"]),
+            iam.PolicyStatement(
+                sid="UseThroughTheStacksServices",
+                principals=[account],
+                actions=USE_ACTIONS,
+                resources=["*"],
+                conditions={
+                    "StringEquals": {
+                        "kms:ViaService": [f"{s}.{stack.region}.{stack.url_suffix}" for s in KEY_SERVICES],
+                        "kms:CallerAccount": stack.account,
+                    }
+                },
+            ),
+        ]
+    )
     return kms.Key(
         scope,
         construct_id,
         description="Encrypts this stack's SageMaker endpoint storage volume and captured requests/responses",
         enable_key_rotation=True,
+        policy=policy,
         removal_policy=cdk.RemovalPolicy.RETAIN if retain else cdk.RemovalPolicy.DESTROY,
         pending_window=cdk.Duration.days(7),
     )

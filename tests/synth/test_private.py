@@ -226,3 +226,19 @@ def test_vllm_serves_s3_weights_from_opt_ml_model_with_network_isolation(synth: 
     assert "SM_VLLM_MODEL" not in env and "SM_VLLM_REVISION" not in env and "HF_TOKEN" not in env
     assert env["HF_HUB_OFFLINE"] == "1"
     assert env["SM_VLLM_SERVED_MODEL_NAME"] == "Qwen/Qwen2.5-7B-Instruct"
+
+
+def test_a_created_key_is_administered_by_the_account_but_used_only_through_the_stacks_services(synth: Any) -> None:
+    s = synth(**ALL_ON)
+    keys = [k["Properties"] for k in s.of_type("AWS::KMS::Key").values() if "SageMaker endpoint" in str(k)]
+    (statements,) = [k["KeyPolicy"]["Statement"] for k in keys]
+    by_sid = {st["Sid"]: st for st in statements}
+    assert set(by_sid) == {"Administer", "UseThroughTheStacksServices"}
+    assert not any(
+        a.startswith(("kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey")) for a in by_sid["Administer"]["Action"]
+    )
+    use = by_sid["UseThroughTheStacksServices"]
+    assert "kms:Decrypt" in use["Action"] and "kms:*" not in use["Action"]
+    services = json.dumps(use["Condition"]["StringEquals"]["kms:ViaService"])
+    assert all(f'"{s}.' in services or f"{s}." in services for s in ("sagemaker", "ec2", "s3"))
+    assert "kms:CallerAccount" in use["Condition"]["StringEquals"]
