@@ -353,3 +353,60 @@ def default_instance(
     weights = _weights_gib(preset.params_b, quantize, table)
     roomy = [t for t in fitting if HOST_MEMORY_GIB.get(t, math.inf) >= weights + HOST_HEADROOM_GIB]
     return (roomy or fitting)[0]
+
+
+def check_fit(
+    *,
+    model_id: str,
+    params_b: float | None,
+    instance_type: str,
+    quantize: str | None,
+    shards: int,
+    architecture: Architecture | None,
+    max_total_tokens: int,
+    engine: str,
+    gpu_memory_utilization: float | None = None,
+) -> SizingReport | None:
+    """The sizing report of a model on `shards` GPUs of `instance_type` for `engine` (None: size unknown); a
+    ValueError naming the smallest instance types that fit when it does not."""
+    if params_b is None:
+        return None
+    fraction, table = sizing_terms(engine, gpu_memory_utilization)
+    report = size(
+        params_b=params_b,
+        instance_type=instance_type,
+        quantize=quantize,
+        shards=shards,
+        architecture=architecture,
+        max_total_tokens=max_total_tokens,
+        memory_fraction=fraction,
+        quantize_bytes=table,
+    )
+    if report.fits:
+        return report
+    fitting = instances_that_fit(
+        params_b=params_b,
+        quantize=quantize,
+        architecture=architecture,
+        max_total_tokens=max_total_tokens,
+        memory_fraction=fraction,
+        quantize_bytes=table,
+    )
+    suggestion = ", ".join(fitting[:4]) if fitting else "none in the SageMaker SDK's GPU table"
+    weights = (
+        f"{params_b:g}B parameters × {report.bytes_per_param:g} bytes = {report.weights_gib:.1f} GiB of weights + "
+    )
+    if engine == "vllm":
+        problem = (
+            f"{model_id} does not fit {instance_type} on vLLM: {weights}{report.reserve_gib:.1f} GiB reserve (incl. "
+            f"one {max_total_tokens}-token sequence of KV cache), but vLLM may use {fraction:g} of the "
+            f"{report.shards} GPU(s) of {instance_type}: {report.usable_gib:.1f} GiB."
+        )
+        quantize_hint = "; or quantize (e.g. -c quantize=awq with an AWQ checkpoint)"
+    else:
+        problem = (
+            f"{model_id} does not fit {instance_type}: {weights}{report.reserve_gib:.1f} GiB reserve, but "
+            f"{report.shards} GPU(s) of {instance_type} hold {report.usable_gib:.1f} GiB."
+        )
+        quantize_hint = "; or quantize (e.g. -c quantize=gptq with a GPTQ checkpoint)"
+    raise ValueError(f"{problem} Smallest instance types that fit: {suggestion}" + ("" if quantize else quantize_hint))

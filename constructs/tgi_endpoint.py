@@ -13,8 +13,7 @@ from constructs.catalog import (
     QUANTIZE_CHOICES,
     Architecture,
     SizingReport,
-    instances_that_fit,
-    size,
+    check_fit,
     valid_shards,
 )
 from constructs.model_data import offline_environment
@@ -166,29 +165,13 @@ def _num_gpus(settings: TgiModel, instance_type: str) -> int:
 
 def _check_fit(settings: TgiModel, instance_type: str, num_gpus: int) -> SizingReport | None:
     s = settings
-    if s.params_b is None:
-        return None
-    report = size(
+    return check_fit(
+        model_id=s.hf_model_id,
         params_b=s.params_b,
         instance_type=instance_type,
         quantize=s.quantize,
         shards=num_gpus,
         architecture=s.architecture,
         max_total_tokens=s.max_total_tokens,
+        engine="tgi",
     )
-    if not report.fits:
-        fitting = instances_that_fit(
-            params_b=s.params_b,
-            quantize=s.quantize,
-            architecture=s.architecture,
-            max_total_tokens=s.max_total_tokens,
-        )
-        suggestion = ", ".join(fitting[:4]) if fitting else "none in the SageMaker SDK's GPU table"
-        raise ValueError(
-            f"{s.hf_model_id} does not fit {instance_type}: {s.params_b:g}B parameters × "
-            f"{report.bytes_per_param:g} bytes = {report.weights_gib:.1f} GiB of weights + "
-            f"{report.reserve_gib:.1f} GiB reserve, but {report.shards} GPU(s) of {instance_type} hold "
-            f"{report.usable_gib:.1f} GiB. Smallest instance types that fit: {suggestion}"
-            + ("" if s.quantize else "; or quantize (e.g. -c quantize=gptq with a GPTQ checkpoint)")
-        )
-    return report

@@ -27,12 +27,10 @@ from constructs import Construct
 from constructs.catalog import (
     VLLM_GPU_MEMORY_UTILIZATION,
     VLLM_IMAGE_FRAMEWORKS,
-    VLLM_QUANTIZE_BYTES,
     VLLM_QUANTIZE_CHOICES,
     Architecture,
     SizingReport,
-    instances_that_fit,
-    size,
+    check_fit,
     valid_shards,
 )
 from constructs.model_data import offline_environment
@@ -256,34 +254,14 @@ def _tensor_parallel(settings: VllmModel, instance_type: str) -> int:
 
 def _check_fit(settings: VllmModel, instance_type: str, num_gpus: int) -> SizingReport | None:
     s = settings
-    if s.params_b is None:
-        return None
-    report = size(
+    return check_fit(
+        model_id=s.hf_model_id,
         params_b=s.params_b,
         instance_type=instance_type,
         quantize=s.quantize,
         shards=num_gpus,
         architecture=s.architecture,
         max_total_tokens=s.max_total_tokens,
-        memory_fraction=s.gpu_memory_utilization,
-        quantize_bytes=VLLM_QUANTIZE_BYTES,
+        engine="vllm",
+        gpu_memory_utilization=s.gpu_memory_utilization,
     )
-    if not report.fits:
-        fitting = instances_that_fit(
-            params_b=s.params_b,
-            quantize=s.quantize,
-            architecture=s.architecture,
-            max_total_tokens=s.max_total_tokens,
-            memory_fraction=s.gpu_memory_utilization,
-            quantize_bytes=VLLM_QUANTIZE_BYTES,
-        )
-        suggestion = ", ".join(fitting[:4]) if fitting else "none in the SageMaker SDK's GPU table"
-        raise ValueError(
-            f"{s.hf_model_id} does not fit {instance_type} on vLLM: {s.params_b:g}B parameters × "
-            f"{report.bytes_per_param:g} bytes = {report.weights_gib:.1f} GiB of weights + "
-            f"{report.reserve_gib:.1f} GiB reserve (incl. one {s.max_total_tokens}-token sequence of KV cache), "
-            f"but vLLM may use {s.gpu_memory_utilization:g} of the {report.shards} GPU(s) of {instance_type}: "
-            f"{report.usable_gib:.1f} GiB. Smallest instance types that fit: {suggestion}"
-            + ("" if s.quantize else "; or quantize (e.g. -c quantize=awq with an AWQ checkpoint)")
-        )
-    return report
