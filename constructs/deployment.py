@@ -7,6 +7,8 @@ registry schema (cfn-lint 1.58's copy, `DeploymentConfig`, `BlueGreenUpdatePolic
 (`TrafficRoutingConfig`: a canary is at most 50 % of the variant's instances, a linear step 10-50 %;
 `RollingUpdatePolicy.MaximumBatchSize`: 5-50 %; `BlueGreenUpdatePolicy.MaximumExecutionTimeoutInSeconds` must
 exceed the total of its waits).
+
+The scale-to-zero shape has no DeploymentConfig of its own: see `inference_component.COMPONENT_UPDATE`.
 """
 
 from __future__ import annotations
@@ -141,28 +143,3 @@ class UpdatePolicy:
 
 def _instances(count: int) -> sagemaker.CfnEndpoint.CapacitySizeProperty:
     return sagemaker.CfnEndpoint.CapacitySizeProperty(type="INSTANCE_COUNT", value=count)
-
-
-def inference_component_update(
-    alarm_names: list[str], *, health_check_timeout: int, model_download_timeout: int | None = None
-) -> sagemaker.CfnInferenceComponent.InferenceComponentDeploymentConfigProperty:
-    """Rolling update of an inference component (the scale-to-zero shape), one copy at a time, rolled back on the
-    same alarms as the endpoint (`RollbackAlarms(..., dimensions={"InferenceComponentName": ...})`). Shape and
-    ranges: CloudFormation's `AWS::SageMaker::InferenceComponent` schema (`InferenceComponentDeploymentConfig`,
-    `InferenceComponentRollingUpdatePolicy`: COPY_COUNT or CAPACITY_PERCENT batches, waits 0-3600 s, timeout
-    600-28800 s)."""
-    if not 1 <= len(alarm_names) <= MAX_ROLLBACK_ALARMS:
-        raise ValueError(f"auto-rollback takes 1 to {MAX_ROLLBACK_ALARMS} alarms, got {len(alarm_names)}")
-    budget = UpdatePolicy("all_at_once", 1, health_check_timeout, model_download_timeout)
-    copies = sagemaker.CfnInferenceComponent.InferenceComponentCapacitySizeProperty
-    return sagemaker.CfnInferenceComponent.InferenceComponentDeploymentConfigProperty(
-        auto_rollback_configuration=sagemaker.CfnInferenceComponent.AutoRollbackConfigurationProperty(
-            alarms=[sagemaker.CfnInferenceComponent.AlarmProperty(alarm_name=name) for name in alarm_names]
-        ),
-        rolling_update_policy=sagemaker.CfnInferenceComponent.InferenceComponentRollingUpdatePolicyProperty(
-            maximum_batch_size=copies(type="COPY_COUNT", value=1),
-            rollback_maximum_batch_size=copies(type="CAPACITY_PERCENT", value=100),
-            wait_interval_in_seconds=ROLLING_STEP_WAIT_SECONDS,
-            maximum_execution_timeout_in_seconds=budget._execution_timeout(ROLLING_STEP_WAIT_SECONDS),
-        ),
-    )

@@ -7,6 +7,7 @@ total GPU memory as AWS lists them, and where that is published. Memory is in Mi
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 _EC2_SPECS = "https://docs.aws.amazon.com/ec2/latest/instancetypes/ac.html (Accelerated computing: GPU specifications)"
@@ -73,3 +74,74 @@ HOST_MEMORY_GIB = {
     "ml.p5e.48xlarge": 2048,
     "ml.p5en.48xlarge": 2048,
 }
+
+
+@dataclass(frozen=True)
+class GpuArchitecture:
+    """The GPU of an instance family, its NVIDIA architecture and CUDA compute capability (major, minor)."""
+
+    gpu: str
+    architecture: str
+    compute_capability: tuple[int, int]
+
+
+_CUDA_GPUS = "https://developer.nvidia.com/cuda-gpus (CUDA GPU compute capability)"
+# GPU per family: EC2 "Accelerated computing" instance specifications
+# (https://docs.aws.amazon.com/ec2/latest/instancetypes/ac.html); compute capability per GPU: NVIDIA's _CUDA_GPUS.
+# ml.g5n (in the SageMaker SDK's instance_gpu_info.json, not in EC2's list) is left out: its GPU is not published
+# there, so the CUDA check below cannot judge it and lets it pass.
+GPU_ARCHITECTURE_BY_FAMILY: dict[str, GpuArchitecture] = {
+    "p2": GpuArchitecture("NVIDIA K80", "Kepler", (3, 7)),
+    "p3": GpuArchitecture("NVIDIA V100", "Volta", (7, 0)),
+    "p3dn": GpuArchitecture("NVIDIA V100", "Volta", (7, 0)),
+    "g4dn": GpuArchitecture("NVIDIA T4", "Turing", (7, 5)),
+    "g5": GpuArchitecture("NVIDIA A10G", "Ampere", (8, 6)),
+    "p4d": GpuArchitecture("NVIDIA A100", "Ampere", (8, 0)),
+    "p4de": GpuArchitecture("NVIDIA A100", "Ampere", (8, 0)),
+    "g6": GpuArchitecture("NVIDIA L4", "Ada Lovelace", (8, 9)),
+    "g6e": GpuArchitecture("NVIDIA L40S", "Ada Lovelace", (8, 9)),
+    "p5": GpuArchitecture("NVIDIA H100", "Hopper", (9, 0)),
+    "p5e": GpuArchitecture("NVIDIA H200", "Hopper", (9, 0)),
+    "p5en": GpuArchitecture("NVIDIA H200", "Hopper", (9, 0)),
+}
+
+# The oldest GPU a CUDA major version still supports (compute capability), from NVIDIA's CUDA Toolkit release notes:
+# 12.0 removed Kepler (https://docs.nvidia.com/cuda/archive/12.0.0/cuda-toolkit-release-notes/index.html,
+# "Kepler architecture support is removed"), leaving Maxwell (5.0) and newer; 13.0 removed Maxwell, Pascal and
+# Volta (https://docs.nvidia.com/cuda/archive/13.0.0/cuda-toolkit-release-notes/index.html; NVIDIA technical blog
+# "Future CUDA Toolkit support changes", 2025-08: no offline compilation or library support below compute
+# capability 7.5), leaving Turing (7.5) and newer. CUDA 11 still built for Kepler's 3.5/3.7.
+CUDA_MIN_COMPUTE_CAPABILITY: dict[int, tuple[int, int]] = {11: (3, 5), 12: (5, 0), 13: (7, 5)}
+_ARCHITECTURES_FROM = {
+    (3, 5): "Kepler (sm35) and newer",
+    (5, 0): "Maxwell (sm50) and newer",
+    (7, 5): "Turing (sm75) and newer",
+}
+_CUDA_TAG = re.compile(r"-cu(\d{3})(?:-|$)")
+
+
+def cuda_major(image: str) -> int | None:
+    """The CUDA major version of a DLC image from its tag's `cuXYZ` (e.g. `...-cu130-ubuntu24.04`), else None."""
+    found = _CUDA_TAG.search(image.rsplit(":", 1)[-1])
+    return int(found.group(1)[:2]) if found else None
+
+
+def check_cuda_support(image: str, instance_type: str) -> None:
+    """Refuse an image whose CUDA dropped the instance's GPU: CUDA 13 images on Volta (ml.p3*) fail to start."""
+    major = cuda_major(image)
+    family = instance_type.split(".")[1] if instance_type.count(".") == 2 else ""
+    arch = GPU_ARCHITECTURE_BY_FAMILY.get(family)
+    if major is None or arch is None or major not in CUDA_MIN_COMPUTE_CAPABILITY:
+        return
+    needed = CUDA_MIN_COMPUTE_CAPABILITY[major]
+    if arch.compute_capability < needed:
+        cc = "sm" + "".join(map(str, arch.compute_capability))
+        supported = ", ".join(
+            f"CUDA {m}: {_ARCHITECTURES_FROM[c]}" for m, c in sorted(CUDA_MIN_COMPUTE_CAPABILITY.items())
+        )
+        newer = sorted({f"ml.{f}" for f, a in GPU_ARCHITECTURE_BY_FAMILY.items() if a.compute_capability >= needed})
+        raise ValueError(
+            f"instance_type {instance_type}: its {arch.gpu} ({arch.architecture}, {cc}) is not supported by the "
+            f"image's CUDA {major} ({image.rsplit('/', 1)[-1]}); images support {supported}. Pick an instance "
+            f"type of {', '.join(newer)}, or an image built for an older CUDA"
+        )

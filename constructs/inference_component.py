@@ -47,6 +47,19 @@ VARIANT_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 # beside the weights, which live in GPU memory.
 MEMORY_SHARE = 0.5
 FALLBACK_MEMORY_MB = 1024
+# How an update of the component (every model change: PrimaryContainer is create-only in CloudFormation's
+# AWS::SageMaker::Model schema, so a new Model replaces the old and the component's Specification.ModelName changes)
+# reaches SageMaker. Not as a rolling update: InferenceComponentRollingUpdatePolicy.MaximumBatchSize "must be
+# between 5% to 50% of the copy count of the inference component" (botocore sagemaker 2017-07-24 service-2.json;
+# SageMaker API reference), and this component runs 0 or 1 copy most of the time, where no whole batch
+# exists. Without a DeploymentConfig, UpdateInferenceComponent does SageMaker's blue/green update of a component
+# (AWS ML blog "Enhance deployment guardrails with inference component rolling updates for Amazon SageMaker AI
+# inference", 2025-03: it provisions the new copies beside the old, then removes the old). New copies need free
+# accelerators, so the variant's MaxInstanceCount leaves room for a second set of instances (UPDATE_HEADROOM);
+# the copy target's maximum still caps serving at max_instances worth of copies, so the room is used only
+# during an update (or never: an update at zero copies only swaps the spec).
+COMPONENT_UPDATE = "blue/green (SageMaker's default for inference components)"
+UPDATE_HEADROOM = 2
 
 
 @dataclass(frozen=True)
@@ -108,7 +121,8 @@ def component_variant(
     volume_size: int | None,
     inference_ami_version: str | None = None,
 ) -> sagemaker.CfnEndpointConfig.ProductionVariantProperty:
-    """A variant without a model: the inference component brings it; managed instance scaling 0..max."""
+    """A variant without a model: the inference component brings it; managed instance scaling 0..2 x max
+    (the second set only for an update's new copies, see COMPONENT_UPDATE)."""
     return sagemaker.CfnEndpointConfig.ProductionVariantProperty(
         variant_name=variant_name,
         instance_type=instance_type,
@@ -118,7 +132,7 @@ def component_variant(
         volume_size_in_gb=volume_size,
         inference_ami_version=inference_ami_version,
         managed_instance_scaling=sagemaker.CfnEndpointConfig.ManagedInstanceScalingProperty(
-            status="ENABLED", min_instance_count=0, max_instance_count=max_instances
+            status="ENABLED", min_instance_count=0, max_instance_count=max_instances * UPDATE_HEADROOM
         ),
         routing_config=sagemaker.CfnEndpointConfig.RoutingConfigProperty(routing_strategy="LEAST_OUTSTANDING_REQUESTS"),
     )

@@ -4,10 +4,12 @@ encrypted SNS topic with an e-mail subscription, and one dashboard for endpoint,
 Plain `aws_cloudwatch` rather than cdk-monitoring-constructs: a dozen alarms and one dashboard do not pay for a
 second jsii library loaded on every synth (and pinned against aws-cdk-lib in the shared requirements).
 
-Metric names and dimensions: `AWS/SageMaker` (`Invocation5XXErrors`, `InvocationModelErrors`, `ModelLatency` in
-microseconds) and `/aws/sagemaker/Endpoints` (`GPUMemoryUtilization` summed over the instance's GPUs, i.e. up
-to 100 % x GPUs; `DiskUtilization`), both by `EndpointName` + `VariantName` (SageMaker's "Monitor Amazon
-SageMaker AI with Amazon CloudWatch" page, summarised in shared/reference/sagemaker-scaling.md).
+Metric names, dimensions and statistics: SageMaker's "Amazon SageMaker AI metrics in Amazon CloudWatch"
+(https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html): `AWS/SageMaker`
+(`Invocation5XXErrors`, valid statistics Average and Sum; `InvocationModelErrors`; `ModelLatency` in microseconds,
+valid statistics Average, Sum, Min, Max, Sample Count) and `/aws/sagemaker/Endpoints` (`GPUMemoryUtilization`
+summed over the instance's GPUs, i.e. up to 100 % x GPUs; `DiskUtilization`), by `EndpointName` + `VariantName`
+(or `InferenceComponentName`). docs/operations.md explains each alarm and why some metrics are graphed only.
 """
 
 from __future__ import annotations
@@ -30,12 +32,17 @@ from constructs import Construct
 EMAIL = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
 )
-# A non-streamed answer of ~1000 tokens takes tens of seconds on a 40B model; p99 above two minutes means the
-# new model (or its settings) is far slower than anything this API is sized for.
-MODEL_LATENCY_P99_SECONDS = 120
-# TGI reserves most GPU memory up front for its KV cache, so steady state sits near the top: alarm only at
-# the very ceiling (per GPU), where a new allocation fails.
-GPU_MEMORY_PERCENT_PER_GPU = 98
+# A non-streamed answer of ~1000 tokens takes tens of seconds on a 40B model; an average above two minutes for
+# three minutes in a row means the new model (or its settings) is far slower than anything this API is sized for.
+# Average, not a percentile: SageMaker documents Average, Sum, Min, Max and Sample Count for ModelLatency, and
+# CloudWatch computes percentiles only from raw values or statistic sets with SampleCount 1 or Min = Max
+# (CloudWatch API reference, GetMetricStatistics), which SageMaker does not promise to publish.
+MODEL_LATENCY_AVERAGE_SECONDS = 120
+MODEL_LATENCY_STATISTIC = "Average"
+# No GPU memory alarm: TGI sizes its KV cache to fill the GPUs at start-up and vLLM reserves
+# gpu_memory_utilization (0.9) of each GPU up front, so GPUMemoryUtilization is a constant set by the engine's
+# configuration, not a measure of load or of trouble (98 % never fires on vLLM, ~95 % is TGI's normal). An engine
+# out of memory fails requests, which the 5XX alarms catch. The dashboard still graphs it.
 DISK_PERCENT = 90
 # Lambda Duration p99 at 90 % of the timeout: streams are about to be cut off.
 DURATION_SHARE_OF_TIMEOUT = 0.9
@@ -52,9 +59,12 @@ def alarm_name(scope: Construct, suffix: str) -> str:
 class RollbackAlarms(Construct):
     """Alarms on one endpoint variant's invocation errors and latency: they page, and they roll an update back."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, dimensions: Mapping[str, str]) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, dimensions: Mapping[str, str], rolls_back: bool = True
+    ) -> None:
         super().__init__(scope, construct_id)
         owner = scope
+        effect = " (rolls back an endpoint update in progress)" if rolls_back else ""
 
         def metric(name: str, statistic: str) -> cloudwatch.Metric:
             return cloudwatch.Metric(
@@ -66,13 +76,17 @@ class RollbackAlarms(Construct):
             )
 
         # One minute periods, two breaching minutes out of three: fast enough to stop a canary, not so twitchy
-        # that a single failed request undoes a deployment.
+        # that a single failed request undoes a deployment. Server-side failures only: InvocationModelErrors counts
+        # every non-2XX answer of the container, including the engine's 4XX to a bad prompt (TGI's 422, vLLM's
+        # 400), so two bad prompts during a bake would roll back a healthy update. Invocation5XXErrors counts the
+        # 5XX answers alone (SageMaker sends 1 per 5XX, 0 otherwise: "Amazon SageMaker AI metrics in Amazon
+        # CloudWatch"); InvocationModelErrors stays on the dashboard.
         self.alarms = [
             cloudwatch.Alarm(
                 self,
                 "Invocation5xx",
                 alarm_name=alarm_name(owner, "invocation-5xx"),
-                alarm_description="The endpoint answered 5XX errors (rolls back an endpoint update in progress)",
+                alarm_description=f"The endpoint answered 5XX errors{effect}",
                 metric=metric("Invocation5XXErrors", "Sum"),
                 threshold=1,
                 evaluation_periods=3,
@@ -82,31 +96,18 @@ class RollbackAlarms(Construct):
             ),
             cloudwatch.Alarm(
                 self,
-                "ModelErrors",
-                alarm_name=alarm_name(owner, "model-errors"),
-                alarm_description="The model container failed requests (rolls back an endpoint update in progress)",
-                metric=metric("InvocationModelErrors", "Sum"),
-                threshold=1,
-                evaluation_periods=3,
-                datapoints_to_alarm=2,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            ),
-            cloudwatch.Alarm(
-                self,
-                "ModelLatencyP99",
-                alarm_name=alarm_name(owner, "model-latency-p99"),
-                alarm_description=f"Model latency p99 above {MODEL_LATENCY_P99_SECONDS} s (rolls back an endpoint "
-                "update in progress)",
-                metric=metric("ModelLatency", "p99"),
-                threshold=MODEL_LATENCY_P99_SECONDS * 1_000_000,  # ModelLatency is in microseconds
+                "ModelLatency",
+                alarm_name=alarm_name(owner, "model-latency"),
+                alarm_description=f"Average model latency above {MODEL_LATENCY_AVERAGE_SECONDS} s for 3 min{effect}",
+                metric=metric("ModelLatency", MODEL_LATENCY_STATISTIC),
+                threshold=MODEL_LATENCY_AVERAGE_SECONDS * 1_000_000,  # ModelLatency is in microseconds
                 evaluation_periods=3,
                 datapoints_to_alarm=3,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             ),
         ]
-        self.names = [alarm_name(owner, s) for s in ("invocation-5xx", "model-errors", "model-latency-p99")]
+        self.names = [alarm_name(owner, s) for s in ("invocation-5xx", "model-latency")]
 
 
 class Monitoring(Construct):
@@ -185,14 +186,6 @@ class Monitoring(Construct):
             )
 
         self.alarms = [
-            alarm(
-                "GpuMemory",
-                "gpu-memory",
-                gpu_memory,
-                GPU_MEMORY_PERCENT_PER_GPU * gpu_count,
-                f"GPU memory at {GPU_MEMORY_PERCENT_PER_GPU} % of {gpu_count} GPU(s) for 15 minutes",
-                periods=3,
-            ),
             alarm("Disk", "disk", disk, DISK_PERCENT, f"Endpoint instance disk above {DISK_PERCENT} %", periods=2),
             alarm(
                 "LambdaErrors",
@@ -266,13 +259,14 @@ class Monitoring(Construct):
             _graph(
                 "Model latency (microseconds)",
                 [
-                    _sm("ModelLatency", invocations, "p50"),
-                    _sm("ModelLatency", invocations, "p99"),
-                    _sm("OverheadLatency", invocations, "p99"),
+                    # The statistics SageMaker documents for its latency metrics (no percentiles).
+                    _sm("ModelLatency", invocations, "Average"),
+                    _sm("ModelLatency", invocations, "Maximum"),
+                    _sm("OverheadLatency", invocations, "Average"),
                 ],
             ),
             _graph(
-                "GPU (summed over GPUs) and disk, %",
+                f"GPU (summed over {gpu_count} GPUs) and disk, %",
                 [
                     gpu_memory,
                     instance_metric("GPUUtilization"),

@@ -74,14 +74,29 @@ class PrivateHosting(Construct):
             # The weights bucket is the user's: reading SSE-KMS objects needs kms:Decrypt on its key, via S3 only.
             grant_via_services(policy, data.kms_key_arn, ["kms:Decrypt"], ["s3"])
 
-    def apply(self, model: sagemaker.CfnModel, endpoint_config: sagemaker.CfnEndpointConfig) -> None:
+    def apply(
+        self, model: sagemaker.CfnModel, endpoint_config: sagemaker.CfnEndpointConfig, *, component: bool = False
+    ) -> None:
+        """`component`: the endpoint hosts an inference component, whose variant names no model. Its instances are
+        the endpoint config's, so VPC placement and network isolation go on the EndpointConfig as well: the
+        CreateEndpointConfig API has its own `VpcConfig` and `EnableNetworkIsolation` ("Sets whether all model
+        containers deployed to the endpoint are isolated"; botocore sagemaker 2017-07-24 service-2.json,
+        CreateEndpointConfigInput), and the SageMaker SDK sets both there when it builds an endpoint whose
+        variants name no model (sagemaker-core 2.27 `Session._build_endpoint_config_request`, which also adds the
+        ExecutionRoleArn such an endpoint needs). The Model keeps them too, as the SDK's Model does."""
         if self.settings.model_data is not None:
             # Weights are in /opt/ml/model before start-up: the container needs no network at all.
             model.enable_network_isolation = True
+            if component:
+                endpoint_config.enable_network_isolation = True
         if self.network is not None:
             model.vpc_config = sagemaker.CfnModel.VpcConfigProperty(
                 subnets=self.network.subnet_ids, security_group_ids=self.network.security_group_ids
             )
+            if component:
+                endpoint_config.vpc_config = sagemaker.CfnEndpointConfig.VpcConfigProperty(
+                    subnets=self.network.subnet_ids, security_group_ids=self.network.security_group_ids
+                )
         if self.volume_key_arn is not None:
             endpoint_config.kms_key_id = self.volume_key_arn
         if self.capture is not None:

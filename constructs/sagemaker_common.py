@@ -17,7 +17,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sagemaker as sagemaker
 
 from constructs import Construct
-from constructs.deployment import UpdatePolicy, inference_component_update
+from constructs.deployment import UpdatePolicy
+from constructs.gpu_facts import check_cuda_support
 from constructs.inference_component import (
     ComponentScaling,
     InstanceScaling,
@@ -73,6 +74,11 @@ class Hosting:
     def __post_init__(self) -> None:
         if self.scale_to_zero is not None and self.instance_scaling is not None:
             raise ValueError("scale_to_zero and instance_scaling exclude each other: pick one hosting shape")
+        if self.scale_to_zero is not None and self.deployment_strategy not in ("auto", "none"):
+            raise ValueError(
+                f"deployment_strategy {self.deployment_strategy!r} does not apply with scale_to_zero: an inference "
+                "component's update is SageMaker's own (see docs/operations.md); allowed: auto, none"
+            )
         if self.scale_to_zero is not None and self.instance_count > self.scale_to_zero.max_instances:
             raise ValueError(
                 f"instance_count {self.instance_count} must be at most max_instances {self.scale_to_zero.max_instances}"
@@ -268,6 +274,10 @@ class HostedEndpoint(Construct):
         )
 
     def _host(self, model: sagemaker.CfnModel, hosting: Hosting) -> None:
+        # A mapping token (region-agnostic synth) carries no tag: every region's image is the same build, so the
+        # subclass's `image.tag` is checked instead where it has one.
+        tag = getattr(getattr(self, "image", None), "tag", None)
+        check_cuda_support(tag if tag is not None else self.image_uri, hosting.instance_type)
         self.model = model
         self.hosting = hosting
         # The role's policy must exist before SageMaker tries to pull the image.
@@ -345,7 +355,7 @@ class HostedEndpoint(Construct):
             instance_type=hosting.instance_type,
             policy=self._execution_policy,
         )
-        self.private_hosting.apply(model, endpoint_config)
+        self.private_hosting.apply(model, endpoint_config, component=hosting.scale_to_zero is not None)
 
     def _add_scaling(self, model: sagemaker.CfnModel, hosting: Hosting, variant_name: str) -> None:
         if hosting.scale_to_zero is not None:
@@ -380,17 +390,15 @@ class HostedEndpoint(Construct):
         self.variant_name = "AllTraffic"
         self.update_policy = hosting.update_policy
         if self.component is not None:
-            # Scale to zero: the model lives in the inference component, whose invocation metrics carry its name;
-            # an update of the component rolls one copy at a time and rolls back on the same kind of alarms.
+            # Scale to zero: the model lives in the inference component, whose invocation metrics carry its name.
+            # The alarms page; they roll nothing back, because the component takes no rolling update
+            # (inference_component.COMPONENT_UPDATE says why).
             self.rollback_alarms = RollbackAlarms(
-                self, "RollbackAlarms", dimensions={"InferenceComponentName": self.component.name}
+                self,
+                "RollbackAlarms",
+                dimensions={"InferenceComponentName": self.component.name},
+                rolls_back=False,
             )
-            if self.update_policy.resolved != "none":
-                self.component.component.deployment_config = inference_component_update(
-                    self.rollback_alarms.names,
-                    health_check_timeout=hosting.health_check_timeout,
-                    model_download_timeout=hosting.model_download_timeout,
-                )
             return
         self.rollback_alarms = RollbackAlarms(
             self,
@@ -398,6 +406,30 @@ class HostedEndpoint(Construct):
             dimensions={"EndpointName": self.endpoint.attr_endpoint_name, "VariantName": self.variant_name},
         )
         self.endpoint.deployment_config = self.update_policy.config(self.rollback_alarms.names)
+        if self.endpoint.deployment_config is not None:
+            self._grant_describe_alarms(self.rollback_alarms.names)
+
+    def _grant_describe_alarms(self, names: Sequence[str]) -> None:
+        """SageMaker reads the rollback alarms with the execution role: "Ensure that your IAM execution role has
+        permission to perform the cloudwatch:DescribeAlarms action on the auto-rollback alarms you specify"
+        (SageMaker developer guide, "Auto-Rollback Configuration and Monitoring",
+        https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-configuration.html). Scoped to those
+        alarms' ARNs (DescribeAlarms takes the alarm resource type: Service Authorization Reference, CloudWatch)."""
+        stack = cdk.Stack.of(self)
+        self._execution_policy.add_statements(
+            iam.PolicyStatement(
+                actions=["cloudwatch:DescribeAlarms"],
+                resources=[
+                    stack.format_arn(
+                        service="cloudwatch",
+                        resource="alarm",
+                        resource_name=name,
+                        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                    for name in names
+                ],
+            )
+        )
 
     @property
     def endpoint_name(self) -> str:

@@ -71,7 +71,8 @@ def test_scale_to_zero_variant_has_no_model_and_scales_instances_from_zero(synth
     assert config["ExecutionRoleArn"] == {"Fn::GetAtt": [role, "Arn"]}
     (variant,) = config["ProductionVariants"]
     assert "ModelName" not in variant
-    assert variant["ManagedInstanceScaling"] == {"Status": "ENABLED", "MinInstanceCount": 0, "MaxInstanceCount": 1}
+    # Room for a second instance: an update of the component starts its new copy beside the old (blue/green).
+    assert variant["ManagedInstanceScaling"] == {"Status": "ENABLED", "MinInstanceCount": 0, "MaxInstanceCount": 2}
     assert variant["RoutingConfig"] == {"RoutingStrategy": "LEAST_OUTSTANDING_REQUESTS"}
     assert (variant["InstanceType"], variant["InitialInstanceCount"]) == ("ml.g5.12xlarge", 1)
     assert s.one("AWS::SageMaker::Endpoint")["RetainAllVariantProperties"] is True
@@ -257,7 +258,8 @@ def test_jumpstart_scale_to_zero_uses_the_specs_gpus(synth: Any) -> None:
         "ModelDataDownloadTimeoutInSeconds": 3600,
     }
     (variant,) = s.one("AWS::SageMaker::EndpointConfig")["ProductionVariants"]
-    assert variant["ManagedInstanceScaling"]["MaxInstanceCount"] == 2
+    # Serving is capped by the copy target (2 copies = 2 instances); the variant leaves room for an update's copies.
+    assert variant["ManagedInstanceScaling"]["MaxInstanceCount"] == 4
     assert s.one("AWS::ApplicationAutoScaling::ScalableTarget")["MaxCapacity"] == 2
     cooldowns = [
         p["Properties"]["StepScalingPolicyConfiguration"]["Cooldown"]
@@ -333,20 +335,13 @@ ZERO_PRIVATE = {
 }
 
 
-def test_vllm_scales_to_zero_with_its_tensor_parallel_degree_host_ami_and_rolling_updates(synth: Any) -> None:
+def test_vllm_scales_to_zero_with_its_tensor_parallel_degree_and_host_ami(synth: Any) -> None:
     s = synth(**ZERO_VLLM)
     (component,) = s.of_type("AWS::SageMaker::InferenceComponent").values()
     spec = component["Properties"]["Specification"]
     assert spec["ComputeResourceRequirements"]["NumberOfAcceleratorDevicesRequired"] == 1
     (variant,) = s.one("AWS::SageMaker::EndpointConfig")["ProductionVariants"]
     assert variant["InferenceAmiVersion"] == "al2023-ami-sagemaker-inference-gpu-4-1" and "ModelName" not in variant
-    # Updates of the component roll copy by copy and roll back on alarms about the component itself.
-    rollback = component["Properties"]["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]
-    names = {json.dumps(a["AlarmName"], sort_keys=True) for a in rollback}
-    alarms = [a["Properties"] for a in s.of_type("AWS::CloudWatch::Alarm").values()]
-    watched = [a for a in alarms if json.dumps(a.get("AlarmName"), sort_keys=True) in names]
-    assert len(watched) == len(names) >= 2
-    assert all(d["Name"] == "InferenceComponentName" for a in watched for d in a["Dimensions"])
     assert "DeploymentConfig" not in s.one("AWS::SageMaker::Endpoint")
     assert chat_env(s)["ENGINE"] == "vllm" and "INFERENCE_COMPONENT_NAME" in chat_env(s)
 
@@ -361,3 +356,54 @@ def test_private_options_apply_to_the_scale_to_zero_shape(synth: Any) -> None:
     assert component["Properties"]["Specification"]["ModelName"] == {
         "Fn::GetAtt": [logical_id(s, "AWS::SageMaker::Model"), "ModelName"]
     }
+
+
+@pytest.mark.parametrize("context", [ZERO_VLLM, ZERO, ZERO_JUMPSTART])
+def test_component_takes_no_rolling_update_its_copy_count_cannot_satisfy(synth: Any, context: dict[str, str]) -> None:
+    # InferenceComponentRollingUpdatePolicy.MaximumBatchSize must be 5-50 % of the copy count (botocore
+    # sagemaker service-2.json): no whole batch exists at the 0 or 1 copy this component usually runs, and every
+    # model change reaches the component (PrimaryContainer is create-only: a new Model, a new ModelName).
+    s = synth(**context)
+    component = s.one("AWS::SageMaker::InferenceComponent")
+    assert "DeploymentConfig" not in component
+    # SageMaker's default update starts the new copies beside the old: the variant has room for them.
+    (variant,) = s.one("AWS::SageMaker::EndpointConfig")["ProductionVariants"]
+    copies = s.one("AWS::ApplicationAutoScaling::ScalableTarget")["MaxCapacity"]
+    gpus = component["Specification"]["ComputeResourceRequirements"]["NumberOfAcceleratorDevicesRequired"]
+    per_instance = s.stack.llm.component.copies_per_instance
+    assert gpus >= 1 and variant["ManagedInstanceScaling"]["MaxInstanceCount"] * per_instance >= 2 * copies
+    # The component's alarms page only: their descriptions promise no rollback.
+    alarms = [
+        a["Properties"]
+        for a in s.of_type("AWS::CloudWatch::Alarm").values()
+        if any(d.get("Name") == "InferenceComponentName" for d in a["Properties"].get("Dimensions", []))
+        and a["Properties"].get("MetricName") in ("Invocation5XXErrors", "ModelLatency")
+    ]
+    assert len(alarms) == 2 and all("rolls back" not in a["AlarmDescription"] for a in alarms)
+
+
+def test_scale_to_zero_refuses_an_update_strategy_it_cannot_apply() -> None:
+    from constructs.inference_component import ScaleToZero
+    from constructs.sagemaker_common import Hosting
+
+    with pytest.raises(ValueError, match="deployment_strategy 'canary' does not apply with scale_to_zero"):
+        Hosting(instance_count=2, scale_to_zero=ScaleToZero(max_instances=2), deployment_strategy="canary")
+    assert Hosting(scale_to_zero=ScaleToZero(), deployment_strategy="none").scale_to_zero is not None
+
+
+def test_scale_to_zero_in_a_vpc_puts_the_endpoint_configs_instances_in_it(synth: Any) -> None:
+    # An inference-component endpoint's variant names no model; CreateEndpointConfig has its own VpcConfig and
+    # EnableNetworkIsolation (botocore CreateEndpointConfigInput), which the SageMaker SDK sets for such endpoints.
+    s = synth(**ZERO_PRIVATE)
+    model = s.one("AWS::SageMaker::Model")
+    config = s.one("AWS::SageMaker::EndpointConfig")
+    assert config["VpcConfig"] == model["VpcConfig"]
+    assert set(config["VpcConfig"]) == {"Subnets", "SecurityGroupIds"} and len(config["VpcConfig"]["Subnets"]) == 2
+    assert config["EnableNetworkIsolation"] is True
+
+
+def test_always_on_endpoint_keeps_vpc_and_isolation_on_the_model_only(synth: Any) -> None:
+    s = synth(**{k: v for k, v in ZERO_PRIVATE.items() if k != "scale_to_zero"})
+    config = s.one("AWS::SageMaker::EndpointConfig")
+    assert "VpcConfig" not in config and "EnableNetworkIsolation" not in config
+    assert "VpcConfig" in s.one("AWS::SageMaker::Model")

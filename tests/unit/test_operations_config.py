@@ -124,19 +124,3 @@ def test_none_has_no_deployment_config_and_rollback_needs_one_to_ten_alarms() ->
 def test_blue_green_needs_a_second_fleet_rolling_only_a_batch() -> None:
     assert UpdatePolicy("canary", 4, health_check_timeout=600).extra_instances == 4
     assert UpdatePolicy("rolling", 4, health_check_timeout=600).extra_instances == 1
-
-
-def test_inference_component_rolls_one_copy_at_a_time_and_back_on_the_same_alarms() -> None:
-    from constructs.deployment import inference_component_update
-
-    config: Any = inference_component_update(["a", "b"], health_check_timeout=600)
-    assert [a.alarm_name for a in config.auto_rollback_configuration.alarms] == ["a", "b"]
-    rolling = config.rolling_update_policy
-    assert (rolling.maximum_batch_size.type, rolling.maximum_batch_size.value) == ("COPY_COUNT", 1)
-    assert (rolling.rollback_maximum_batch_size.type, rolling.rollback_maximum_batch_size.value) == (
-        "CAPACITY_PERCENT",
-        100,
-    )
-    assert 600 <= rolling.maximum_execution_timeout_in_seconds <= 28_800
-    with pytest.raises(ValueError, match="1 to 10 alarms, got 0"):
-        inference_component_update([], health_check_timeout=600)
