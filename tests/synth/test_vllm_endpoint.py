@@ -249,3 +249,9 @@ def test_summary_prints_the_vllm_engine_image_and_memory_fit(synth: Any) -> None
 
 def test_stack_description_names_the_engine(synth: Any) -> None:
     assert synth(model="qwen2.5-7b-instruct").template["Description"].startswith(f"{QWEN} on vLLM (1 x ml.g5.2xlarge)")
+
+
+def test_cuda_13_image_on_a_volta_instance_fails_synth_naming_the_gpu_generations(synth: Any) -> None:
+    # vLLM's images are cu130; CUDA 13.0 removed Maxwell, Pascal and Volta (NVIDIA CUDA 13.0 release notes).
+    with pytest.raises(ValueError, match=r"instance_type ml\.p3\.8xlarge: its NVIDIA V100 \(Volta, sm70\).*CUDA 13"):
+        synth(model="qwen2.5-7b-instruct", instance_type="ml.p3.8xlarge", region="us-east-1")
