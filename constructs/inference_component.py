@@ -233,10 +233,16 @@ class ComponentScaling(Construct):
             ),
         )
         # Target tracking cannot scale out of zero: with no copy there is no per-copy metric. The failed calls
-        # are counted, though; one of them adds a copy (AWS "Scale an endpoint to zero instances"). An alarm
-        # with an Auto Scaling action invokes it again every minute it stays in ALARM (CloudWatch alarm actions),
-        # and callers keep failing until the copy has started: the cooldown spans the component's start-up
-        # budget, during which a repeated +1 counts against the copy already starting instead of adding one.
+        # are counted, though; one of them wakes the component (AWS "Scale an endpoint to zero instances").
+        # ExactCapacity 1 with no cooldown, not ChangeInCapacity +1 with one (docs/operations.md, "Wake-up and
+        # idle", reasons it through): an alarm with an Auto Scaling action re-invokes it every minute it stays in
+        # ALARM (CloudWatch user guide, "Alarm actions"), and so does the idle alarm at zero. Should the idle
+        # alarm's last ExactCapacity 0 land after the wake-up, a +1 re-invoked inside its cooldown adds nothing
+        # ("capacity added by the initiating scale-out activity is calculated as part of the desired capacity for
+        # the next scale-out": Application Auto Scaling API reference, StepScalingPolicyConfiguration.Cooldown), so
+        # callers would be refused for the whole cooldown. ExactCapacity 1 is idempotent: re-invoked while calls
+        # are refused it restores a cancelled wake-up a minute later, and it never adds a second copy however long
+        # the start-up takes (scaling out beyond one copy is the load policy's).
         self.wake_policy = appscaling.CfnScalingPolicy(
             self,
             "WakePolicy",
@@ -244,9 +250,9 @@ class ComponentScaling(Construct):
             policy_type="StepScaling",
             scaling_target_id=self.target.ref,
             step_scaling_policy_configuration=appscaling.CfnScalingPolicy.StepScalingPolicyConfigurationProperty(
-                adjustment_type="ChangeInCapacity",
+                adjustment_type="ExactCapacity",
                 metric_aggregation_type="Maximum",
-                cooldown=min(3600, health_check_timeout + (model_download_timeout or 0)),
+                cooldown=0,
                 step_adjustments=[
                     appscaling.CfnScalingPolicy.StepAdjustmentProperty(
                         metric_interval_lower_bound=0, scaling_adjustment=1
