@@ -9,7 +9,7 @@ from constructs.jumpstart_endpoint import JumpStartEndpoint
 from constructs.sdk_data import SDK_DISTRIBUTION, gpu_source
 from constructs.tgi_endpoint import TgiEndpoint
 from constructs.vllm_endpoint import VllmEndpoint
-from stacks.cost import cost_lines
+from stacks.cost import cost_lines, fixed_cost
 from stacks.llm_chat_stack import LlmChatStack
 
 
@@ -56,7 +56,7 @@ def summary(stack: LlmChatStack) -> str:
         if cost is not None
         else f"cost         unknown: no list price on record for {hosting.instance_type}"
     )
-    lines += cost_lines(hosting)
+    lines += cost_lines(hosting, fixed_cost(stack))
     if llm.inference_component_name is not None:
         lines.append(
             f"component    {llm.inference_component_name} (scale to zero; the chat API names it on every call)"
