@@ -64,6 +64,8 @@ class ChatSettings:
     inference_component_name: str | None = None
     # CloudWatch namespace of the proxy's EMF token metrics (LlmChat/<stack name>); the dashboard reads it.
     metrics_namespace: str | None = None
+    # The component's schedule ("MON-FRI 08:00-19:00 Europe/Berlin"): outside it the proxy says when it starts.
+    active_hours: str | None = None
 
 
 @dataclass(frozen=True)
@@ -216,7 +218,8 @@ class ChatApi(Construct):
                 {"INFERENCE_COMPONENT_NAME": settings.inference_component_name}
                 if settings.inference_component_name
                 else {}
-            ),
+            )
+            | ({"ACTIVE_HOURS": settings.active_hours} if settings.active_hours else {}),
         )
 
     def _usage(self, limits: ApiLimits) -> UsageTable | None:

@@ -92,6 +92,18 @@ def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> in
     return max(0, round((when - (now or datetime.now(UTC))).total_seconds()))
 
 
+# The chat API's code for a call outside the deployment's active hours (chatapi/active_hours.py).
+OUTSIDE_ACTIVE_HOURS = "outside_active_hours"
+
+
+def error_code(err: openai.APIStatusError) -> str | None:
+    """The ``code`` of the API's OpenAI-shaped error body, if it has one."""
+    body = err.body if isinstance(err.body, dict) else {}
+    inner = body.get("error", body)
+    code = inner.get("code") if isinstance(inner, dict) else None
+    return code if isinstance(code, str) else None
+
+
 def error_message(err: openai.APIStatusError) -> str:
     """The API's OpenAI-shaped error message (or the raw body), with what to do about it."""
     body = err.body if isinstance(err.body, dict) else {}
@@ -107,7 +119,7 @@ def error_message(err: openai.APIStatusError) -> str:
     }.get(status)
     retry = retry_after_seconds(err.response.headers.get("retry-after"))
     text = f"error {status}: {message}"
-    if retry is not None and status in (429, 503):
+    if retry is not None and status in (429, 503) and error_code(err) != OUTSIDE_ACTIVE_HOURS:
         text += f" (retry after {retry} s)"
     return text + (f"\n  {hint}" if hint else "")
 
@@ -242,6 +254,10 @@ class Chat:
                 return None
             except openai.APIStatusError as err:
                 retry = retry_after_seconds(err.response.headers.get("retry-after"))
+                if error_code(err) == OUTSIDE_ACTIVE_HOURS:
+                    # Scheduled off: nothing starts the model before the time the message names; do not wait.
+                    self.say(error_message(err))
+                    return None
                 if err.status_code == 503 and retry is not None and waited < self.max_wait:
                     message = error_message(err).splitlines()[0]
                     self.say(f"{message}\nthe model is not ready (starting, or scaling from zero); waiting")

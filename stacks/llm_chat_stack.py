@@ -52,6 +52,7 @@ class LlmChatStack(cdk.Stack):
                 max_total_tokens=max_total,
                 inference_component_name=self.llm.inference_component_name,
                 metrics_namespace=self.metrics_namespace,
+                active_hours=_active_hours(self.llm),
             ),
             limits=ApiLimits(
                 auth=config.api_auth,
@@ -230,6 +231,12 @@ class LlmChatStack(cdk.Stack):
             hosting=hosting,
             private=_private(c),
         )
+
+
+def _active_hours(llm: TgiEndpoint | VllmEndpoint | JumpStartEndpoint) -> str | None:
+    """The schedule the component's scheduled actions follow, as the chat proxy reads it (ACTIVE_HOURS)."""
+    zero = llm.hosting.scale_to_zero
+    return str(zero.active_hours) if zero is not None and zero.active_hours is not None else None
 
 
 def _private(c: AppConfig) -> PrivateSettings:

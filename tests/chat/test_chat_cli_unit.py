@@ -202,3 +202,27 @@ def test_the_url_comes_from_the_stack_outputs(moto_url: str) -> None:
     assert stack_url("MyChat", "eu-west-1") == "https://abc123.execute-api.eu-west-1.amazonaws.com/prod/"
     with pytest.raises(ChatError, match=r"cannot read stack 'Missing': Stack with id Missing does not exist"):
         stack_url("Missing", "eu-west-1")
+
+
+def test_outside_active_hours_is_reported_at_once_without_waiting() -> None:
+    closed = httpx.Response(
+        503,
+        json={
+            "error": {
+                "message": "The model runs only inside its active hours (MON-FRI 08:00-19:00 Europe/Berlin) and is "
+                "stopped now; next start at 2026-12-07T08:00:00+01:00 (ready some minutes after that, while it loads).",
+                "type": "service_unavailable",
+                "param": None,
+                "code": "outside_active_hours",
+            }
+        },
+        headers={"Retry-After": "86400"},
+    )
+    chat, out, slept, seen = _chat([closed])
+    assert chat.ask("hello?") is None
+    assert slept == [] and len(seen) == 1  # no countdown, no second request
+    text = out.getvalue()
+    assert "error 503: The model runs only inside its active hours" in text
+    assert "next start at 2026-12-07T08:00:00+01:00" in text
+    assert "retry after" not in text and "waiting" not in text
+    assert chat.conversation.turns == []

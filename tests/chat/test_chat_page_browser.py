@@ -230,3 +230,36 @@ def test_the_page_is_self_contained_under_a_strict_csp(http: httpx.Client) -> No
     assert not re.search(r"\.(inner|outer)HTML\s*=|insertAdjacentHTML|document\.write", script)
     assert response.headers["x-content-type-options"] == "nosniff"
     assert "access-control-allow-origin" not in response.headers  # same origin: no CORS
+
+
+def test_outside_active_hours_the_page_names_the_next_start_without_a_retry_countdown(
+    driver: Any, session_emulator: Emulator, tmp_path: Path
+) -> None:
+    from chat_harness import app_env, start_app
+
+    now = datetime.datetime.now(datetime.UTC)
+    day = (now + datetime.timedelta(days=2)).date()
+    weekday = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")[day.weekday()]
+    start = datetime.datetime(day.year, day.month, day.day, 8, 0, tzinfo=datetime.UTC)
+    env = app_env(
+        session_emulator.url,
+        INFERENCE_COMPONENT_NAME="LlmChat-Llm-Component-7A2EEE1A",
+        ACTIVE_HOURS=f"{weekday} 08:00-09:00 UTC",
+    )
+    proc, url = start_app(env, tmp_path / "app.log")
+    try:
+        session_emulator.set_scenario(fault="no_capacity")
+        driver.get(url + "/")
+        _ask(driver, "Anyone there?")
+        error = _wait(
+            lambda: driver.execute_script("const e = document.querySelector('.error'); return e && e.innerText")
+        )
+        assert error.startswith("Outside active hours: The model runs only inside its active hours")
+        assert f"next start at {start.isoformat()}" in error and "retry after" not in error
+        _wait(lambda: _idle(driver))
+        assert len(session_emulator.requests) == 1  # the page did not retry
+        driver.save_screenshot(str(tmp_path / "outside-hours.png"))
+    finally:
+        session_emulator.set_scenario()
+        proc.terminate()
+        proc.wait(10)

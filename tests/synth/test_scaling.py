@@ -402,3 +402,12 @@ def test_always_on_endpoint_keeps_vpc_and_isolation_on_the_model_only(synth: Any
     config = s.one("AWS::SageMaker::EndpointConfig")
     assert "VpcConfig" not in config and "EnableNetworkIsolation" not in config
     assert "VpcConfig" in s.one("AWS::SageMaker::Model")
+
+
+def test_the_chat_lambda_knows_the_schedule_its_component_follows(synth: Any, default_synth: Any) -> None:
+    s = synth(**ZERO)
+    assert chat_env(s)["ACTIVE_HOURS"] == BERLIN
+    schedules = {a["Timezone"] for a in s.one("AWS::ApplicationAutoScaling::ScalableTarget")["ScheduledActions"]}
+    assert schedules == {"Europe/Berlin"}
+    assert "ACTIVE_HOURS" not in chat_env(synth(**ZERO_SMALL))
+    assert "ACTIVE_HOURS" not in chat_env(default_synth)

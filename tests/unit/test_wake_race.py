@@ -118,3 +118,18 @@ def test_the_replay_reproduces_the_lost_wake_up_of_a_change_in_capacity_policy_w
     )
     restored = next(t for t, name, desired in target.log[2:] if name == "wake" and desired == 1)
     assert restored >= 60.0 + 600
+
+
+def test_inside_the_hours_the_idle_policy_cannot_take_the_last_copy(synth: Any) -> None:
+    # The scheduled start sets the range to 1..N; a scaling policy never goes below the minimum (RegisterScalableTarget
+    # MinCapacity), so the idle ExactCapacity 0 keeps one copy until the scheduled end sets 0..0.
+    s = synth(**{**ZERO, "active_hours": "MON-FRI 08:00-19:00 Europe/Berlin"})
+    (start, end) = sorted(
+        s.one("AWS::ApplicationAutoScaling::ScalableTarget")["ScheduledActions"],
+        key=lambda a: a["ScheduledActionName"].endswith("-stop"),
+    )
+    low, high = start["ScalableTargetAction"]["MinCapacity"], start["ScalableTargetAction"]["MaxCapacity"]
+    target = Target(low=low, high=high, desired=1)
+    target.invoke(StepPolicy.of(_policies(s)["idle"]), 0.0, "idle")
+    assert target.desired == 1
+    assert end["ScalableTargetAction"] == {"MinCapacity": 0, "MaxCapacity": 0}

@@ -274,7 +274,10 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
     """The chat API for ``settings``; ``backend`` defaults to boto3's sagemaker-runtime client, ``usage`` (callers,
     metering, limits) to what the environment configures (``chatapi.usage``)."""
     backend = backend or SageMakerBackend(
-        make_client(settings), settings.endpoint_name, inference_component=settings.inference_component_name
+        make_client(settings),
+        settings.endpoint_name,
+        inference_component=settings.inference_component_name,
+        active_hours=settings.active_hours,
     )
     usage = usage or Usage.from_settings(
         load_usage_settings(), settings.model_id, region=settings.aws_region, logger=logger

@@ -29,6 +29,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from chatapi.active_hours import ActiveHours
 from chatapi.errors import ApiError
 from chatapi.settings import Settings
 from chatapi.sse import SseParser
@@ -284,8 +285,11 @@ class SageMakerBackend:
         backoff_cap_seconds: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
         inference_component: str | None = None,
+        active_hours: ActiveHours | None = None,
     ) -> None:
         self._client = client
+        # Outside the scheduled hours a refused call is not a wake-up: say when the model runs instead.
+        self._hours = active_hours
         self._endpoint = endpoint_name
         # Named on every call when the model lives in an inference component (scale to zero).
         self._target = {"InferenceComponentName": inference_component} if inference_component else {}
@@ -309,7 +313,10 @@ class SageMakerBackend:
                 if attempt < self._max_attempts and _is_retryable(exc):
                     self._sleep(random.uniform(0, min(self._cap, self._base * 2**attempt)))
                     continue
-                raise map_exception(exc) from exc
+                error = map_exception(exc)
+                if error.code == "model_starting" and self._hours is not None:
+                    error = self._hours.closed_error() or error
+                raise error from exc
         raise AssertionError("unreachable")
 
     def invoke(self, payload: dict[str, Any]) -> Any:

@@ -20,6 +20,8 @@ Variable                        Default                                 Meaning
 ``REQUEST_BODY_LIMIT_BYTES``    ``1048576``                             larger request bodies get 413
 ``BACKEND_READ_TIMEOUT_SECONDS`` ``600``                                boto3 read timeout towards the endpoint
 ``INFERENCE_COMPONENT_NAME``    (none)                                  inference component named on every call
+``ACTIVE_HOURS``                (none)                                  ``"MON-FRI 08:00-19:00 Europe/Berlin"``: when
+                                                                        the component is scheduled to run
 =============================== ======================================= ==========================================
 
 Also honoured, through the libraries: boto3's ``AWS_REGION``, credentials and
@@ -36,6 +38,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from chatapi.active_hours import ActiveHours, ActiveHoursError
 from chatapi.prompts import FAMILIES
 
 SAGEMAKER_ENDPOINT_NAME = "SAGEMAKER_ENDPOINT_NAME"
@@ -51,6 +54,7 @@ LOG_PROMPTS = "LOG_PROMPTS"
 REQUEST_BODY_LIMIT_BYTES = "REQUEST_BODY_LIMIT_BYTES"
 BACKEND_READ_TIMEOUT_SECONDS = "BACKEND_READ_TIMEOUT_SECONDS"
 INFERENCE_COMPONENT_NAME = "INFERENCE_COMPONENT_NAME"
+ACTIVE_HOURS = "ACTIVE_HOURS"
 
 DEFAULTS: dict[str, str] = {
     MODEL_ID: "tgi",
@@ -94,6 +98,7 @@ class Settings:
     aws_region: str | None = None
     inference_component_name: str | None = None
     engine: str = "tgi"
+    active_hours: ActiveHours | None = None
 
     @property
     def server_templates(self) -> bool:
@@ -168,7 +173,18 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         aws_region=env.get("AWS_REGION") or None,
         inference_component_name=_component(env),
         engine=engine,
+        active_hours=_active_hours(env),
     )
+
+
+def _active_hours(env: Mapping[str, str]) -> ActiveHours | None:
+    raw = env.get(ACTIVE_HOURS, "").strip()
+    if not raw:
+        return None
+    try:
+        return ActiveHours.parse(raw)
+    except ActiveHoursError as err:
+        raise SettingsError(f"{ACTIVE_HOURS}: {err}") from None
 
 
 def _component(env: Mapping[str, str]) -> str | None:

@@ -117,13 +117,17 @@
   async function errorText(response) {
     const raw = await response.text();
     let message = raw.trim() || response.statusText;
+    let code = null;
     try {
       const parsed = JSON.parse(raw);
       if (parsed && parsed.error && parsed.error.message) message = parsed.error.message;
       else if (parsed && parsed.message) message = parsed.message;
+      if (parsed && parsed.error && typeof parsed.error.code === "string") code = parsed.error.code;
     } catch (_) {
       // not JSON: show the text as it came
     }
+    // Outside the active hours the message names the next start; a retry countdown would only mislead.
+    if (code === "outside_active_hours") return `Outside active hours: ${message}`;
     const retry = response.headers.get("retry-after");
     return `HTTP ${response.status}: ${message}` + (retry ? ` (retry after ${retry} s)` : "");
   }
