@@ -414,7 +414,9 @@ class HostedEndpoint(Construct):
         permission to perform the cloudwatch:DescribeAlarms action on the auto-rollback alarms you specify"
         (SageMaker developer guide, "Auto-Rollback Configuration and Monitoring",
         https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-configuration.html). Scoped to those
-        alarms' ARNs (DescribeAlarms takes the alarm resource type: Service Authorization Reference, CloudWatch)."""
+        alarms' ARNs: DescribeAlarms needs `*` only to return composite alarms ("You can't return information about
+        composite alarms if your cloudwatch:DescribeAlarms permission has a narrower scope": botocore cloudwatch
+        2010-08-01 service-2.json, DescribeAlarms), and these are metric alarms."""
         stack = cdk.Stack.of(self)
         self._execution_policy.add_statements(
             iam.PolicyStatement(
