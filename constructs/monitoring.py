@@ -39,8 +39,10 @@ EMAIL = re.compile(
 # (CloudWatch API reference, GetMetricStatistics), which SageMaker does not promise to publish.
 MODEL_LATENCY_AVERAGE_SECONDS = 120
 MODEL_LATENCY_STATISTIC = "Average"
-# No GPU memory alarm: TGI sizes its KV cache to fill the GPUs at start-up and vLLM reserves
-# gpu_memory_utilization (0.9) of each GPU up front, so GPUMemoryUtilization is a constant set by the engine's
+# No GPU memory alarm: TGI sizes its KV cache to fill the GPUs at start-up (launcher CUDA_MEMORY_FRACTION, default
+# 1.0; MAX_BATCH_TOTAL_TOKENS inferred from the memory left: huggingface.co/docs/text-generation-inference,
+# "Text-generation-launcher arguments") and vLLM reserves gpu_memory_utilization (0.9 here) of each GPU up front
+# (vllm/config/cache.py, CacheConfig.gpu_memory_utilization), so GPUMemoryUtilization is a constant set by the engine's
 # configuration, not a measure of load or of trouble (98 % never fires on vLLM, ~95 % is TGI's normal). An engine
 # out of memory fails requests, which the 5XX alarms catch. The dashboard still graphs it.
 DISK_PERCENT = 90
