@@ -37,7 +37,8 @@ MODEL_LATENCY_P99_SECONDS = 120
 # the very ceiling (per GPU), where a new allocation fails.
 GPU_MEMORY_PERCENT_PER_GPU = 98
 DISK_PERCENT = 90
-# Lambda Duration p99 at 90 % of the timeout: streams are about to be cut off.
+# Lambda Duration p99 at 90 % of the longest generation SageMaker allows (its 8-minute stream limit,
+# constructs/time_limits.py): generations are about to be cut off.
 DURATION_SHARE_OF_TIMEOUT = 0.9
 API_5XX_PER_5_MINUTES = 5
 TOKEN_METRICS = ("Requests", "PromptTokens", "CompletionTokens")
@@ -124,7 +125,7 @@ class Monitoring(Construct):
         rollback_alarms: Sequence[cloudwatch.Alarm],
         rollback_alarm_names: Sequence[str],
         function: lambda_.Function,
-        function_timeout: cdk.Duration,
+        longest_generation: cdk.Duration,
         api_name: str,
         stage_name: str,
         metrics_namespace: str,
@@ -212,9 +213,9 @@ class Monitoring(Construct):
                 "LambdaDuration",
                 "lambda-duration",
                 lambda_duration,
-                function_timeout.to_milliseconds() * DURATION_SHARE_OF_TIMEOUT,
-                f"Chat proxy p99 duration at {int(DURATION_SHARE_OF_TIMEOUT * 100)} % of its timeout: streams are "
-                "about to be cut off",
+                longest_generation.to_milliseconds() * DURATION_SHARE_OF_TIMEOUT,
+                f"Chat proxy p99 duration at {int(DURATION_SHARE_OF_TIMEOUT * 100)} % of SageMaker's "
+                f"{int(longest_generation.to_seconds())} s limit on one generation: answers are about to be cut off",
             ),
             alarm(
                 "Api5xx",
