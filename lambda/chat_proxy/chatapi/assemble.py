@@ -34,6 +34,8 @@ def _dict(value: Any) -> dict[str, Any]:
 
 def _index(value: Any, default: int) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
 TEXT_FIELDS = ("content", "reasoning_content", "reasoning", "refusal")
 
 
