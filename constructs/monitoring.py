@@ -7,7 +7,8 @@ second jsii library loaded on every synth (and pinned against aws-cdk-lib in the
 Metric names and dimensions: `AWS/SageMaker` (`Invocation5XXErrors`, `InvocationModelErrors`, `ModelLatency` in
 microseconds) and `/aws/sagemaker/Endpoints` (`GPUMemoryUtilization` summed over the instance's GPUs, i.e. up
 to 100 % x GPUs; `DiskUtilization`), both by `EndpointName` + `VariantName` (SageMaker's "Monitor Amazon
-SageMaker AI with Amazon CloudWatch" page, summarised in shared/reference/sagemaker-scaling.md).
+SageMaker AI with Amazon CloudWatch" page, https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html;
+docs/sources.md).
 """
 
 from __future__ import annotations

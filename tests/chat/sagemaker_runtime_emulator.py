@@ -41,7 +41,7 @@ import openai_engines as oe
 
 DEFAULT_TOKENS = ["Hello", "!", " How", " can", " I", " help", "?"]
 EOS = "<|endoftext|>"
-# ../shared/reference/sagemaker-scaling.md, from AWS's "Scale an endpoint to zero instances".
+# AWS, "Scale an endpoint to zero instances" (docs/sources.md).
 NO_CAPACITY_MESSAGE = (
     "Inference Component has no capacity to process this request. ApplicationAutoScaling may be in-progress (if "
     "configured) or try to increase the capacity by invoking UpdateInferenceComponentRuntimeConfig API."
@@ -114,6 +114,9 @@ class Scenario:
     # running at stream_limit ends with ModelStreamError ModelInvocationTimeExceeded.
     invoke_limit: float = 60.0
     stream_limit: float = 480.0
+    # After this many events the stream holds (writes nothing more) until ``emulator.release()`` or the caller goes
+    # away: tests wait on that event instead of on a slow stream's clock.
+    hold_after: int | None = None
 
 
 @dataclass
@@ -125,6 +128,7 @@ class StreamRecord:
     completed: bool = False  # wrote its last event and the end of the chunked body
     caller_gone: bool = False  # the caller closed or reset the connection before the end
     caller_gone_at: float | None = None  # time.monotonic() when that was noticed
+    held: bool = False  # reached the scenario's hold_after and is waiting for release() or the caller to leave
     started_at: float = field(default_factory=time.monotonic)
 
     def snapshot(self) -> dict[str, Any]:
@@ -139,6 +143,7 @@ class Emulator:
         self.requests: list[dict[str, Any]] = []
         self.streams: list[StreamRecord] = []
         self.changed = threading.Condition(self._lock)  # notified whenever a stream record changes
+        self.released = threading.Event()  # lets held streams go on (Scenario.hold_after)
         self.server = ThreadingHTTPServer((host, port), _handler_for(self))
         self.server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -158,7 +163,12 @@ class Emulator:
             self._faults_left = self._scenario.fault_times
             self.requests = []
             self.streams = []
+            self.released.clear()
         return self._scenario
+
+    def release(self) -> None:
+        """Let every held stream go on to its end."""
+        self.released.set()
 
     def new_stream(self) -> StreamRecord:
         record = StreamRecord()
@@ -561,6 +571,13 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
                 parts = split_bytes(data, scenario.split) if isinstance(scenario.split, int) else [data]
                 self._write_frames(b"".join(payload_part(p) for p in parts), scenario)
                 emulator.update(record, events_written=record.events_written + 1)
+                if scenario.hold_after is not None and record.events_written == scenario.hold_after:
+                    emulator.update(record, held=True)
+                    while not emulator.released.is_set():
+                        if self._caller_closed_within(0.05):
+                            self._caller_gone(record)
+                            return
+                    emulator.update(record, held=False)
                 sent_tokens = tokens
                 if scenario.token_delay and self._caller_closed_within(scenario.token_delay):
                     self._caller_gone(record)
