@@ -318,7 +318,8 @@ def completion_chunks(scenario: Any, payload: dict[str, Any]) -> list[dict[str, 
     tokens, _, finish = plan_answer(scenario, payload)
     base = {"id": "cmpl-emulated", "object": "text_completion", "created": int(time.time()), "model": payload["model"]}
     chunks = []
-    # vLLM puts the prompt before the first piece of text when echo is set (serving_completion.py).
+    # vLLM puts the prompt before the first piece of text when echo is set (vllm 0.29,
+    # vllm/entrypoints/openai/completion/serving.py: "echo the prompt and first token").
     echo = str(payload["prompt"]) if payload.get("echo") else ""
     for i, token in enumerate(tokens):
         last = i == len(tokens) - 1

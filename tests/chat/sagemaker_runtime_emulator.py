@@ -274,7 +274,8 @@ def sse_events(scenario: Scenario, payload: dict[str, Any]) -> list[tuple[bytes,
             "details": None,
         }
         if last:
-            # TGI puts the prompt before the text when return_full_text is set, streamed or not (router/src/server.rs).
+            # TGI puts the prompt before the text when return_full_text is set, streamed or not (router/src/server.rs,
+            # generate_stream_internal: `output_text = prompt + &output_text`).
             full = str(payload.get("inputs", "")) if params.get("return_full_text") else ""
             event["generated_text"] = full + "".join(tokens)
             if params.get("details"):

@@ -7,11 +7,15 @@ without one:
 - TGI generate events (``{"token", "generated_text", "details"}``) -> TGI's ``[{"generated_text", "details"}]``:
   ``details`` carries the finish reason, token counts (``input_length`` from the stream's last event), seed, the
   streamed tokens and, when asked, their top tokens. ``prefill`` stays empty: TGI refuses
-  ``decoder_input_details`` on a stream, so a ``/generate`` asking for it (or for ``best_of``) still uses
-  InvokeEndpoint. vLLM's completions chunks reach here already as TGI events (``engines.tgi_events``).
+  ``decoder_input_details`` and ``best_of`` on a stream (``router/src/server.rs`` generate_stream_internal,
+  ValidationError::PrefillDetailsStream / BestOfStream), so a ``/generate`` asking for either still uses
+  InvokeEndpoint. The stream's last event has ``generated_text`` with the prompt prepended when
+  ``return_full_text`` is set, as the non-stream answer has. vLLM's completions chunks reach here already as TGI
+  events (``engines.tgi_events``).
 - OpenAI ``chat.completion.chunk`` events (vLLM's server, TGI's Messages API) -> one ``chat.completion``: content,
   reasoning, refusal and tool-call arguments joined per choice, token logprobs concatenated, the finish reason and
-  the usage chunk (the request always asks for it with ``stream_options.include_usage``).
+  the usage chunk (the request always asks for it with ``stream_options.include_usage``: vLLM 0.29 sends usage on a
+  stream only then, ``vllm/entrypoints/serve/utils/api_utils.py`` should_include_usage).
 
 An error event raises the engine's error; a stream that ends before its finish raises ``incomplete_stream``.
 """
