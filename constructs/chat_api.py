@@ -13,7 +13,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 
-from constructs import Construct
+from constructs import Construct, time_limits
 from constructs.lambda_asset import PythonTarget, build_python_asset
 from constructs.nag import REDUNDANT_ROLE_DEPENDENCY, acknowledge, ignore_cfn_lint, skip_checkov
 from constructs.owned_logs import allow_logs_to_use
@@ -27,9 +27,26 @@ AUTH_MODES = ("iam", "api_key")
 # AWS Lambda Web Adapter, published by AWS under this account in the regions of constructs/regions.py.
 LWA_LAYER_ACCOUNT = "753240598075"
 LWA_LAYER_VERSION = 25
-# API Gateway's ceiling for a streaming integration; long generations need all of it.
-INTEGRATION_TIMEOUT = cdk.Duration.minutes(15)
+# One SageMaker stream plus a margin (constructs/time_limits.py): the Lambda's timeout and API Gateway's integration
+# timeout; no request can outlast SageMaker's 8-minute stream limit, so a longer one would only hold a dead stream.
+INTEGRATION_TIMEOUT = cdk.Duration.seconds(time_limits.REQUEST_SECONDS)
 STAGE_NAME = "prod"
+
+# Every route the chat proxy app (lambda/chat_proxy/chatapi/app.py) serves, as API Gateway resources: a route the
+# app serves but API Gateway lacks answers API Gateway's 403 "Missing Authentication Token" once deployed.
+# tests/synth/test_api_routes.py reads the app's routes and checks the synthesized RestApi against them, both
+# ways, in every auth mode. The app's `{model:path}` (a Hugging Face id holds "/") is API Gateway's greedy
+# `{model+}`, which matches the rest of the path like Starlette's `path` converter.
+PAGE_ROUTE = ("GET", "/")
+API_ROUTES: tuple[tuple[str, str], ...] = (
+    PAGE_ROUTE,
+    ("GET", "/health"),
+    ("GET", "/v1/models"),
+    ("GET", "/v1/models/{model+}"),
+    ("POST", "/v1/chat/completions"),
+    ("POST", "/v1/completions"),
+    ("POST", "/generate"),
+)
 
 # Errors API Gateway answers itself, in the same OpenAI shape as the Lambda's: clients parse one format.
 # $context.error.messageString is already a quoted JSON string; validationErrorString is not, and holds quotes of
@@ -208,7 +225,7 @@ class ChatApi(Construct):
                 "ENGINE": settings.engine,
                 "MAX_INPUT_TOKENS": str(settings.max_input_tokens),
                 "MAX_TOTAL_TOKENS": str(settings.max_total_tokens),
-                "BACKEND_READ_TIMEOUT_SECONDS": str(INTEGRATION_TIMEOUT.to_seconds() - 30),
+                "BACKEND_READ_TIMEOUT_SECONDS": str(time_limits.BACKEND_READ_TIMEOUT_SECONDS),
                 "LOG_PROMPTS": "false",
                 "POWERTOOLS_SERVICE_NAME": "chat-proxy",
                 "POWERTOOLS_LOG_LEVEL": "INFO",
@@ -300,15 +317,15 @@ class ChatApi(Construct):
             required=["inputs"],
             properties={"inputs": {"type": "string"}, "parameters": {"type": "object"}, "stream": {"type": "boolean"}},
         )
-        v1 = self.api.root.add_resource("v1")
-        v1.add_resource("chat").add_resource("completions").add_method(
-            "POST", integration, request_validator=body_validator, request_models={"application/json": chat_model}
-        )
-        v1.add_resource("models").add_method("GET", integration)
-        self.api.root.add_resource("generate").add_method(
-            "POST", integration, request_validator=body_validator, request_models={"application/json": generate_model}
-        )
-        self.api.root.add_resource("health").add_method("GET", integration)
+        body_models = {"/v1/chat/completions": chat_model, "/generate": generate_model}
+        for method, path in API_ROUTES:
+            if (method, path) == PAGE_ROUTE:
+                continue
+            model = body_models.get(path)
+            validation = (
+                {"request_validator": body_validator, "request_models": {"application/json": model}} if model else {}
+            )
+            self.api.root.resource_for_path(path).add_method(method, integration, **validation)  # type: ignore[arg-type]
         self._page_method(integration)
 
     def _page_method(self, integration: apigw.LambdaIntegration) -> None:

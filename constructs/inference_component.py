@@ -2,7 +2,8 @@
 
 `HostedEndpoint._host` calls `production_variant` / `add_scaling` from here; nothing in this module knows an
 engine. Facts behind the shapes (resource properties, metric names, the wake-up alarm, timings) are gathered
-with their sources in ../shared/reference/sagemaker-scaling.md; the ones that matter are cited next to the code.
+with their sources in docs/sources.md (AWS, "Scale an endpoint to zero instances"); the ones that matter are
+cited next to the code.
 
 - Scale to zero: the variant names no model (SageMaker refuses an inference component on an endpoint whose
   variant names one), has an execution role on its endpoint config, managed instance scaling 0..N and

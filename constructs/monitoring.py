@@ -9,7 +9,7 @@ Metric names, dimensions and statistics: SageMaker's "Amazon SageMaker AI metric
 (`Invocation5XXErrors`, valid statistics Average and Sum; `InvocationModelErrors`; `ModelLatency` in microseconds,
 valid statistics Average, Sum, Min, Max, Sample Count) and `/aws/sagemaker/Endpoints` (`GPUMemoryUtilization`
 summed over the instance's GPUs, i.e. up to 100 % x GPUs; `DiskUtilization`), by `EndpointName` + `VariantName`
-(or `InferenceComponentName`). docs/operations.md explains each alarm and why some metrics are graphed only.
+(or `InferenceComponentName`). docs/operations.md explains each alarm (sources: docs/sources.md) and why some metrics are graphed only.
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ MODEL_LATENCY_STATISTIC = "Average"
 # configuration, not a measure of load or of trouble (98 % never fires on vLLM, ~95 % is TGI's normal). An engine
 # out of memory fails requests, which the 5XX alarms catch. The dashboard still graphs it.
 DISK_PERCENT = 90
-# Lambda Duration p99 at 90 % of the timeout: streams are about to be cut off.
+# Lambda Duration p99 at 90 % of the longest generation SageMaker allows (its 8-minute stream limit,
+# constructs/time_limits.py): generations are about to be cut off.
 DURATION_SHARE_OF_TIMEOUT = 0.9
 API_5XX_PER_5_MINUTES = 5
 TOKEN_METRICS = ("Requests", "PromptTokens", "CompletionTokens")
@@ -127,7 +128,7 @@ class Monitoring(Construct):
         rollback_alarms: Sequence[cloudwatch.Alarm],
         rollback_alarm_names: Sequence[str],
         function: lambda_.Function,
-        function_timeout: cdk.Duration,
+        longest_generation: cdk.Duration,
         api_name: str,
         stage_name: str,
         metrics_namespace: str,
@@ -207,9 +208,9 @@ class Monitoring(Construct):
                 "LambdaDuration",
                 "lambda-duration",
                 lambda_duration,
-                function_timeout.to_milliseconds() * DURATION_SHARE_OF_TIMEOUT,
-                f"Chat proxy p99 duration at {int(DURATION_SHARE_OF_TIMEOUT * 100)} % of its timeout: streams are "
-                "about to be cut off",
+                longest_generation.to_milliseconds() * DURATION_SHARE_OF_TIMEOUT,
+                f"Chat proxy p99 duration at {int(DURATION_SHARE_OF_TIMEOUT * 100)} % of SageMaker's "
+                f"{int(longest_generation.to_seconds())} s limit on one generation: answers are about to be cut off",
             ),
             alarm(
                 "Api5xx",

@@ -5,7 +5,7 @@ The container contract (checked in the DLC sources, not runnable here):
   `SM_VLLM_FOO_BAR=value` into the vLLM CLI argument `--foo-bar value`; `true` becomes a bare flag and `false`
   drops it; `--port 8080` is always added; `SM_VLLM_MODEL` wins over `/opt/ml/model` and `HF_MODEL_ID`. (AWS's
   older `vllm/build_artifacts/sagemaker_entrypoint.sh` in aws/deep-learning-containers passed `true` as a value;
-  the bare-flag handling of AWS's current images is from ../shared/reference/vllm-on-sagemaker.md, unverified.)
+  the bare-flag handling of AWS's current images, their `sagemaker_args.py`, is unverified: docs/sources.md.)
 - The HF DLC sources `hf_optimizations.sh`, whose `HF_ENABLE_LMCACHE` defaults to 1: a KV-cache offload to CPU
   RAM sized at half of the host's memory. We turn it off unless asked for (it competes with the host RAM that
   loading the weights needs, and disables the expandable-segments allocator).

@@ -7,9 +7,9 @@ from typing import Any
 
 import aws_cdk as cdk
 
-from constructs import Construct
+from constructs import Construct, time_limits
 from constructs.catalog import VLLM_GPU_MEMORY_UTILIZATION
-from constructs.chat_api import INTEGRATION_TIMEOUT, STAGE_NAME, ApiLimits, ChatApi, ChatSettings, consumer_suffix
+from constructs.chat_api import STAGE_NAME, ApiLimits, ChatApi, ChatSettings, consumer_suffix
 from constructs.inference_component import InstanceScaling, ScaleToZero
 from constructs.jumpstart_endpoint import JumpStartEndpoint, JumpStartModelRef, jumpstart_hosting
 from constructs.jumpstart_lock import jumpstart_lock_command, load_locked_model
@@ -77,7 +77,7 @@ class LlmChatStack(cdk.Stack):
             rollback_alarms=self.llm.rollback_alarms.alarms,
             rollback_alarm_names=self.llm.rollback_alarms.names,
             function=self.chat.function,
-            function_timeout=INTEGRATION_TIMEOUT,
+            longest_generation=cdk.Duration.seconds(time_limits.SAGEMAKER_STREAM_SECONDS),
             api_name=self.chat.api.rest_api_name,
             stage_name=STAGE_NAME,
             metrics_namespace=self.metrics_namespace,

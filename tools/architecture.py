@@ -20,6 +20,7 @@ import contextlib
 import importlib
 import json
 import os
+import runpy
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -158,11 +159,20 @@ def _field_default(tree: ast.Module, class_name: str, field: str) -> Any:
     raise LookupError(f"no default for {class_name}.{field} found; update tools/architecture.py")
 
 
+def _time_limit(name: str) -> object:
+    """A number of constructs/time_limits.py (plain Python, no aws_cdk: run, not parsed)."""
+    return runpy.run_path(str(ROOT / "constructs" / "time_limits.py"))[name]
+
+
 def _duration_seconds(expr: ast.expr) -> int:
-    """`cdk.Duration.minutes(15)` (or seconds/hours) as seconds."""
+    """`cdk.Duration.minutes(15)` (or seconds/hours; the argument a literal or `time_limits.NAME`) as seconds."""
     scale = {"seconds": 1, "minutes": 60, "hours": 3600}
     if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) and expr.func.attr in scale:
-        value = ast.literal_eval(expr.args[0]) if len(expr.args) == 1 else None
+        arg = expr.args[0] if len(expr.args) == 1 else None
+        if isinstance(arg, ast.Attribute) and isinstance(arg.value, ast.Name) and arg.value.id == "time_limits":
+            value = _time_limit(arg.attr)
+        else:
+            value = ast.literal_eval(arg) if arg is not None else None
         if isinstance(value, int | float):
             return int(value * scale[expr.func.attr])
     raise LookupError(f"cannot read a duration from {ast.unparse(expr)!r}; update tools/architecture.py")

@@ -250,8 +250,9 @@ def chat_chunks(scenario: Any, payload: dict[str, Any], engine: str) -> list[dic
     chunks: list[dict[str, Any]] = []
     if engine == "vllm":
         chunks.append(chunk({"role": "assistant", "content": ""}))
-        for piece in (scenario.reasoning or "").split(" ") if scenario.reasoning else []:
-            chunks.append(chunk({"reasoning_content": piece + " "}))
+        words = (scenario.reasoning or "").split(" ") if scenario.reasoning else []
+        for i, word in enumerate(words):
+            chunks.append(chunk({"reasoning_content": word + (" " if i < len(words) - 1 else "")}))
     for i, token in enumerate(tokens):
         last = i == len(tokens) - 1 and not calls
         delta = {"content": token} if engine == "vllm" else {"role": "assistant", "content": token}
@@ -317,11 +318,14 @@ def completion_chunks(scenario: Any, payload: dict[str, Any]) -> list[dict[str, 
     tokens, _, finish = plan_answer(scenario, payload)
     base = {"id": "cmpl-emulated", "object": "text_completion", "created": int(time.time()), "model": payload["model"]}
     chunks = []
+    # vLLM puts the prompt before the first piece of text when echo is set (vllm 0.29,
+    # vllm/entrypoints/openai/completion/serving.py: "echo the prompt and first token").
+    echo = str(payload["prompt"]) if payload.get("echo") else ""
     for i, token in enumerate(tokens):
         last = i == len(tokens) - 1
         choice = {
             "index": 0,
-            "text": token,
+            "text": (echo if i == 0 else "") + token,
             "logprobs": None,
             "finish_reason": finish if last else None,
             "stop_reason": _stop_reason(scenario, payload, finish) if last else None,

@@ -1,6 +1,6 @@
 """Validate answers against OpenAI's published OpenAPI schema (openai/openai-openapi f85dbe22, version 2.3.0).
 
-``openai-openapi-2.3.0.json.gz`` beside this file is a copy of ``../shared/reference/openai-openapi.json.gz``. The
+``openai-openapi-2.3.0.json.gz`` beside this file is that document, gzipped (docs/sources.md). The
 document is OpenAPI 3.1 (JSON Schema 2020-12) but still carries OpenAPI 3.0's ``nullable: true`` in places, which
 2020-12 ignores; those are rewritten to ``anyOf: [schema, null]`` so they mean what the spec's authors meant.
 Component references (``#/components/schemas/X``) resolve through a ``referencing`` registry holding the document.

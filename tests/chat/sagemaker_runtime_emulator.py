@@ -41,7 +41,7 @@ import openai_engines as oe
 
 DEFAULT_TOKENS = ["Hello", "!", " How", " can", " I", " help", "?"]
 EOS = "<|endoftext|>"
-# ../shared/reference/sagemaker-scaling.md, from AWS's "Scale an endpoint to zero instances".
+# AWS, "Scale an endpoint to zero instances" (docs/sources.md).
 NO_CAPACITY_MESSAGE = (
     "Inference Component has no capacity to process this request. ApplicationAutoScaling may be in-progress (if "
     "configured) or try to increase the capacity by invoking UpdateInferenceComponentRuntimeConfig API."
@@ -109,16 +109,26 @@ class Scenario:
     served_model_name: str | None = None  # vllm: any other request `model` gets vLLM's 404
     tool_calls: list[dict[str, str]] | None = None  # [{"name", "arguments"}]: called when the request has tools
     reasoning: str | None = None  # vllm: reasoning_content in the message / deltas
+    # SageMaker's limits on one invocation (docs/limits.md), scaled down by tests: a non-streamed answer that takes
+    # longer (delay + token_delay per token) is SageMaker's ModelError "invocation timed out"; a stream still
+    # running at stream_limit ends with ModelStreamError ModelInvocationTimeExceeded.
+    invoke_limit: float = 60.0
+    stream_limit: float = 480.0
+    # After this many events the stream holds (writes nothing more) until ``emulator.release()`` or the caller goes
+    # away: tests wait on that event instead of on a slow stream's clock.
+    hold_after: int | None = None
 
 
 @dataclass
 class StreamRecord:
-    """What one InvokeEndpointWithResponseStream answer did (updated while it runs)."""
+    """What one InvokeEndpointWithResponseStream answer did (updated while it runs); ``Emulator.wait_for`` waits
+    for a change."""
 
     events_written: int = 0  # TGI SSE events whose frames reached the socket
     completed: bool = False  # wrote its last event and the end of the chunked body
     caller_gone: bool = False  # the caller closed or reset the connection before the end
     caller_gone_at: float | None = None  # time.monotonic() when that was noticed
+    held: bool = False  # reached the scenario's hold_after and is waiting for release() or the caller to leave
     started_at: float = field(default_factory=time.monotonic)
 
     def snapshot(self) -> dict[str, Any]:
@@ -132,6 +142,8 @@ class Emulator:
         self._faults_left: int | None = None
         self.requests: list[dict[str, Any]] = []
         self.streams: list[StreamRecord] = []
+        self.changed = threading.Condition(self._lock)  # notified whenever a stream record changes
+        self.released = threading.Event()  # lets held streams go on (Scenario.hold_after)
         self.server = ThreadingHTTPServer((host, port), _handler_for(self))
         self.server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -151,13 +163,31 @@ class Emulator:
             self._faults_left = self._scenario.fault_times
             self.requests = []
             self.streams = []
+            self.released.clear()
         return self._scenario
+
+    def release(self) -> None:
+        """Let every held stream go on to its end."""
+        self.released.set()
 
     def new_stream(self) -> StreamRecord:
         record = StreamRecord()
         with self._lock:
             self.streams.append(record)
         return record
+
+    def update(self, record: StreamRecord, **fields: Any) -> None:
+        """Change ``record`` and wake whoever waits in ``wait_for``."""
+        with self.changed:
+            for name, value in fields.items():
+                setattr(record, name, value)
+            self.changed.notify_all()
+
+    def wait_for(self, predicate: Any, timeout: float = 60.0) -> bool:
+        """Block until ``predicate(self.streams)`` holds (re-checked on every stream change); False after
+        ``timeout`` seconds, a bound for a hung test, not a wait for something to happen."""
+        with self.changed:
+            return self.changed.wait_for(lambda: predicate(self.streams), timeout)
 
     def take_fault(self) -> str | None:
         with self._lock:
@@ -244,7 +274,10 @@ def sse_events(scenario: Scenario, payload: dict[str, Any]) -> list[tuple[bytes,
             "details": None,
         }
         if last:
-            event["generated_text"] = "".join(tokens)
+            # TGI puts the prompt before the text when return_full_text is set, streamed or not (router/src/server.rs,
+            # generate_stream_internal: `output_text = prompt + &output_text`).
+            full = str(payload.get("inputs", "")) if params.get("return_full_text") else ""
+            event["generated_text"] = full + "".join(tokens)
             if params.get("details"):
                 details: dict[str, Any] = {
                     "finish_reason": reason,
@@ -387,6 +420,8 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
                     return
             if stream:
                 self._stream(scenario, payload)
+            elif self._outlasts_invoke_limit(scenario):
+                return
             elif not openai:
                 self._send_json(200, tgi_answer(scenario, payload))
             elif "messages" in payload:
@@ -441,6 +476,28 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
                 return False
             return True
 
+        def _outlasts_invoke_limit(self, scenario: Scenario) -> bool:
+            """Generate for token_delay per token; past invoke_limit answer SageMaker's timeout ModelError (its
+            text as botocore users report it, e.g. aws/sagemaker-python-sdk issue 1119)."""
+            generating = scenario.token_delay * len(scenario.tokens)
+            if scenario.delay + generating <= scenario.invoke_limit:
+                time.sleep(generating)
+                return False
+            time.sleep(max(0.0, scenario.invoke_limit - scenario.delay))
+            self._aws_error(
+                424,
+                "ModelError",
+                {
+                    "ErrorCode": "SERVER_ERROR_FROM_MODEL",
+                    "Message": 'Received server error (0) from primary with message "Your invocation timed out while '
+                    "waiting for a response from container primary. Review the latency metrics for each container in "
+                    'Amazon CloudWatch, resolve the issue, and try again.".',
+                    "OriginalMessage": "Your invocation timed out while waiting for a response from container primary.",
+                    "OriginalStatusCode": 0,
+                },
+            )
+            return True
+
         def _chunk(self, data: bytes) -> None:
             self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
             self.wfile.flush()
@@ -475,8 +532,7 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
                 self._caller_gone(record)
 
         def _caller_gone(self, record: StreamRecord) -> None:
-            record.caller_gone_at = time.monotonic()
-            record.caller_gone = True
+            emulator.update(record, caller_gone_at=time.monotonic(), caller_gone=True)
             self.close_connection = True
 
         def _stream_events(self, scenario: Scenario, payload: dict[str, Any], record: StreamRecord) -> None:
@@ -492,7 +548,16 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
                 # Cut offsets apply to the whole SSE byte stream, so a cut may fall anywhere, across events.
                 events = [(piece, len(events)) for piece in split_bytes(b"".join(e for e, _ in events), scenario.split)]
             sent_tokens = 0
+            opened = time.monotonic()
             for data, tokens in events:
+                if time.monotonic() - opened >= scenario.stream_limit:
+                    # SageMaker's cut (botocore shape ModelStreamError; the Message as SageMaker sends it).
+                    message = "Your model primary did not complete sending the inference response in the allotted time."
+                    self._write_frames(
+                        exception_event("ModelStreamError", message, "ModelInvocationTimeExceeded"), scenario
+                    )
+                    self.wfile.write(b"0\r\n\r\n")
+                    return
                 if scenario.cut_after is not None and sent_tokens >= scenario.cut_after:
                     self.wfile.flush()
                     self.connection.shutdown(socket.SHUT_RDWR)
@@ -506,14 +571,21 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
                     return
                 parts = split_bytes(data, scenario.split) if isinstance(scenario.split, int) else [data]
                 self._write_frames(b"".join(payload_part(p) for p in parts), scenario)
-                record.events_written += 1
+                emulator.update(record, events_written=record.events_written + 1)
+                if scenario.hold_after is not None and record.events_written == scenario.hold_after:
+                    emulator.update(record, held=True)
+                    while not emulator.released.is_set():
+                        if self._caller_closed_within(0.05):
+                            self._caller_gone(record)
+                            return
+                    emulator.update(record, held=False)
                 sent_tokens = tokens
                 if scenario.token_delay and self._caller_closed_within(scenario.token_delay):
                     self._caller_gone(record)
                     return
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
-            record.completed = True
+            emulator.update(record, completed=True)
 
     return Handler
 

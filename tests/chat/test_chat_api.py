@@ -76,7 +76,6 @@ def test_openai_parameters_map_to_tgi_parameters(oai: openai.OpenAI, emulator: E
         "temperature": 0.7,
         "top_p": 0.9,
         "seed": 42,
-        "decoder_input_details": True,
     }
 
 
@@ -179,9 +178,11 @@ def test_generate_matches_the_sdk_predict_shape(http: httpx.Client, emulator: Em
     response = http.post("/generate", json=payload)
     assert response.status_code == 200
     assert response.json() == [{"generated_text": "Hello! How can I help?"}]
-    # The caller's parameters as sent, plus the details the proxy asks for to count tokens (and strips again).
-    sent = emulator.requests[0]["payload"]
-    assert sent == {**payload, "parameters": {**payload["parameters"], "details": True, "decoder_input_details": True}}
+    # The caller's parameters as sent, plus the details the proxy asks for to count tokens (and strips again), as a
+    # stream: SageMaker allows a streamed invocation 8 minutes, a non-streamed one 60 seconds.
+    sent = emulator.requests[0]
+    assert sent["stream"] is True
+    assert sent["payload"] == {**payload, "parameters": {**payload["parameters"], "details": True}, "stream": True}
 
 
 def test_generate_return_full_text_and_details_pass_through(http: httpx.Client, emulator: Emulator) -> None:

@@ -1,10 +1,13 @@
-"""`make chat` (python -m llmchat) under a pseudo-terminal against the real app + the SageMaker runtime emulator."""
+"""`make chat` (python -m llmchat) under a pseudo-terminal against the real app + the SageMaker runtime emulator.
+
+Every wait is on an event: text the client prints (pexpect), or the emulator's stream record changing (a stream
+held after N events until released or until the caller goes away). pexpect's timeout only bounds a hung client.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +17,7 @@ from sagemaker_runtime_emulator import Emulator
 
 REPO = Path(__file__).resolve().parents[2]
 PROMPT = "you> "
+HANG_BOUND_SECONDS = 120  # fails a hung test; a passing one never waits it out
 
 
 @pytest.fixture
@@ -25,7 +29,7 @@ def chat(app_url: str, tmp_path: Path) -> Iterator[pexpect.spawn]:
         cwd=str(REPO),
         env=env,
         encoding="utf-8",
-        timeout=20,
+        timeout=HANG_BOUND_SECONDS,
         dimensions=(40, 160),
     )
     child.logfile_read = (tmp_path / "transcript.txt").open("w")
@@ -49,25 +53,27 @@ def test_two_turn_conversation_keeps_the_history(chat: pexpect.spawn, emulator: 
 
 
 def test_tokens_are_printed_as_they_stream(chat: pexpect.spawn, emulator: Emulator) -> None:
-    emulator.set_scenario(token_delay=0.3)
+    emulator.set_scenario(hold_after=2)  # "Hello", "!", then the model holds the rest
     chat.sendline("Hi")
-    chat.expect_exact("llm> Hello")
-    first = time.monotonic()
-    chat.expect_exact(" help?")
-    assert time.monotonic() - first >= 1.0  # the rest arrived token by token, not in one piece
+    chat.expect_exact("llm> Hello!")  # printed while the rest of the answer does not exist yet
+    assert emulator.wait_for(lambda streams: streams and streams[0].held, HANG_BOUND_SECONDS)
+    assert not emulator.streams[0].completed
+    emulator.release()
+    chat.expect_exact(" How can I help?")
+    chat.expect_exact(PROMPT)
 
 
 def test_ctrl_c_cancels_the_answer_and_the_chat_goes_on(chat: pexpect.spawn, emulator: Emulator) -> None:
-    emulator.set_scenario(tokens=[f" t{i}" for i in range(40)], token_delay=0.25)
+    # The model sends one token, then holds the rest until the proxy lets go of the stream.
+    emulator.set_scenario(tokens=[f" t{i}" for i in range(40)], hold_after=1)
     chat.sendline("Count slowly")
     chat.expect_exact("llm> t0")
     chat.sendintr()
     chat.expect_exact("(answer cancelled)")
     chat.expect_exact(PROMPT)
-    deadline = time.monotonic() + 10
-    while not (emulator.streams and emulator.streams[0].caller_gone) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert emulator.streams[0].caller_gone and not emulator.streams[0].completed  # the model stream was dropped
+    # The model stream was dropped: the emulator saw its caller go away.
+    assert emulator.wait_for(lambda streams: streams and streams[0].caller_gone, HANG_BOUND_SECONDS)
+    assert not emulator.streams[0].completed
     emulator.set_scenario()
     chat.sendline("Hi again")
     chat.expect_exact("llm> Hello! How can I help?")

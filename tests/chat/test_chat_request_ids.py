@@ -181,9 +181,19 @@ def test_malformed_lambda_context_is_left_out_of_the_logs(
     assert "lambda_request_id" not in record
 
 
+class EchoStream:
+    def raw_events(self) -> Any:
+        event = {"token": {"id": 1, "text": "Hello!", "logprob": None, "special": False}, "generated_text": "Hello!",
+                 "details": {"finish_reason": "eos_token", "generated_tokens": 2}}  # fmt: skip
+        yield json.dumps(event), event
+
+    def close(self) -> None:
+        return
+
+
 class EchoBackend:
-    def invoke(self, payload: dict[str, Any]) -> Any:
-        return [{"generated_text": "Hello!", "details": {"finish_reason": "eos_token", "generated_tokens": 2}}]
+    def open_stream(self, payload: dict[str, Any]) -> Any:
+        return EchoStream()
 
 
 def test_prompt_log_lines_written_in_worker_threads_carry_the_request_ids() -> None:

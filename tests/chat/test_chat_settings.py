@@ -13,7 +13,20 @@ def test_defaults() -> None:
     assert (s.model_id, s.prompt_family, s.max_input_tokens, s.max_total_tokens) == ("tgi", "falcon", 1024, 2048)
     assert (s.max_new_tokens_cap, s.default_max_new_tokens) == (1024, 512)
     assert (s.system_prompt, s.log_prompts, s.request_body_limit_bytes) == (None, False, 1048576)
-    assert s.backend_read_timeout_seconds == 600
+    assert s.backend_read_timeout_seconds == 500
+
+
+def test_time_limits_agree_with_the_stack() -> None:
+    """The proxy's copy of SageMaker's limits (messages, read timeout) is the stack's (constructs/time_limits.py)."""
+    import runpy
+    from pathlib import Path
+
+    from chatapi import backend
+
+    limits = runpy.run_path(str(Path(__file__).resolve().parents[2] / "constructs" / "time_limits.py"))
+    assert backend.STREAM_TIME_LIMIT_SECONDS == limits["SAGEMAKER_STREAM_SECONDS"] == 480
+    assert backend.INVOKE_TIME_LIMIT_SECONDS == limits["SAGEMAKER_INVOKE_SECONDS"] == 60
+    assert load_settings(BASE).backend_read_timeout_seconds == limits["BACKEND_READ_TIMEOUT_SECONDS"]
 
 
 def test_endpoint_name_is_required() -> None:

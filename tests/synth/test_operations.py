@@ -222,7 +222,7 @@ def test_chat_lambda_and_api_alarms(default_synth: Any) -> None:
         assert (alarm["Statistic"], alarm["Threshold"]) == ("Sum", 1)
     duration = _alarm(default_synth, "Duration")
     assert duration["ExtendedStatistic"] == "p99"
-    assert duration["Threshold"] == 0.9 * 900_000  # 90 % of the 15-minute timeout, in ms
+    assert duration["Threshold"] == 0.9 * 480_000  # 90 % of SageMaker's 8-minute limit on a stream, in ms
     api = _alarm(default_synth, "5XXError")
     assert api["Namespace"] == "AWS/ApiGateway"
     assert api["Dimensions"] == [{"Name": "ApiName", "Value": "LlmChat-chat"}, {"Name": "Stage", "Value": "prod"}]

@@ -31,7 +31,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from chatapi import engines
+from chatapi import assemble, engines
 from chatapi.backend import SageMakerBackend, TgiStream, make_client, tgi_error
 from chatapi.errors import ApiError
 from chatapi.page import add_page_route
@@ -287,8 +287,11 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
         title="LLM chat API",
         version="1.0.0",
         description="OpenAI-compatible and TGI-native chat API in front of a SageMaker TGI or vLLM endpoint.",
+        # No /docs, /redoc or /openapi.json: API Gateway routes only the API (constructs/chat_api.py), and the
+        # schema is for tests and tools, which read app.openapi() in process.
         docs_url=None,
         redoc_url=None,
+        openapi_url=None,
     )
     app.add_middleware(RequestContextMiddleware, body_limit=settings.request_body_limit_bytes)
 
@@ -344,23 +347,29 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
 
         return EventStreamResponse(body, stream, finished, headers=SSE_HEADERS)
 
-    def generate_text(payload: dict[str, Any], *, param_prefix: str | None = None) -> Any:
-        """The engine's answer to TGI ``payload``, in TGI's shape on either engine (``engines``)."""
+    def engine_stream(payload: dict[str, Any], *, param_prefix: str | None = None) -> tuple[TgiStream, Iterator[Any]]:
+        """The engine's stream for TGI ``payload`` (``"stream": true``) as TGI events, on either engine."""
         if settings.engine == "vllm":
             request = engines.vllm_completion_request(payload, settings.model_id, param_prefix=param_prefix)
-            return engines.tgi_answer(backend.invoke(request), payload)
-        return backend.invoke(payload)
+            stream, events = _open_stream(backend, request)
+            return stream, engines.tgi_events(events, payload)
+        return _open_stream(backend, payload)
+
+    def generate_text(payload: dict[str, Any], *, param_prefix: str | None = None) -> Any:
+        """The engine's answer to TGI ``payload``, in TGI's shape on either engine (``engines``), assembled from
+        its stream: SageMaker allows a stream 8 minutes, InvokeEndpoint 60 seconds (``assemble``)."""
+        stream, events = engine_stream({**payload, "stream": True}, param_prefix=param_prefix)
+        try:
+            return assemble.tgi_generation(events)
+        finally:
+            stream.close()
 
     def stream_text(
         payload: dict[str, Any], ticket: Ticket, *, param_prefix: str | None = None
     ) -> tuple[TgiStream, Iterator[Any]]:
         """The engine's stream for TGI ``payload`` as TGI events, on either engine, metered by ``ticket`` (the
         final TGI event carries the token counts on both engines)."""
-        if settings.engine == "vllm":
-            request = engines.vllm_completion_request(payload, settings.model_id, param_prefix=param_prefix)
-            stream, events = _open_stream(backend, request)
-            return stream, ticket.watch(engines.tgi_events(events, payload))
-        stream, events = _open_stream(backend, payload)
+        stream, events = engine_stream(payload, param_prefix=param_prefix)
         return stream, ticket.watch(events)
 
     def model_card() -> dict[str, Any]:
@@ -427,7 +436,15 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
         ticket = usage.start(http_request, stream=bool(request.stream))
         outcome = StreamOutcome()
         if not request.stream:
-            body = normalize_completion(backend.invoke(plan.payload), settings.model_id)
+            # Streamed and assembled (``assemble``): SageMaker allows a stream 8 minutes, InvokeEndpoint 60 s.
+            stream, events = _open_stream(
+                backend, {**plan.payload, "stream": True, "stream_options": {"include_usage": True}}
+            )
+            try:
+                answer = assemble.openai_chat(events)
+            finally:
+                stream.close()
+            body = normalize_completion(answer, settings.model_id)
             outcome.finish_reason = body["choices"][0]["finish_reason"]
             outcome.record_usage(body.get("usage"))
             call_finished("chat", outcome, streamed=False, ticket=ticket)
@@ -481,11 +498,13 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
         # The engine is always asked for details (token counts for usage); the caller gets what it asked for.
         asked = dict(payload["parameters"])
         engine_params = {**asked, "details": True}
-        if not request.stream and asked.get("best_of", 1) == 1 and settings.engine == "tgi":
-            engine_params["decoder_input_details"] = True  # TGI gives the prompt's token count only as prefill
         engine_payload = {**payload, "parameters": engine_params}
         if not request.stream:
-            answer = generate_text(engine_payload, param_prefix="parameters.")
+            if settings.engine == "tgi" and (asked.get("best_of", 1) > 1 or asked.get("decoder_input_details")):
+                # TGI refuses both on a stream: InvokeEndpoint, within SageMaker's 60 seconds.
+                answer = backend.invoke(engine_payload)
+            else:
+                answer = generate_text(engine_payload, param_prefix="parameters.")
             generation = first_generation(answer)
             details = generation.get("details") if isinstance(generation.get("details"), dict) else None
             outcome = StreamOutcome(finish_reason=(details or {}).get("finish_reason"))

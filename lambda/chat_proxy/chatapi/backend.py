@@ -47,6 +47,29 @@ STARTING_MESSAGE = (
     "Retry-After seconds. (A deployment with active hours starts only inside them.)"
 )
 MAX_MESSAGE_CHARS = 2000
+# SageMaker's limits on one invocation (docs/limits.md): InvokeEndpoint "A customer's model containers must respond
+# to requests within 60 seconds" (API reference, InvokeEndpoint); InvokeEndpointWithResponseStream 8 minutes (SageMaker
+# FAQ; "Use your own inference code with hosting services"). Past the stream's, SageMaker sends ModelStreamError with
+# ErrorCode ModelInvocationTimeExceeded, "The model failed to finish sending the response within the timeout period
+# allowed by Amazon SageMaker AI" (botocore shape ModelStreamError); botocore keeps only its Message, "Your model
+# primary did not complete sending the inference response in the allotted time." The infrastructure's timeouts
+# come from the same numbers (constructs/time_limits.py; a test checks they agree).
+INVOKE_TIME_LIMIT_SECONDS = 60
+STREAM_TIME_LIMIT_SECONDS = 8 * 60
+STREAM_TIME_LIMIT_TEXTS = ("allotted time", "modelinvocationtimeexceeded")
+INVOKE_TIME_LIMIT_TEXTS = ("invocation timed out",)
+
+
+def time_limit_error() -> ApiError:
+    """SageMaker cut the generation at its 8-minute limit for one streamed invocation."""
+    return ApiError(
+        504,
+        f"The generation hit SageMaker's {STREAM_TIME_LIMIT_SECONDS // 60}-minute limit for one invocation and was "
+        "cut off. Ask for fewer tokens (a lower max_tokens / max_new_tokens), or stream (stream: true) to receive "
+        "the text generated before the limit.",
+        type="timeout_error",
+        code="generation_time_limit",
+    )
 
 
 def make_client(settings: Settings) -> Any:
@@ -94,6 +117,14 @@ def _map_client_error(exc: ClientError) -> ApiError:
     if code == "ModelError":
         original = exc.response.get("OriginalStatusCode", error.get("OriginalStatusCode"))
         original_message = str(exc.response.get("OriginalMessage", error.get("OriginalMessage")) or message)
+        if any(text in original_message.lower() for text in INVOKE_TIME_LIMIT_TEXTS):
+            return ApiError(
+                504,
+                f"The model did not answer within SageMaker's {INVOKE_TIME_LIMIT_SECONDS}-second limit for a "
+                "non-streamed invocation; ask for fewer tokens.",
+                type="timeout_error",
+                code="invocation_time_limit",
+            )
         status = int(original) if str(original).isdigit() else None
         parsed = _parse_json(original_message)
         if isinstance(parsed, dict) and ("error" in parsed or "message" in parsed):
@@ -132,6 +163,8 @@ def _map_client_error(exc: ClientError) -> ApiError:
                 type="service_unavailable",
                 code="endpoint_unavailable",
             )
+    if code == "ModelStreamError" and any(text in message.lower() for text in STREAM_TIME_LIMIT_TEXTS):
+        return time_limit_error()
     if code in ("ModelStreamError", "InternalStreamFailure"):
         return ApiError(502, "The model stream failed.", type="upstream_error", code="stream_error")
     return ApiError(502, "The model endpoint rejected the call.", type="upstream_error", code="backend_error")
@@ -217,6 +250,7 @@ class TgiStream:
     def __init__(self, response: dict[str, Any]) -> None:
         self._body = response["Body"]
         self._parser = SseParser()
+        self._opened = time.monotonic()
 
     def raw_events(self) -> Iterator[tuple[str, dict[str, Any] | None]]:
         """``(data, parsed)`` per event; ``parsed`` is None for ``[DONE]``. Raises ApiError when the stream breaks."""
@@ -232,7 +266,10 @@ class TgiStream:
         except ApiError:
             raise
         except Exception as exc:
-            raise map_exception(exc) from exc
+            error = map_exception(exc)
+            if time.monotonic() - self._opened >= STREAM_TIME_LIMIT_SECONDS and error.status >= 500:
+                error = time_limit_error()  # however the cut shows (an event, a closed or timed-out connection)
+            raise error from exc
 
     @staticmethod
     def _decode(data: str) -> Iterator[tuple[str, dict[str, Any] | None]]:

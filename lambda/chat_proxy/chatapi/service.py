@@ -173,7 +173,8 @@ def _tgi_payload(
     stream: bool | None,
 ) -> dict[str, Any]:
     """TGI's ``{"inputs", "parameters"}`` for an OpenAI request's sampling settings (temperature 0 is greedy),
-    always asking for the token counts (``details``; the prompt's, as prefill, when not streaming)."""
+    always asking for the token counts (``details``: the stream's last event has the prompt's as ``input_length``;
+    every generation is streamed, see ``assemble``)."""
     params = {"max_new_tokens": max_new, **params, "details": True}
     temperature = 1.0 if temperature is None else temperature
     if temperature == 0:
@@ -188,8 +189,6 @@ def _tgi_payload(
     payload: dict[str, Any] = {"inputs": prompt, "parameters": params}
     if stream:
         payload["stream"] = True
-    else:
-        params["decoder_input_details"] = True  # prefill tokens give the prompt token count for `usage`
     return payload
 
 

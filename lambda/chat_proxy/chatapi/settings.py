@@ -18,7 +18,7 @@ Variable                        Default                                 Meaning
 ``SYSTEM_PROMPT``               (none)                                  system prompt when the chat has none
 ``LOG_PROMPTS``                 ``false``                               log prompt and completion text
 ``REQUEST_BODY_LIMIT_BYTES``    ``1048576``                             larger request bodies get 413
-``BACKEND_READ_TIMEOUT_SECONDS`` ``600``                                boto3 read timeout towards the endpoint
+``BACKEND_READ_TIMEOUT_SECONDS`` ``500``                                boto3 read timeout towards the endpoint
 ``INFERENCE_COMPONENT_NAME``    (none)                                  inference component named on every call
 ``ACTIVE_HOURS``                (none)                                  ``"MON-FRI 08:00-19:00 Europe/Berlin"``: when
                                                                         the component is scheduled to run
@@ -64,7 +64,8 @@ DEFAULTS: dict[str, str] = {
     MAX_TOTAL_TOKENS: "2048",
     LOG_PROMPTS: "false",
     REQUEST_BODY_LIMIT_BYTES: "1048576",
-    BACKEND_READ_TIMEOUT_SECONDS: "600",
+    # SageMaker's 8-minute stream limit plus 20 s (constructs/time_limits.py, which the Lambda's value comes from).
+    BACKEND_READ_TIMEOUT_SECONDS: "500",
 }
 DEFAULT_MAX_NEW_TOKENS_PREFERRED = 512
 CONNECT_TIMEOUT_SECONDS = 5.0

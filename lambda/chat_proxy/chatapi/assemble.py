@@ -1,0 +1,140 @@
+"""Non-streamed answers assembled from the engine's stream.
+
+SageMaker gives InvokeEndpoint 60 seconds and InvokeEndpointWithResponseStream 8 minutes (docs/limits.md), so the
+proxy asks the engine for a stream even when the client did not, and builds the answer the engine would have given
+without one:
+
+- TGI generate events (``{"token", "generated_text", "details"}``) -> TGI's ``[{"generated_text", "details"}]``:
+  ``details`` carries the finish reason, token counts (``input_length`` from the stream's last event), seed, the
+  streamed tokens and, when asked, their top tokens. ``prefill`` stays empty: TGI refuses
+  ``decoder_input_details`` and ``best_of`` on a stream (``router/src/server.rs`` generate_stream_internal,
+  ValidationError::PrefillDetailsStream / BestOfStream), so a ``/generate`` asking for either still uses
+  InvokeEndpoint. The stream's last event has ``generated_text`` with the prompt prepended when
+  ``return_full_text`` is set, as the non-stream answer has. vLLM's completions chunks reach here already as TGI
+  events (``engines.tgi_events``).
+- OpenAI ``chat.completion.chunk`` events (vLLM's server, TGI's Messages API) -> one ``chat.completion``: content,
+  reasoning, refusal and tool-call arguments joined per choice, token logprobs concatenated, the finish reason and
+  the usage chunk (the request always asks for it with ``stream_options.include_usage``: vLLM 0.29 sends usage on a
+  stream only then, ``vllm/entrypoints/serve/utils/api_utils.py`` should_include_usage).
+
+An error event raises the engine's error; a stream that ends before its finish raises ``incomplete_stream``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from chatapi.backend import engine_error, tgi_error
+from chatapi.errors import incomplete_stream
+
+Event = tuple[str, dict[str, Any] | None]
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _index(value: Any, default: int) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+TEXT_FIELDS = ("content", "reasoning_content", "reasoning", "refusal")
+
+
+def tgi_generation(events: Iterable[Event]) -> list[dict[str, Any]]:
+    """TGI's non-stream answer (a one-element list, as SageMaker's TGI answers) from TGI stream events."""
+    tokens: list[Any] = []
+    top_tokens: list[Any] = []
+    for _, event in events:
+        if event is None:
+            continue
+        if "error" in event:
+            raise tgi_error(event)
+        if isinstance(event.get("token"), dict):
+            tokens.append(event["token"])
+        if event.get("top_tokens") is not None:
+            top_tokens.append(event["top_tokens"])
+        if event.get("generated_text") is None:
+            continue
+        item: dict[str, Any] = {"generated_text": event["generated_text"]}
+        streamed = event.get("details")
+        if isinstance(streamed, dict):
+            details = {**streamed, "prefill": [], "tokens": tokens}
+            if top_tokens:
+                details["top_tokens"] = top_tokens
+            item["details"] = details
+        return [item]
+    raise incomplete_stream()
+
+
+def _join_tool_call(calls: dict[int, dict[str, Any]], call: Any) -> None:
+    """One streamed tool-call delta into the call it continues: the id, type and name come once (TGI repeats the
+    id and sends ``name: null`` after the first piece), the arguments in pieces."""
+    if not isinstance(call, dict):
+        return
+    index = _index(call.get("index"), len(calls))
+    entry = calls.setdefault(index, {"id": None, "type": "function", "function": {"name": None, "arguments": ""}})
+    if call.get("id") and not entry["id"]:
+        entry["id"] = call["id"]
+    if isinstance(call.get("type"), str):
+        entry["type"] = call["type"]
+    function = _dict(call.get("function"))
+    if function.get("name") and not entry["function"]["name"]:
+        entry["function"]["name"] = function["name"]
+    arguments = function.get("arguments")
+    if arguments is not None:
+        piece = arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False)
+        entry["function"]["arguments"] += piece
+
+
+def openai_chat(events: Iterable[Event]) -> dict[str, Any]:
+    """One ``chat.completion`` from an OpenAI chat stream (normalise it with ``server_mode.normalize_completion``)."""
+    answer: dict[str, Any] = {"object": "chat.completion"}
+    choices: dict[int, dict[str, Any]] = {}
+    calls: dict[int, dict[int, dict[str, Any]]] = {}
+    for _, chunk in events:
+        if chunk is None:  # [DONE]
+            break
+        if "error" in chunk or chunk.get("object") == "error":
+            raise engine_error(chunk)
+        for key in ("id", "created", "model", "system_fingerprint"):
+            if chunk.get(key) not in (None, "") and key not in answer:
+                answer[key] = chunk[key]
+        if isinstance(chunk.get("usage"), dict):
+            answer["usage"] = chunk["usage"]
+        for raw in chunk.get("choices") or []:
+            if not isinstance(raw, dict):
+                continue
+            index = _index(raw.get("index"), 0)
+            choice = choices.setdefault(
+                index, {"index": index, "message": {"role": "assistant"}, "logprobs": None, "finish_reason": None}
+            )
+            delta = _dict(raw.get("delta"))
+            message = choice["message"]
+            for name in TEXT_FIELDS:
+                if isinstance(delta.get(name), str):
+                    message[name] = (message.get(name) or "") + delta[name]
+            for call in delta.get("tool_calls") or []:
+                _join_tool_call(calls.setdefault(index, {}), call)
+            logprobs = raw.get("logprobs")
+            if isinstance(logprobs, dict):
+                joined = choice["logprobs"] or {}
+                for name in ("content", "refusal"):
+                    if isinstance(logprobs.get(name), list):
+                        joined[name] = (joined.get(name) or []) + logprobs[name]
+                choice["logprobs"] = joined
+            if raw.get("finish_reason") is not None:
+                choice["finish_reason"] = raw["finish_reason"]
+            if raw.get("stop_reason") is not None:
+                choice["stop_reason"] = raw["stop_reason"]
+    if not choices or any(c["finish_reason"] is None for c in choices.values()):
+        raise incomplete_stream()
+    for index, joined_calls in calls.items():
+        message = choices[index]["message"]
+        message["tool_calls"] = [joined_calls[i] for i in sorted(joined_calls)]
+        if not message.get("content"):
+            message["content"] = None  # as the engines answer a tool call without a stream
+    answer["choices"] = [choices[i] for i in sorted(choices)]
+    return answer
