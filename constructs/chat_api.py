@@ -64,6 +64,8 @@ class ChatSettings:
     inference_component_name: str | None = None
     # CloudWatch namespace of the proxy's EMF token metrics (LlmChat/<stack name>); the dashboard reads it.
     metrics_namespace: str | None = None
+    # https hosts a media URL may name (chatapi/media.py); empty: data: URLs only.
+    image_url_domains: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -216,7 +218,8 @@ class ChatApi(Construct):
                 {"INFERENCE_COMPONENT_NAME": settings.inference_component_name}
                 if settings.inference_component_name
                 else {}
-            ),
+            )
+            | ({"IMAGE_URL_DOMAINS": ",".join(settings.image_url_domains)} if settings.image_url_domains else {}),
         )
 
     def _usage(self, limits: ApiLimits) -> UsageTable | None:

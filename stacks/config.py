@@ -55,6 +55,7 @@ VLLM_ONLY_KEYS = (
     "lmcache",
     "tool_call_parser",
     "reasoning_parser",
+    "image_url_domains",
 )
 TGI_ONLY_KEYS = ("tgi_version", "max_batch_prefill_tokens", "max_batch_total_tokens")
 HF_MODEL_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
@@ -65,6 +66,8 @@ STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
 CONSUMER_NAME = re.compile(r"^(?=.{1,32}$)[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 MAX_API_KEYS = 50
+# A DNS host name (RFC 1123 labels, at least two, the last not numeric so no IPv4 form slips through).
+MEDIA_HOST = re.compile(r"^(?=.{1,253}$)((?!-)[a-z0-9-]{1,63}(?<!-)\.)+(?!-)(?=.*[a-z])[a-z0-9-]{1,63}(?<!-)$")
 
 
 class ConfigError(ValueError):
@@ -121,6 +124,7 @@ class AppConfig:
     trust_remote_code: bool = False
     tool_call_parser: str | None = None
     reasoning_parser: str | None = None
+    image_url_domains: tuple[str, ...] = ()
     pipeline: bool = False
     pipeline_connection_arn: str | None = None
     pipeline_repo: str | None = None
@@ -279,6 +283,22 @@ def _id_list(regex: re.Pattern[str], what: str, most: int) -> Callable[[str, Any
     return parse
 
 
+def _media_domains(key: str, value: Any) -> tuple[str, ...]:
+    allowed = "one https host name like images.example.com (lower case, no scheme, port, path, IP or wildcard)"
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise _fail(key, value, allowed)
+    hosts = tuple(str(i).strip().rstrip(".") for i in items if str(i).strip())
+    if not hosts or not all(MEDIA_HOST.fullmatch(h) for h in hosts):
+        raise _fail(key, value, allowed)
+    if len(hosts) > 1:
+        # The vLLM DLC entrypoint passes SM_VLLM_ALLOWED_MEDIA_DOMAINS as ONE argument (ARGS+=("$value")), and
+        # vLLM 0.29's parser (nargs="+") then holds one entry "a b" that matches no host: the container could
+        # enforce no list of several. One host keeps the container's check (docs/security.md).
+        raise _fail(key, value, "exactly one host: the vLLM container can enforce only one (docs/security.md)")
+    return hosts
+
+
 def _kms_key(key: str, value: Any) -> str:
     if value == "create" or (isinstance(value, str) and KMS_KEY_ARN.fullmatch(value)):
         return str(value)
@@ -424,6 +444,7 @@ CONTEXT_KEYS: dict[str, tuple[Callable[[str, Any], Any], str]] = {
     "trust_remote_code": (_bool, "allow a model's own Python code from the Hub (default false)"),
     "tool_call_parser": (_pattern(PARSER_NAME, "a vLLM tool-call parser name like hermes"), "vLLM tools"),
     "reasoning_parser": (_pattern(PARSER_NAME, "a vLLM reasoning parser name like deepseek_r1"), "vLLM"),
+    "image_url_domains": (_media_domains, "vLLM: the https host media URLs may name (default: data: URLs only)"),
     "pipeline": (_bool, "add a CDK Pipelines stack that deploys the app (default false)"),
     **PIPELINE_KEYS,
     "scale_to_zero": (_bool, "inference component that scales to zero instances when idle (default false)"),

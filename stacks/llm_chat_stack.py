@@ -52,6 +52,7 @@ class LlmChatStack(cdk.Stack):
                 max_total_tokens=max_total,
                 inference_component_name=self.llm.inference_component_name,
                 metrics_namespace=self.metrics_namespace,
+                image_url_domains=config.image_url_domains,
             ),
             limits=ApiLimits(
                 auth=config.api_auth,
@@ -225,6 +226,7 @@ class LlmChatStack(cdk.Stack):
                 reasoning_parser=c.reasoning_parser,
                 gpu_memory_utilization=memory,
                 tool_call_parser=c.tool_call_parser or c.model.tool_call_parser,
+                media_domains=c.image_url_domains,
                 extra_env=c.extra_env,
             ),
             hosting=hosting,

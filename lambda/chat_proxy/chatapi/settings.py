@@ -20,6 +20,8 @@ Variable                        Default                                 Meaning
 ``REQUEST_BODY_LIMIT_BYTES``    ``1048576``                             larger request bodies get 413
 ``BACKEND_READ_TIMEOUT_SECONDS`` ``600``                                boto3 read timeout towards the endpoint
 ``INFERENCE_COMPONENT_NAME``    (none)                                  inference component named on every call
+``IMAGE_URL_DOMAINS``           (none: ``data:`` URLs only)             https hosts media URLs may name (vLLM
+                                                                        only; ``chatapi.media``), comma-separated
 =============================== ======================================= ==========================================
 
 Also honoured, through the libraries: boto3's ``AWS_REGION``, credentials and
@@ -36,6 +38,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from chatapi.media import IMAGE_URL_DOMAINS, parse_domains
 from chatapi.prompts import FAMILIES
 
 SAGEMAKER_ENDPOINT_NAME = "SAGEMAKER_ENDPOINT_NAME"
@@ -94,6 +97,7 @@ class Settings:
     aws_region: str | None = None
     inference_component_name: str | None = None
     engine: str = "tgi"
+    image_url_domains: tuple[str, ...] = ()
 
     @property
     def server_templates(self) -> bool:
@@ -153,6 +157,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError(f"{DEFAULT_MAX_NEW_TOKENS}={default_new} exceeds {MAX_NEW_TOKENS_CAP}={cap}")
     system_prompt = env.get(SYSTEM_PROMPT) or None
     timeout = _int(env, BACKEND_READ_TIMEOUT_SECONDS, DEFAULTS[BACKEND_READ_TIMEOUT_SECONDS])
+    try:
+        domains = parse_domains(env.get(IMAGE_URL_DOMAINS, ""))
+    except ValueError as exc:
+        raise SettingsError(f"{IMAGE_URL_DOMAINS}: {exc}") from None
+    if domains and engine != "vllm":
+        # TGI fetches with redirects and checks no host (router/src/validation.rs, fetch_image): data: URLs only.
+        raise SettingsError(f"{IMAGE_URL_DOMAINS} needs {ENGINE}=vllm: TGI checks no host and follows redirects")
     return Settings(
         endpoint_name=endpoint,
         model_id=model_id,
@@ -168,6 +179,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         aws_region=env.get("AWS_REGION") or None,
         inference_component_name=_component(env),
         engine=engine,
+        image_url_domains=domains,
     )
 
 
