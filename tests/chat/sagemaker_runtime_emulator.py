@@ -95,6 +95,7 @@ class Scenario:
     space: bool = False  # "data: " instead of TGI's "data:"
     token_delay: float = 0.0
     delay: float = 0.0  # before answering at all
+    gate: threading.Event | None = None  # hold every answer until the test sets it (requests are recorded first)
     error_after: int | None = None  # TGI error event after N tokens (0 = before any token)
     error_type: str = "generation"
     error_message: str = "CUDA out of memory"
@@ -376,6 +377,8 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
             scenario = emulator.scenario
             if scenario.delay:
                 time.sleep(scenario.delay)
+            if scenario.gate is not None:
+                scenario.gate.wait(30)
             fault = emulator.take_fault()
             if fault is not None and self._fault(fault, scenario, parts[2]):
                 return
