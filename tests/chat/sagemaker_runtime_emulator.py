@@ -219,6 +219,10 @@ def tgi_answer(scenario: Scenario, payload: dict[str, Any]) -> list[dict[str, An
             "prefill": prefill,
             "tokens": [{"id": 100 + i, "text": t, "logprob": -0.1, "special": False} for i, t in enumerate(tokens)],
         }
+        if params.get("best_of", 1) > 1:
+            # TGI answers the best candidate and lists the others (router/src/lib.rs, Details.best_of_sequences).
+            other = {k: item["details"][k] for k in ("finish_reason", "generated_tokens", "seed", "prefill", "tokens")}
+            item["details"]["best_of_sequences"] = [{"generated_text": text, **other}] * (params["best_of"] - 1)
     return [item]
 
 
