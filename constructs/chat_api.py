@@ -81,6 +81,9 @@ class ApiLimits:
     api_keys: tuple[str, ...] = ()
     daily_token_budget: int | None = None  # tokens per caller per UTC day
     max_streams_per_caller: int | None = None
+    max_requests_per_caller: int | None = None  # concurrent requests of every kind
+    requests_per_minute: int | None = None  # per caller (IAM callers otherwise share the stage throttle)
+    caller_key: str = "role"  # "session": budgets per assumed-role session (chatapi/caller.py)
 
     def __post_init__(self) -> None:
         if self.auth not in AUTH_MODES:
@@ -89,7 +92,9 @@ class ApiLimits:
             raise ValueError("api_keys (one key per consumer) need auth 'api_key'")
         if len(set(self.api_keys)) != len(self.api_keys):
             raise ValueError(f"api_keys {', '.join(self.api_keys)} repeat a name")
-        for name in ("daily_token_budget", "max_streams_per_caller"):
+        if self.caller_key not in ("role", "session"):
+            raise ValueError(f"caller_key {self.caller_key!r} is not supported; allowed: role, session")
+        for name in ("daily_token_budget", "max_streams_per_caller", "max_requests_per_caller", "requests_per_minute"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} {value} must be at least 1 (None: no limit)")
@@ -99,7 +104,15 @@ class ApiLimits:
     @property
     def per_caller(self) -> bool:
         """Whether any per-caller limit is on (they need the usage table)."""
-        return self.daily_token_budget is not None or self.max_streams_per_caller is not None
+        return any(
+            v is not None
+            for v in (
+                self.daily_token_budget,
+                self.max_streams_per_caller,
+                self.max_requests_per_caller,
+                self.requests_per_minute,
+            )
+        )
 
 
 class ChatApi(Construct):
@@ -225,6 +238,8 @@ class ChatApi(Construct):
     def _usage(self, limits: ApiLimits) -> UsageTable | None:
         """Token metering (who calls, from API Gateway's request context) and, when on, the per-caller limits."""
         self.function.add_environment("CALLER_IDENTITY", limits.auth)
+        if limits.caller_key != "role":
+            self.function.add_environment("CALLER_KEY", limits.caller_key)
         if not limits.per_caller:
             return None
         usage = UsageTable(self, "Usage")
@@ -234,6 +249,10 @@ class ChatApi(Construct):
             self.function.add_environment("DAILY_TOKEN_BUDGET", str(limits.daily_token_budget))
         if limits.max_streams_per_caller is not None:
             self.function.add_environment("MAX_STREAMS_PER_CALLER", str(limits.max_streams_per_caller))
+        if limits.max_requests_per_caller is not None:
+            self.function.add_environment("MAX_REQUESTS_PER_CALLER", str(limits.max_requests_per_caller))
+        if limits.requests_per_minute is not None:
+            self.function.add_environment("REQUESTS_PER_MINUTE_PER_CALLER", str(limits.requests_per_minute))
         return usage
 
     def _rest_api(self, limits: ApiLimits) -> apigw.RestApi:

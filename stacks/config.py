@@ -102,6 +102,9 @@ class AppConfig:
     reserved_concurrency: int | None = None
     daily_token_budget: int | None = None
     max_streams_per_caller: int | None = None
+    max_requests_per_caller: int | None = None
+    iam_requests_per_minute: int | None = None
+    caller_key: str = "role"
     jumpstart_model: str | None = None
     jumpstart_version: str = "*"
     accept_eula: bool = False
@@ -414,6 +417,9 @@ CONTEXT_KEYS: dict[str, tuple[Callable[[str, Any], Any], str]] = {
     "daily_token_budget": (_int(1, 10**12), "tokens per caller per UTC day (default: no budget)"),
     # Each slot is one item; a caller at its limit costs one failed conditional write per slot: keep N small.
     "max_streams_per_caller": (_int(1, 100), "concurrent streamed answers per caller (default: no limit)"),
+    "max_requests_per_caller": (_int(1, 100), "concurrent model requests of every kind per caller (default: none)"),
+    "iam_requests_per_minute": (_int(1, 100_000), "iam mode: model requests per caller per minute (default: none)"),
+    "caller_key": (_choice(("role", "session")), "iam mode: budgets per role (default) or per role session"),
     "jumpstart_model": (_pattern(re.compile(r"^[\w.\-]+$"), "a JumpStart model id"), "JumpStart model id"),
     "jumpstart_version": (_pattern(re.compile(r"^(\*|[\w.\-]+)$"), "'*' or a version"), "default *"),
     "accept_eula": (_bool, "accept the JumpStart model's EULA (default false)"),
@@ -488,6 +494,9 @@ APPLIES_WHEN: dict[str, AppliesWhen | tuple[AppliesWhen, ...]] = {
         for key in ("jumpstart_model", "jumpstart_version", "accept_eula")
     },
     "api_quota_per_day": AppliesWhen("api_auth", ("api_key",), "only API keys have a usage plan with a daily quota"),
+    # API keys get their own usage-plan rate; IAM callers share the stage's, hence a per-caller rate in the proxy.
+    "iam_requests_per_minute": AppliesWhen("api_auth", ("iam",), "API keys are rate-limited by their usage plan"),
+    "caller_key": AppliesWhen("api_auth", ("iam",), "only IAM callers have role sessions"),
     # Engine-specific keys (vllm_version, tgi_version, ...) are checked once the engine is resolved from the
     # model (_check_engine), since its default depends on the model.
     "trust_remote_code": AppliesWhen("deployment", ("tgi",), _TGI_ONLY),
@@ -581,9 +590,10 @@ def from_context(context: Mapping[str, Any]) -> AppConfig:
         )
     if "api_keys" in v and v.get("api_auth", "iam") != "api_key":
         raise _fail("api_keys", ",".join(v["api_keys"]), "named API keys need -c api_auth=api_key")
-    streams, reserved = v.get("max_streams_per_caller"), v.get("reserved_concurrency")
-    if streams is not None and reserved is not None and streams > reserved:
-        raise _fail("max_streams_per_caller", streams, f"must be at most reserved_concurrency ({reserved})")
+    reserved = v.get("reserved_concurrency")
+    for key in ("max_streams_per_caller", "max_requests_per_caller"):
+        if v.get(key) is not None and reserved is not None and v[key] > reserved:
+            raise _fail(key, v[key], f"must be at most reserved_concurrency ({reserved})")
     if v.get("deployment") == "jumpstart" and "jumpstart_model" not in v:
         if model.jumpstart_model is None:
             raise ConfigError(

@@ -63,6 +63,9 @@ class LlmChatStack(cdk.Stack):
                 api_keys=config.api_keys,
                 daily_token_budget=config.daily_token_budget,
                 max_streams_per_caller=config.max_streams_per_caller,
+                max_requests_per_caller=config.max_requests_per_caller,
+                requests_per_minute=config.iam_requests_per_minute,
+                caller_key=config.caller_key,
             ),
         )
         own_execution_log_group(self.chat.api, stage_name=STAGE_NAME, key=self.chat.log_key)
