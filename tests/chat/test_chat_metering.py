@@ -107,6 +107,23 @@ def test_assumed_role_sessions_are_one_caller(iam_app: tuple[str, Path], emulato
     assert len(emf_for(log, role, count=2)) == 2
 
 
+def test_with_caller_key_session_each_role_session_is_its_own_caller(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    url, log, proc = start(emulator, tmp_path, CALLER_IDENTITY="iam", CALLER_KEY="session")
+    try:
+        role = f"arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Chat_{uuid.uuid4().hex[:6]}"
+        for session in ("alice@example.com", "bob@example.com"):
+            headers = context_header(user_arn=f"{role}/{session}")
+            assert httpx.post(url + "/v1/chat/completions", json=CHAT, headers=headers).status_code == 200
+        assert len(emf_for(log, f"{role}/alice@example.com")) == 1
+        assert len(emf_for(log, f"{role}/bob@example.com")) == 1
+        assert emf_for(log, role, timeout=0) == []
+    finally:
+        proc.terminate()  # type: ignore[attr-defined]
+        proc.wait(10)  # type: ignore[attr-defined]
+
+
 def test_api_key_caller_non_stream_generate(key_app: tuple[str, Path], emulator: Emulator) -> None:
     url, log = key_app
     key_id = new_key_id()
