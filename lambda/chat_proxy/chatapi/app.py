@@ -35,6 +35,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from chatapi import engines
 from chatapi.backend import SageMakerBackend, TgiStream, make_client, tgi_error
 from chatapi.errors import ApiError
+from chatapi.grammar import check_grammars
 from chatapi.media import check_media, defuse_tgi_payload
 from chatapi.page import add_page_route
 from chatapi.request_ids import resolve
@@ -422,6 +423,7 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
 
     def server_chat(request: ChatCompletionRequest, http_request: Request) -> Response:
         max_tokens = resolve_max_tokens(request.max_tokens, request.max_completion_tokens, settings)
+        check_grammars(request.model_dump(mode="json", exclude_unset=True, by_alias=True))
         plan = plan_server_chat(request, settings, max_tokens)
         # The engine fetches media URLs itself: only data: URLs and the allowed https hosts pass (chatapi.media).
         check_media(plan.payload, settings.image_url_domains)
