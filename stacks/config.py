@@ -265,6 +265,10 @@ def _extra_env(key: str, value: Any) -> dict[str, str]:
     secretish = [k for k in value if _looks_secret(k)]
     if secretish:
         raise _fail(key, value, f"{', '.join(secretish)} look like secrets: pass a token with hf_token_secret")
+    chatty = [k for k in ("LOG_LEVEL", "RUST_LOG") if re.search(r"debug|trace", str(value.get(k, "")), re.I)]
+    if chatty:
+        # TGI logs every prompt and answer at debug (router/src/server.rs: "Input: {}", "Output: {}", v3.3.6).
+        raise _fail(key, value, f"{', '.join(chatty)} at debug/trace would log prompts and answers: use info or warn")
     clash = {k: EXTRA_ENV_OWNERS[k] for k in value if k in EXTRA_ENV_OWNERS}
     if clash:
         owners = ", ".join(f"{env} (set it with -c {owner})" for env, owner in clash.items())

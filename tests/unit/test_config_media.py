@@ -1,4 +1,5 @@
-"""Context key image_url_domains (issue 17, High 1): one https host for vLLM, named errors otherwise."""
+"""Context key image_url_domains (issue 17, High 1): one https host for vLLM, named errors otherwise; and no
+extra_env that turns on the engines' prompt logging."""
 
 from __future__ import annotations
 
@@ -46,3 +47,10 @@ def test_several_hosts_are_refused_because_the_container_could_not_enforce_them(
 def test_tgi_cannot_allow_media_hosts() -> None:
     with pytest.raises(ConfigError, match=r"'image_url_domains'.*applies to engine=vllm, not tgi"):
         from_context({"image_url_domains": "images.example.com"})
+
+
+@pytest.mark.parametrize("env", ['{"LOG_LEVEL":"debug"}', '{"RUST_LOG":"text_generation_router=trace"}'])
+def test_extra_env_may_not_turn_on_logs_that_hold_prompts(env: str) -> None:
+    with pytest.raises(ConfigError, match=r"'extra_env'.*would log prompts and answers"):
+        from_context({"extra_env": env})
+    assert from_context({"extra_env": '{"LOG_LEVEL":"warn"}'}).extra_env == {"LOG_LEVEL": "warn"}
