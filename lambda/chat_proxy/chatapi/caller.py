@@ -21,7 +21,8 @@ That also means every user of one role (e.g. all federated users of one IAM Iden
 shares one budget. ``CALLER_KEY=session`` keeps the session name, for roles whose session name the caller cannot
 choose: IAM Identity Center sets it to the user name, and a role's trust policy can require
 ``sts:RoleSessionName`` to equal ``${aws:username}`` (STS API reference, AssumeRole ``RoleSessionName``; AWS
-Security Blog, "Easily control the naming of individual IAM role sessions"). docs/security.md section 4. Only turn it on when every role that may call the API pins its session names that way.
+Security Blog, "Easily control the naming of individual IAM role sessions"). Only turn it on when every role
+that may call the API pins its session names that way (docs/security.md, section 4).
 """
 
 from __future__ import annotations
