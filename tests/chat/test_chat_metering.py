@@ -107,9 +107,7 @@ def test_assumed_role_sessions_are_one_caller(iam_app: tuple[str, Path], emulato
     assert len(emf_for(log, role, count=2)) == 2
 
 
-def test_with_caller_key_session_each_role_session_is_its_own_caller(
-    emulator: Emulator, tmp_path: Path
-) -> None:
+def test_with_caller_key_session_each_role_session_is_its_own_caller(emulator: Emulator, tmp_path: Path) -> None:
     url, log, proc = start(emulator, tmp_path, CALLER_IDENTITY="iam", CALLER_KEY="session")
     try:
         role = f"arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Chat_{uuid.uuid4().hex[:6]}"
