@@ -22,7 +22,7 @@ seen: list[str] = []
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - the http.server API
+    def do_GET(self) -> None:
         seen.append(self.path)
         if self.path == "/redirect":
             self.send_response(302)
