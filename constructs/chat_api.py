@@ -83,6 +83,8 @@ class ChatSettings:
     metrics_namespace: str | None = None
     # The component's schedule ("MON-FRI 08:00-19:00 Europe/Berlin"): outside it the proxy says when it starts.
     active_hours: str | None = None
+    # https hosts a media URL may name (chatapi/media.py); empty: data: URLs only.
+    image_url_domains: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,9 @@ class ApiLimits:
     api_keys: tuple[str, ...] = ()
     daily_token_budget: int | None = None  # tokens per caller per UTC day
     max_streams_per_caller: int | None = None
+    max_requests_per_caller: int | None = None  # concurrent requests of every kind
+    requests_per_minute: int | None = None  # per caller (IAM callers otherwise share the stage throttle)
+    caller_key: str = "role"  # "session": budgets per assumed-role session (chatapi/caller.py)
 
     def __post_init__(self) -> None:
         if self.auth not in AUTH_MODES:
@@ -106,7 +111,9 @@ class ApiLimits:
             raise ValueError("api_keys (one key per consumer) need auth 'api_key'")
         if len(set(self.api_keys)) != len(self.api_keys):
             raise ValueError(f"api_keys {', '.join(self.api_keys)} repeat a name")
-        for name in ("daily_token_budget", "max_streams_per_caller"):
+        if self.caller_key not in ("role", "session"):
+            raise ValueError(f"caller_key {self.caller_key!r} is not supported; allowed: role, session")
+        for name in ("daily_token_budget", "max_streams_per_caller", "max_requests_per_caller", "requests_per_minute"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} {value} must be at least 1 (None: no limit)")
@@ -116,7 +123,15 @@ class ApiLimits:
     @property
     def per_caller(self) -> bool:
         """Whether any per-caller limit is on (they need the usage table)."""
-        return self.daily_token_budget is not None or self.max_streams_per_caller is not None
+        return any(
+            v is not None
+            for v in (
+                self.daily_token_budget,
+                self.max_streams_per_caller,
+                self.max_requests_per_caller,
+                self.requests_per_minute,
+            )
+        )
 
 
 class ChatApi(Construct):
@@ -236,12 +251,15 @@ class ChatApi(Construct):
                 if settings.inference_component_name
                 else {}
             )
-            | ({"ACTIVE_HOURS": settings.active_hours} if settings.active_hours else {}),
+            | ({"ACTIVE_HOURS": settings.active_hours} if settings.active_hours else {})
+            | ({"IMAGE_URL_DOMAINS": ",".join(settings.image_url_domains)} if settings.image_url_domains else {}),
         )
 
     def _usage(self, limits: ApiLimits) -> UsageTable | None:
         """Token metering (who calls, from API Gateway's request context) and, when on, the per-caller limits."""
         self.function.add_environment("CALLER_IDENTITY", limits.auth)
+        if limits.caller_key != "role":
+            self.function.add_environment("CALLER_KEY", limits.caller_key)
         if not limits.per_caller:
             return None
         usage = UsageTable(self, "Usage")
@@ -251,6 +269,10 @@ class ChatApi(Construct):
             self.function.add_environment("DAILY_TOKEN_BUDGET", str(limits.daily_token_budget))
         if limits.max_streams_per_caller is not None:
             self.function.add_environment("MAX_STREAMS_PER_CALLER", str(limits.max_streams_per_caller))
+        if limits.max_requests_per_caller is not None:
+            self.function.add_environment("MAX_REQUESTS_PER_CALLER", str(limits.max_requests_per_caller))
+        if limits.requests_per_minute is not None:
+            self.function.add_environment("REQUESTS_PER_MINUTE_PER_CALLER", str(limits.requests_per_minute))
         return usage
 
     def _rest_api(self, limits: ApiLimits) -> apigw.RestApi:

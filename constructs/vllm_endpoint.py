@@ -74,10 +74,20 @@ RESERVED_ENV = frozenset(
         "SM_VLLM_PORT",
         "SM_VLLM_KV_TRANSFER_CONFIG",
         "HF_ENABLE_LMCACHE",
+        "SM_VLLM_ALLOWED_MEDIA_DOMAINS",
+        "SM_VLLM_ALLOWED_LOCAL_MEDIA_PATH",
+        "VLLM_MEDIA_URL_ALLOW_REDIRECTS",
+        "SM_VLLM_ENABLE_LOG_REQUESTS",
+        "SM_VLLM_ENABLE_LOG_OUTPUTS",
         "HF_TOKEN",
         "HUGGING_FACE_HUB_TOKEN",
     }
 )
+# vLLM fetches http(s) media URLs itself and checks the host only when --allowed-media-domains is set
+# (vllm 0.29 multimodal/media/connector.py, MediaConnector._assert_url_in_allowed_media_domains). With no host
+# allowed, the container still gets a list: one name under .invalid, which never resolves (RFC 6761 section 6.4),
+# so every http(s) fetch is refused in the container too, not only by the proxy (chatapi/media.py).
+NO_MEDIA_HOST = "media.invalid"
 _CUDA = re.compile(r"-cu(\d+)(?:-|$)")
 
 
@@ -121,6 +131,8 @@ class VllmModel:
     lmcache: bool = False
     tool_call_parser: str | None = None
     reasoning_parser: str | None = None
+    # The one https host media URLs may name (the proxy checks it too); empty: data: URLs only.
+    media_domains: tuple[str, ...] = ()
     extra_env: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -219,6 +231,11 @@ class VllmEndpoint(HostedEndpoint):
             env["SM_VLLM_TOOL_CALL_PARSER"] = s.tool_call_parser
         if s.reasoning_parser is not None:
             env["SM_VLLM_REASONING_PARSER"] = s.reasoning_parser
+        # One value: the DLC entrypoint passes it as one argument (stacks/config.py, _media_domains).
+        env["SM_VLLM_ALLOWED_MEDIA_DOMAINS"] = s.media_domains[0] if s.media_domains else NO_MEDIA_HOST
+        # vLLM follows redirects of a media URL unless this is 0 (vllm 0.29 envs.py, default "1"): an allowed host
+        # could otherwise redirect the container anywhere.
+        env["VLLM_MEDIA_URL_ALLOW_REDIRECTS"] = "0"
         if s.image == "huggingface":
             env["HF_ENABLE_LMCACHE"] = "1" if s.lmcache else "0"
         if s.hf_token_secret is not None:

@@ -2,7 +2,8 @@
 
 The API's URL comes from the CloudFormation stack's ``ApiUrl`` output (``--stack``, default ``LlmChat``) or from
 ``--url``. Requests are signed with SigV4 from the standard AWS credential chain (``--auth iam``, the stack's
-default), or carry an API key (``--api-key`` / ``LLMCHAT_API_KEY``), or nothing (``--auth none`` for ``make dev``).
+default), or carry an API key (``--auth api_key``: from ``LLMCHAT_API_KEY``, else asked for without echo; never an
+argument, since any local user can read a process's argv), or nothing (``--auth none`` for ``make dev``).
 The ``openai`` client does the HTTP and the SSE parsing; this module is the conversation loop around it.
 """
 
@@ -10,11 +11,12 @@ from __future__ import annotations
 
 import argparse
 import email.utils
+import getpass
 import os
 import re
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -324,6 +326,35 @@ class Chat:
             self.ask(line)
 
 
+class _KeyFlag(argparse.Action):
+    def __call__(
+        self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, value: Any, _: Any = None
+    ) -> None:
+        if value is not True:
+            # Not parser.error(): argparse would print the value, i.e. the key.
+            raise ChatError(
+                "--api-key takes no value: a key on the command line is visible to every local user (ps) and kept "
+                "in shell history. Set LLMCHAT_API_KEY, or give --api-key alone to be asked for it."
+            )
+        namespace.api_key = True
+
+
+def read_api_key(environ: Mapping[str, str], ask: Callable[[str], str] | None) -> str | None:
+    """The API key from ``LLMCHAT_API_KEY``, else from ``ask`` (default: a hidden prompt when stdin is a
+    terminal); None when neither gives one."""
+    key = environ.get("LLMCHAT_API_KEY", "").strip()
+    if key:
+        return key
+    if ask is None:
+        if not sys.stdin.isatty():
+            return None
+        ask = getpass.getpass
+    try:
+        return ask("API key (input hidden): ").strip() or None
+    except (EOFError, KeyboardInterrupt):
+        return None
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="llm-chat", description="Chat with the deployed LLM chat API in the terminal."
@@ -332,20 +363,37 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--stack", default="LlmChat", help="CloudFormation stack to read ApiUrl from")
     parser.add_argument("--region", default=None, help="AWS region (default: from the URL, else AWS_REGION)")
     parser.add_argument("--auth", choices=("iam", "api_key", "none"), help="default: api_key with a key, else iam")
-    parser.add_argument("--api-key", default=os.environ.get("LLMCHAT_API_KEY"), help="or env LLMCHAT_API_KEY")
+    # Takes no value: a key in argv is readable by every local user (ps, /proc/<pid>/cmdline) and lands in shell
+    # history. A value given anyway is refused without being echoed (_KeyInArgv).
+    parser.add_argument(
+        "--api-key",
+        nargs="?",
+        const=True,
+        default=False,
+        action=_KeyFlag,
+        help="api_key mode: the key from LLMCHAT_API_KEY, else a hidden prompt (never on the command line)",
+    )
     parser.add_argument("--model", default=None, help="model name to send (default: the API's /v1/models)")
     parser.add_argument("--system", default=None, help="initial system prompt")
     parser.add_argument("--max-wait", type=float, default=900, help="seconds to wait for a starting model")
     return parser.parse_args(argv)
 
 
-def connect(args: argparse.Namespace) -> tuple[openai.OpenAI, str]:
-    auth = args.auth or ("api_key" if args.api_key else "iam")
-    if auth == "api_key" and not args.api_key:
-        raise ChatError("api_key mode needs --api-key or LLMCHAT_API_KEY (the stack's ApiKeyCommand prints it)")
+def connect(
+    args: argparse.Namespace, environ: Mapping[str, str] | None = None, ask: Callable[[str], str] | None = None
+) -> tuple[openai.OpenAI, str]:
+    environ = os.environ if environ is None else environ
+    has_env_key = bool(environ.get("LLMCHAT_API_KEY", "").strip())
+    auth = args.auth or ("api_key" if args.api_key or has_env_key else "iam")
+    key = read_api_key(environ, ask) if auth == "api_key" else None
+    if auth == "api_key" and not key:
+        raise ChatError(
+            "api_key mode needs a key: set LLMCHAT_API_KEY or type it at the prompt (the stack's ApiKeyCommand "
+            "prints it)"
+        )
     url = args.url or stack_url(args.stack, args.region)
     region = args.region or region_of(url)
-    target = Target(url=url, auth=auth, region=region, api_key=args.api_key if auth == "api_key" else None)
+    target = Target(url=url, auth=auth, region=region, api_key=key)
     client = openai.OpenAI(
         base_url=url.rstrip("/") + "/v1",
         api_key="unused",  # the client insists on one; the API reads x-api-key or SigV4, never this
@@ -366,7 +414,11 @@ def connect(args: argparse.Namespace) -> tuple[openai.OpenAI, str]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    args = parse_args(argv)
+    try:
+        args = parse_args(argv)
+    except ChatError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(EXIT_ERROR)
     try:
         import readline  # noqa: F401  (line editing and history for input())
     except ImportError:

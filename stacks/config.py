@@ -55,6 +55,7 @@ VLLM_ONLY_KEYS = (
     "lmcache",
     "tool_call_parser",
     "reasoning_parser",
+    "image_url_domains",
 )
 TGI_ONLY_KEYS = ("tgi_version", "max_batch_prefill_tokens", "max_batch_total_tokens")
 HF_MODEL_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
@@ -65,6 +66,8 @@ STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
 CONSUMER_NAME = re.compile(r"^(?=.{1,32}$)[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 MAX_API_KEYS = 50
+# A DNS host name (RFC 1123 labels, at least two, the last not numeric so no IPv4 form slips through).
+MEDIA_HOST = re.compile(r"^(?=.{1,253}$)((?!-)[a-z0-9-]{1,63}(?<!-)\.)+(?!-)(?=.*[a-z])[a-z0-9-]{1,63}(?<!-)$")
 
 
 class ConfigError(ValueError):
@@ -99,6 +102,9 @@ class AppConfig:
     reserved_concurrency: int | None = None
     daily_token_budget: int | None = None
     max_streams_per_caller: int | None = None
+    max_requests_per_caller: int | None = None
+    iam_requests_per_minute: int | None = None
+    caller_key: str = "role"
     jumpstart_model: str | None = None
     jumpstart_version: str = "*"
     accept_eula: bool = False
@@ -121,6 +127,7 @@ class AppConfig:
     trust_remote_code: bool = False
     tool_call_parser: str | None = None
     reasoning_parser: str | None = None
+    image_url_domains: tuple[str, ...] = ()
     pipeline: bool = False
     pipeline_connection_arn: str | None = None
     pipeline_repo: str | None = None
@@ -258,6 +265,10 @@ def _extra_env(key: str, value: Any) -> dict[str, str]:
     secretish = [k for k in value if _looks_secret(k)]
     if secretish:
         raise _fail(key, value, f"{', '.join(secretish)} look like secrets: pass a token with hf_token_secret")
+    chatty = [k for k in ("LOG_LEVEL", "RUST_LOG") if re.search(r"debug|trace", str(value.get(k, "")), re.I)]
+    if chatty:
+        # TGI logs every prompt and answer at debug (router/src/server.rs: "Input: {}", "Output: {}", v3.3.6).
+        raise _fail(key, value, f"{', '.join(chatty)} at debug/trace would log prompts and answers: use info or warn")
     clash = {k: EXTRA_ENV_OWNERS[k] for k in value if k in EXTRA_ENV_OWNERS}
     if clash:
         owners = ", ".join(f"{env} (set it with -c {owner})" for env, owner in clash.items())
@@ -277,6 +288,22 @@ def _id_list(regex: re.Pattern[str], what: str, most: int) -> Callable[[str, Any
         return items
 
     return parse
+
+
+def _media_domains(key: str, value: Any) -> tuple[str, ...]:
+    allowed = "one https host name like images.example.com (lower case, no scheme, port, path, IP or wildcard)"
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise _fail(key, value, allowed)
+    hosts = tuple(str(i).strip().rstrip(".") for i in items if str(i).strip())
+    if not hosts or not all(MEDIA_HOST.fullmatch(h) for h in hosts):
+        raise _fail(key, value, allowed)
+    if len(hosts) > 1:
+        # The vLLM DLC entrypoint passes SM_VLLM_ALLOWED_MEDIA_DOMAINS as ONE argument (ARGS+=("$value")), and
+        # vLLM 0.29's parser (nargs="+") then holds one entry "a b" that matches no host: the container could
+        # enforce no list of several. One host keeps the container's check (docs/security.md).
+        raise _fail(key, value, "exactly one host: the vLLM container can enforce only one (docs/security.md)")
+    return hosts
 
 
 def _kms_key(key: str, value: Any) -> str:
@@ -394,6 +421,9 @@ CONTEXT_KEYS: dict[str, tuple[Callable[[str, Any], Any], str]] = {
     "daily_token_budget": (_int(1, 10**12), "tokens per caller per UTC day (default: no budget)"),
     # Each slot is one item; a caller at its limit costs one failed conditional write per slot: keep N small.
     "max_streams_per_caller": (_int(1, 100), "concurrent streamed answers per caller (default: no limit)"),
+    "max_requests_per_caller": (_int(1, 100), "concurrent model requests of every kind per caller (default: none)"),
+    "iam_requests_per_minute": (_int(1, 100_000), "iam mode: model requests per caller per minute (default: none)"),
+    "caller_key": (_choice(("role", "session")), "iam mode: budgets per role (default) or per role session"),
     "jumpstart_model": (_pattern(re.compile(r"^[\w.\-]+$"), "a JumpStart model id"), "JumpStart model id"),
     "jumpstart_version": (_pattern(re.compile(r"^(\*|[\w.\-]+)$"), "'*' or a version"), "default *"),
     "accept_eula": (_bool, "accept the JumpStart model's EULA (default false)"),
@@ -424,6 +454,7 @@ CONTEXT_KEYS: dict[str, tuple[Callable[[str, Any], Any], str]] = {
     "trust_remote_code": (_bool, "allow a model's own Python code from the Hub (default false)"),
     "tool_call_parser": (_pattern(PARSER_NAME, "a vLLM tool-call parser name like hermes"), "vLLM tools"),
     "reasoning_parser": (_pattern(PARSER_NAME, "a vLLM reasoning parser name like deepseek_r1"), "vLLM"),
+    "image_url_domains": (_media_domains, "vLLM: the https host media URLs may name (default: data: URLs only)"),
     "pipeline": (_bool, "add a CDK Pipelines stack that deploys the app (default false)"),
     **PIPELINE_KEYS,
     "scale_to_zero": (_bool, "inference component that scales to zero instances when idle (default false)"),
@@ -467,6 +498,9 @@ APPLIES_WHEN: dict[str, AppliesWhen | tuple[AppliesWhen, ...]] = {
         for key in ("jumpstart_model", "jumpstart_version", "accept_eula")
     },
     "api_quota_per_day": AppliesWhen("api_auth", ("api_key",), "only API keys have a usage plan with a daily quota"),
+    # API keys get their own usage-plan rate; IAM callers share the stage's, hence a per-caller rate in the proxy.
+    "iam_requests_per_minute": AppliesWhen("api_auth", ("iam",), "API keys are rate-limited by their usage plan"),
+    "caller_key": AppliesWhen("api_auth", ("iam",), "only IAM callers have role sessions"),
     # Engine-specific keys (vllm_version, tgi_version, ...) are checked once the engine is resolved from the
     # model (_check_engine), since its default depends on the model.
     "trust_remote_code": AppliesWhen("deployment", ("tgi",), _TGI_ONLY),
@@ -560,9 +594,10 @@ def from_context(context: Mapping[str, Any]) -> AppConfig:
         )
     if "api_keys" in v and v.get("api_auth", "iam") != "api_key":
         raise _fail("api_keys", ",".join(v["api_keys"]), "named API keys need -c api_auth=api_key")
-    streams, reserved = v.get("max_streams_per_caller"), v.get("reserved_concurrency")
-    if streams is not None and reserved is not None and streams > reserved:
-        raise _fail("max_streams_per_caller", streams, f"must be at most reserved_concurrency ({reserved})")
+    reserved = v.get("reserved_concurrency")
+    for key in ("max_streams_per_caller", "max_requests_per_caller"):
+        if v.get(key) is not None and reserved is not None and v[key] > reserved:
+            raise _fail(key, v[key], f"must be at most reserved_concurrency ({reserved})")
     if v.get("deployment") == "jumpstart" and "jumpstart_model" not in v:
         if model.jumpstart_model is None:
             raise ConfigError(

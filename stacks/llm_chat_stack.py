@@ -53,6 +53,7 @@ class LlmChatStack(cdk.Stack):
                 inference_component_name=self.llm.inference_component_name,
                 metrics_namespace=self.metrics_namespace,
                 active_hours=_active_hours(self.llm),
+                image_url_domains=config.image_url_domains,
             ),
             limits=ApiLimits(
                 auth=config.api_auth,
@@ -63,6 +64,9 @@ class LlmChatStack(cdk.Stack):
                 api_keys=config.api_keys,
                 daily_token_budget=config.daily_token_budget,
                 max_streams_per_caller=config.max_streams_per_caller,
+                max_requests_per_caller=config.max_requests_per_caller,
+                requests_per_minute=config.iam_requests_per_minute,
+                caller_key=config.caller_key,
             ),
         )
         own_execution_log_group(self.chat.api, stage_name=STAGE_NAME, key=self.chat.log_key)
@@ -226,6 +230,7 @@ class LlmChatStack(cdk.Stack):
                 reasoning_parser=c.reasoning_parser,
                 gpu_memory_utilization=memory,
                 tool_call_parser=c.tool_call_parser or c.model.tool_call_parser,
+                media_domains=c.image_url_domains,
                 extra_env=c.extra_env,
             ),
             hosting=hosting,

@@ -95,6 +95,7 @@ class Scenario:
     space: bool = False  # "data: " instead of TGI's "data:"
     token_delay: float = 0.0
     delay: float = 0.0  # before answering at all
+    gate: threading.Event | None = None  # hold every answer until the test sets it (requests are recorded first)
     error_after: int | None = None  # TGI error event after N tokens (0 = before any token)
     error_type: str = "generation"
     error_message: str = "CUDA out of memory"
@@ -248,6 +249,10 @@ def tgi_answer(scenario: Scenario, payload: dict[str, Any]) -> list[dict[str, An
             "prefill": prefill,
             "tokens": [{"id": 100 + i, "text": t, "logprob": -0.1, "special": False} for i, t in enumerate(tokens)],
         }
+        if params.get("best_of", 1) > 1:
+            # TGI answers the best candidate and lists the others (router/src/lib.rs, Details.best_of_sequences).
+            other = {k: item["details"][k] for k in ("finish_reason", "generated_tokens", "seed", "prefill", "tokens")}
+            item["details"]["best_of_sequences"] = [{"generated_text": text, **other}] * (params["best_of"] - 1)
     return [item]
 
 
@@ -409,6 +414,8 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
             scenario = emulator.scenario
             if scenario.delay:
                 time.sleep(scenario.delay)
+            if scenario.gate is not None:
+                scenario.gate.wait(30)
             fault = emulator.take_fault()
             if fault is not None and self._fault(fault, scenario, parts[2]):
                 return

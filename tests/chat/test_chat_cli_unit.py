@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import boto3
 import httpx
@@ -17,7 +18,17 @@ import openai
 import pytest
 from moto.server import ThreadedMotoServer
 
-from llmchat.cli import Chat, ChatError, Conversation, main, retry_after_seconds, stack_url
+from llmchat.cli import (
+    Chat,
+    ChatError,
+    Conversation,
+    connect,
+    main,
+    parse_args,
+    read_api_key,
+    retry_after_seconds,
+    stack_url,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 SSE = (
@@ -176,7 +187,54 @@ def test_api_key_mode_without_a_key_is_a_clear_error(capsys: pytest.CaptureFixtu
     with pytest.raises(SystemExit) as exit_info:
         main(["--auth", "api_key", "--url", "http://127.0.0.1:9"])
     assert exit_info.value.code == 2
-    assert "api_key mode needs --api-key or LLMCHAT_API_KEY" in capsys.readouterr().err
+    assert "api_key mode needs a key: set LLMCHAT_API_KEY or type it at the prompt" in capsys.readouterr().err
+
+
+def test_a_key_on_the_command_line_is_refused_without_echoing_it(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--api-key", "k3y-in-argv-0123456789", "--url", "http://127.0.0.1:9"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--api-key takes no value" in err and "LLMCHAT_API_KEY" in err
+    assert "k3y-in-argv" not in err
+
+
+def test_the_key_comes_from_the_environment_or_a_hidden_prompt() -> None:
+    asked: list[str] = []
+
+    def ask(prompt: str) -> str:
+        asked.append(prompt)
+        return "typed-key\n"
+
+    assert read_api_key({"LLMCHAT_API_KEY": "env-key"}, ask) == "env-key"
+    assert asked == []
+    assert read_api_key({}, ask) == "typed-key"
+    assert asked == ["API key (input hidden): "]
+    assert read_api_key({}, lambda _: (_ for _ in ()).throw(EOFError())) is None
+
+
+def test_api_key_flag_sends_the_prompted_key_as_x_api_key() -> None:
+    seen: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("x-api-key"))
+        return httpx.Response(
+            200, json={"object": "list", "data": [{"id": "m", "object": "model", "created": 0, "owned_by": "x"}]}
+        )
+
+    args = parse_args(["--api-key", "--url", "http://api.example/prod"])
+    transport = httpx.MockTransport(handler)
+    original = httpx.Client.__init__
+
+    def with_transport(self: httpx.Client, *a: Any, **kw: Any) -> None:
+        kw["transport"] = transport
+        original(self, *a, **kw)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(httpx.Client, "__init__", with_transport)
+        _, model = connect(args, environ={}, ask=lambda _: "prompted-key")
+    assert model == "m"
+    assert seen == ["prompted-key"]
 
 
 @pytest.fixture

@@ -107,6 +107,21 @@ def test_assumed_role_sessions_are_one_caller(iam_app: tuple[str, Path], emulato
     assert len(emf_for(log, role, count=2)) == 2
 
 
+def test_with_caller_key_session_each_role_session_is_its_own_caller(emulator: Emulator, tmp_path: Path) -> None:
+    url, log, proc = start(emulator, tmp_path, CALLER_IDENTITY="iam", CALLER_KEY="session")
+    try:
+        role = f"arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Chat_{uuid.uuid4().hex[:6]}"
+        for session in ("alice@example.com", "bob@example.com"):
+            headers = context_header(user_arn=f"{role}/{session}")
+            assert httpx.post(url + "/v1/chat/completions", json=CHAT, headers=headers).status_code == 200
+        assert len(emf_for(log, f"{role}/alice@example.com")) == 1
+        assert len(emf_for(log, f"{role}/bob@example.com")) == 1
+        assert emf_for(log, role, timeout=0) == []
+    finally:
+        proc.terminate()  # type: ignore[attr-defined]
+        proc.wait(10)  # type: ignore[attr-defined]
+
+
 def test_api_key_caller_non_stream_generate(key_app: tuple[str, Path], emulator: Emulator) -> None:
     url, log = key_app
     key_id = new_key_id()
@@ -169,6 +184,48 @@ def test_client_disconnect_meters_the_tokens_streamed_so_far(iam_app: tuple[str,
     (record,) = wait_for(lambda: emf_for(log, user, timeout=0), 5, "an EMF record after the disconnect")
     assert 2 <= value(record, "CompletionTokens") < 100
     assert value(record, "Requests") == 1
+
+
+def estimated_prompt(body: dict[str, object]) -> int:
+    """The prompt tokens the proxy reserves (and charges when the engine gives no count) for a falcon chat."""
+    from chatapi.schemas import ChatCompletionRequest
+    from chatapi.service import plan_chat
+    from chatapi.settings import load_settings
+    from chatapi.usage import Cost
+
+    settings = load_settings({"SAGEMAKER_ENDPOINT_NAME": "x"})
+    plan = plan_chat(ChatCompletionRequest.model_validate(body), settings)
+    return Cost.of(plan.prompt, plan.payload["parameters"]["max_new_tokens"], settings).prompt_tokens
+
+
+def test_a_client_that_leaves_after_one_token_pays_for_its_prompt(
+    iam_app: tuple[str, Path], emulator: Emulator
+) -> None:
+    url, log = iam_app
+    user = new_user()
+    emulator.set_scenario(tokens=["word "] * 200, token_delay=0.05)
+    long_prompt = "tell me everything about SageMaker " * 25  # ~900 bytes
+    body = {"messages": [{"role": "user", "content": long_prompt}], "stream": True}
+    with httpx.Client(base_url=url, timeout=15) as client:
+        with client.stream("POST", "/v1/chat/completions", json=body, headers=context_header(user_arn=user)) as r:
+            for line in r.iter_lines():
+                if '"content":"word' in line:
+                    break  # one token, then gone
+    (record,) = wait_for(lambda: emf_for(log, user, timeout=0), 5, "an EMF record after the disconnect")
+    # The engine never reported its count (the stream was cut): the admission estimate is charged.
+    assert value(record, "PromptTokens") == estimated_prompt(body) > 125
+    assert 1 <= value(record, "CompletionTokens") < 100
+
+
+def test_generate_best_of_charges_the_prompt_and_every_candidate(key_app: tuple[str, Path], emulator: Emulator) -> None:
+    url, log = key_app
+    key = new_key_id()
+    body = {"inputs": PROMPT, "parameters": {"best_of": 2, "do_sample": True}}
+    response = httpx.post(url + "/generate", json=body, headers=context_header(api_key_id=key))
+    assert response.status_code == 200, response.text
+    assert "details" not in response.json()[0]  # the caller did not ask for them
+    # TGI gives no prompt count without decoder_input_details: the admission estimate (bytes + template tokens).
+    assert_one_record(log, key, len(PROMPT.encode()) + 24, 2 * COMPLETION_TOKENS)
 
 
 def test_model_errors_count_the_request_with_no_tokens(iam_app: tuple[str, Path], emulator: Emulator) -> None:

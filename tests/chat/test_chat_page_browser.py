@@ -195,9 +195,41 @@ def test_iam_mode_signs_in_the_browser_like_botocore(page: Any, app_url: str) ->
     with mock.patch("botocore.auth.get_current_datetime", return_value=when):
         SigV4Auth(credentials, "execute-api", "eu-west-1").add_auth(request)
     assert headers["authorization"] == request.headers["Authorization"]
-    # Credentials stay in this tab's session storage, never in local storage.
-    assert page.execute_script("return sessionStorage.getItem('llmchat:secret-access-key')")
-    assert page.execute_script("return localStorage.length") == 0
+    # Credentials stay in the page's memory: no Web Storage holds them, and a reload forgets them.
+    assert_no_stored_secret(page, ["AKIDEXAMPLE", "wJalrXUtnFEMI", "session/token=="])
+    page.refresh()
+    page.find_element(By.TAG_NAME, "summary").click()
+    assert page.find_element(By.ID, "secret-access-key").get_attribute("value") == ""
+    assert page.find_element(By.ID, "region").get_attribute("value") == "eu-west-1"  # not a secret: kept
+
+
+def assert_no_stored_secret(page: Any, secrets: list[str]) -> None:
+    stored = page.execute_script(
+        "const all = {}; for (const s of [sessionStorage, localStorage]) for (let i = 0; i < s.length; i++)"
+        " all[s.key(i)] = s.getItem(s.key(i)); return all"
+    )
+    assert not [k for k, v in stored.items() if any(secret in v for secret in secrets)], stored
+
+
+def test_credentials_an_older_page_stored_are_dropped(page: Any) -> None:
+    page.execute_script("sessionStorage.setItem('llmchat:secret-access-key', 'old-secret')")
+    page.refresh()
+    assert page.execute_script("return sessionStorage.getItem('llmchat:secret-access-key')") is None
+
+
+def test_a_long_term_access_key_gets_advice_to_use_temporary_credentials(page: Any) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.select import Select
+
+    page.find_element(By.TAG_NAME, "summary").click()
+    Select(page.find_element(By.ID, "auth-mode")).select_by_value("iam")
+    advice = page.find_element(By.ID, "key-advice")
+    assert not advice.is_displayed()
+    page.find_element(By.ID, "access-key-id").send_keys("AKIAIOSFODNN7EXAMPLE")
+    _wait(advice.is_displayed)
+    assert "temporary" in advice.text
+    page.find_element(By.ID, "session-token").send_keys("token")
+    _wait(lambda: not advice.is_displayed())
 
 
 def test_api_key_mode_sends_the_key(page: Any) -> None:
@@ -211,6 +243,7 @@ def test_api_key_mode_sends_the_key(page: Any) -> None:
     _wait(lambda: _answers(page) == ["Hello! How can I help?"] and _idle(page))
     (sent,) = [r for r in _sent_requests(page, "/v1/chat/completions") if r["method"] == "POST"]
     assert {k.lower(): v for k, v in sent["headers"].items()}["x-api-key"] == "k3y-value"
+    assert_no_stored_secret(page, ["k3y-value"])
 
 
 def _csp_hash(source: str) -> str:

@@ -29,6 +29,14 @@ def test_iam_mode_drops_an_assumed_roles_session_name() -> None:
     assert resolve_caller(headers(user_arn=arn), "iam") == "arn:aws:sts::123456789012:assumed-role/Chatters"
 
 
+def test_caller_key_session_keeps_the_session_name() -> None:
+    arn = "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Chat_0123/alice@example.com"
+    assert resolve_caller(headers(user_arn=arn), "iam", keep_session=True) == arn
+    assert load_usage_settings({"CALLER_KEY": "session"}).caller_key == "session"
+    with pytest.raises(SettingsError, match=r"CALLER_KEY='user' is not supported"):
+        load_usage_settings({"CALLER_KEY": "user"})
+
+
 def test_iam_mode_in_another_partition() -> None:
     arn = "arn:aws-cn:iam::123456789012:user/alice"
     assert resolve_caller(headers(user_arn=arn), "iam") == arn

@@ -175,7 +175,8 @@ def test_the_proxys_limits_work_on_the_deployed_table(deployed_limits: Any) -> N
     for slot in slots:
         assert slot is not None
         limits.release_stream(slot)
-    limits.check_budget("arn:aws:iam::123456789012:user/alice")
-    limits.add_tokens("arn:aws:iam::123456789012:user/alice", 100_000)
+    reservation = limits.reserve("arn:aws:iam::123456789012:user/alice", 100_000)
+    assert reservation is not None
+    limits.settle(reservation, 100_000)
     with pytest.raises(ApiError, match="daily budget of 100000 tokens"):
-        limits.check_budget("arn:aws:iam::123456789012:user/alice")
+        limits.reserve("arn:aws:iam::123456789012:user/alice", 1)

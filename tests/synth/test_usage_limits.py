@@ -9,7 +9,13 @@ import pytest
 
 pytestmark = pytest.mark.xdist_group("synth")
 
-LIMITS = {"daily_token_budget": "100000", "max_streams_per_caller": "2"}
+LIMITS = {
+    "daily_token_budget": "100000",
+    "max_streams_per_caller": "2",
+    "max_requests_per_caller": "4",
+    "iam_requests_per_minute": "120",
+    "caller_key": "session",
+}
 
 
 def _env(s: Any) -> dict[str, Any]:
@@ -61,12 +67,15 @@ def test_limits_reach_the_lambda_environment(synth: Any) -> None:
     env = _env(s)
     assert env["USAGE_TABLE_NAME"] == {"Ref": table_id}
     assert (env["DAILY_TOKEN_BUDGET"], env["MAX_STREAMS_PER_CALLER"]) == ("100000", "2")
+    assert (env["MAX_REQUESTS_PER_CALLER"], env["REQUESTS_PER_MINUTE_PER_CALLER"]) == ("4", "120")
+    assert env["CALLER_KEY"] == "session"
 
 
 def test_one_limit_alone_sets_only_its_variable(synth: Any) -> None:
     env = _env(synth(daily_token_budget="5000"))
     assert env["DAILY_TOKEN_BUDGET"] == "5000"
-    assert "MAX_STREAMS_PER_CALLER" not in env
+    assert not {"MAX_STREAMS_PER_CALLER", "MAX_REQUESTS_PER_CALLER", "REQUESTS_PER_MINUTE_PER_CALLER"} & set(env)
+    assert "CALLER_KEY" not in env  # per role, the default
     assert "USAGE_TABLE_NAME" in env
 
 

@@ -52,6 +52,8 @@ def test_qwen_preset_runs_vllm_with_the_sm_vllm_contract(synth: Any) -> None:
         "SM_VLLM_GPU_MEMORY_UTILIZATION": "0.9",
         "SM_VLLM_ENABLE_AUTO_TOOL_CHOICE": "true",
         "SM_VLLM_TOOL_CALL_PARSER": "hermes",
+        "SM_VLLM_ALLOWED_MEDIA_DOMAINS": "media.invalid",
+        "VLLM_MEDIA_URL_ALLOW_REDIRECTS": "0",
         "HF_ENABLE_LMCACHE": "0",
     }
     assert locked_model(QWEN) is not None and locked_model(QWEN).revision == QWEN_REVISION  # type: ignore[union-attr]
@@ -159,6 +161,23 @@ def test_vllm_keys_reach_the_container(synth: Any) -> None:
     assert (env["HF_ENABLE_LMCACHE"], env["SM_VLLM_REASONING_PARSER"]) == ("1", "deepseek_r1")
     assert env["SM_VLLM_TOOL_CALL_PARSER"] == "pythonic"
     assert _chat_env(s)["MAX_TOTAL_TOKENS"] == "8192"
+
+
+def test_media_host_reaches_the_container_and_the_proxy_with_redirects_off(synth: Any) -> None:
+    s = synth(model="qwen2.5-7b-instruct", prompt_family="server", image_url_domains="images.example.com")
+    assert _env(s)["SM_VLLM_ALLOWED_MEDIA_DOMAINS"] == "images.example.com"
+    assert _env(s)["VLLM_MEDIA_URL_ALLOW_REDIRECTS"] == "0"
+    assert _chat_env(s)["IMAGE_URL_DOMAINS"] == "images.example.com"
+
+
+def test_without_a_media_host_the_proxy_gets_none(synth: Any) -> None:
+    assert "IMAGE_URL_DOMAINS" not in _chat_env(synth(model="qwen2.5-7b-instruct"))
+
+
+def test_extra_env_may_not_reopen_media_fetches_or_log_requests() -> None:
+    for name in ("SM_VLLM_ALLOWED_MEDIA_DOMAINS", "VLLM_MEDIA_URL_ALLOW_REDIRECTS", "SM_VLLM_ENABLE_LOG_REQUESTS"):
+        with pytest.raises(ValueError, match=f"extra_env may not set {name}"):
+            VllmModel(hf_model_id=QWEN, extra_env={name: "1"})
 
 
 def test_model_that_does_not_fit_names_instance_types_that_do(synth: Any) -> None:

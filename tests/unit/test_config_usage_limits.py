@@ -37,3 +37,28 @@ def test_stream_limit_cannot_exceed_the_reserved_concurrency() -> None:
     with pytest.raises(ConfigError, match=r"'max_streams_per_caller': 30 .*at most reserved_concurrency \(20\)"):
         from_context({"max_streams_per_caller": "30", "reserved_concurrency": "20"})
     assert from_context({"max_streams_per_caller": "20", "reserved_concurrency": "20"}).max_streams_per_caller == 20
+
+
+def test_request_cap_rate_and_caller_key_are_parsed() -> None:
+    c = from_context({"max_requests_per_caller": "4", "iam_requests_per_minute": "120", "caller_key": "session"})
+    assert (c.max_requests_per_caller, c.iam_requests_per_minute, c.caller_key) == (4, 120, "session")
+    assert from_context({}).caller_key == "role"
+
+
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        ({"iam_requests_per_minute": "0"}, r"'iam_requests_per_minute': '0' .*whole number from 1 to 100000"),
+        ({"max_requests_per_caller": "101"}, r"'max_requests_per_caller': '101' .*whole number from 1 to 100\b"),
+        ({"caller_key": "user"}, r"'caller_key': 'user' .*role, session"),
+        ({"api_auth": "api_key", "iam_requests_per_minute": "60"}, r"iam_requests_per_minute.*usage plan"),
+        ({"api_auth": "api_key", "caller_key": "session"}, r"caller_key.*role sessions"),
+        (
+            {"max_requests_per_caller": "30", "reserved_concurrency": "20"},
+            r"'max_requests_per_caller': 30 .*at most reserved_concurrency \(20\)",
+        ),
+    ],
+)
+def test_bad_request_limits_name_the_key(context: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        from_context(context)

@@ -17,6 +17,7 @@ model's events in ``ticket.watch``; the middleware finishes whatever a request l
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import re
@@ -34,6 +35,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from chatapi import assemble, engines
 from chatapi.backend import SageMakerBackend, TgiStream, make_client, tgi_error
 from chatapi.errors import ApiError
+from chatapi.grammar import check_grammars
+from chatapi.media import check_media, defuse_tgi_payload
 from chatapi.page import add_page_route
 from chatapi.request_ids import resolve
 from chatapi.schemas import (
@@ -66,7 +69,7 @@ from chatapi.service import (
 from chatapi.settings import Settings
 from chatapi.streaming import EventStreamResponse
 from chatapi.unicode_check import lone_surrogate_error
-from chatapi.usage import Ticket, Usage, finish_pending, load_usage_settings
+from chatapi.usage import Cost, Ticket, Usage, all_generated_tokens, finish_pending, load_usage_settings
 
 logger = Logger(service="chat-proxy")
 
@@ -326,7 +329,8 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
         non-streamed call's ``ticket`` (metering and limits, ``chatapi.usage``) is settled here, before the answer
         is sent; a stream's by ``Ticket.watch`` as its last event passes (one cut short: by the middleware)."""
         if ticket is not None:
-            ticket.finish(prompt_tokens=outcome.prompt_tokens or 0, completion_tokens=outcome.generated_tokens or 0)
+            # No prompt count from the engine (None): the ticket charges its admission estimate.
+            ticket.finish(prompt_tokens=outcome.prompt_tokens, completion_tokens=outcome.generated_tokens or 0)
         if client_disconnected:
             outcome.error_code = "client_disconnected"
         log = logger.warning if client_disconnected else logger.info
@@ -353,7 +357,7 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
             request = engines.vllm_completion_request(payload, settings.model_id, param_prefix=param_prefix)
             stream, events = _open_stream(backend, request)
             return stream, engines.tgi_events(events, payload)
-        return _open_stream(backend, payload)
+        return _open_stream(backend, defuse_tgi_payload(payload))
 
     def generate_text(payload: dict[str, Any], *, param_prefix: str | None = None) -> Any:
         """The engine's answer to TGI ``payload``, in TGI's shape on either engine (``engines``), assembled from
@@ -413,7 +417,8 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
             return server_chat(request, http_request)
         plan = plan_chat(request, settings)
         log_text("prompt", plan.prompt)
-        ticket = usage.start(http_request, stream=bool(request.stream))
+        cost = Cost.of(plan.prompt, plan.payload["parameters"]["max_new_tokens"], settings)
+        ticket = usage.start(http_request, stream=bool(request.stream), cost=cost)
         outcome = StreamOutcome()
         if not request.stream:
             answer = generate_text(plan.payload)
@@ -430,10 +435,24 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
 
     def server_chat(request: ChatCompletionRequest, http_request: Request) -> Response:
         max_tokens = resolve_max_tokens(request.max_tokens, request.max_completion_tokens, settings)
+        check_grammars(request.model_dump(mode="json", exclude_unset=True, by_alias=True))
         plan = plan_server_chat(request, settings, max_tokens)
+        # The engine fetches media URLs itself: only data: URLs and the allowed https hosts pass (chatapi.media).
+        check_media(plan.payload, settings.image_url_domains)
+        if settings.engine == "tgi":
+            plan = dataclasses.replace(plan, payload=defuse_tgi_payload(plan.payload))
         if settings.log_prompts:
             log_text("prompt", json.dumps(plan.payload["messages"], ensure_ascii=False))
-        ticket = usage.start(http_request, stream=bool(request.stream))
+        # What the engine tokenizes: the messages and the tool/format schemas its template renders into the prompt.
+        rendered = {k: plan.payload[k] for k in ("messages", "tools", "response_format") if k in plan.payload}
+        cost = Cost.of(
+            json.dumps(rendered, ensure_ascii=False),
+            plan.payload.get("max_tokens"),
+            settings,
+            sequences=int(plan.payload.get("n") or 1),
+            messages=len(plan.payload["messages"]),
+        )
+        ticket = usage.start(http_request, stream=bool(request.stream), cost=cost)
         outcome = StreamOutcome()
         if not request.stream:
             # Streamed and assembled (``assemble``): SageMaker allows a stream 8 minutes, InvokeEndpoint 60 s.
@@ -469,7 +488,8 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
         """OpenAI text completions of a raw prompt; ``stream: true`` answers ``text_completion`` SSE chunks."""
         plan = plan_completion(request, settings)
         log_text("prompt", plan.payload["inputs"])
-        ticket = usage.start(http_request, stream=bool(request.stream))
+        cost = Cost.of(plan.payload["inputs"], plan.payload["parameters"]["max_new_tokens"], settings)
+        ticket = usage.start(http_request, stream=bool(request.stream), cost=cost)
         outcome = StreamOutcome()
         if not request.stream:
             body = text_completion(generate_text(plan.payload), plan, settings.model_id)
@@ -494,7 +514,10 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
         """TGI-native generation; answers ``[{"generated_text": ...}]`` like the SageMaker SDK's ``predict``."""
         payload = generate_payload(request, settings)
         log_text("prompt", request.inputs)
-        ticket = usage.start(http_request, stream=bool(request.stream))
+        # best_of > 1: TGI generates every candidate to max_new_tokens and answers the best; each is charged.
+        best_of = int(payload["parameters"].get("best_of", 1))
+        cost = Cost.of(request.inputs, payload["parameters"]["max_new_tokens"], settings, sequences=best_of)
+        ticket = usage.start(http_request, stream=bool(request.stream), cost=cost)
         # The engine is always asked for details (token counts for usage); the caller gets what it asked for.
         asked = dict(payload["parameters"])
         engine_params = {**asked, "details": True}
@@ -502,14 +525,14 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
         if not request.stream:
             if settings.engine == "tgi" and (asked.get("best_of", 1) > 1 or asked.get("decoder_input_details")):
                 # TGI refuses both on a stream: InvokeEndpoint, within SageMaker's 60 seconds.
-                answer = backend.invoke(engine_payload)
+                answer = backend.invoke(defuse_tgi_payload(engine_payload))
             else:
                 answer = generate_text(engine_payload, param_prefix="parameters.")
             generation = first_generation(answer)
             details = generation.get("details") if isinstance(generation.get("details"), dict) else None
             outcome = StreamOutcome(finish_reason=(details or {}).get("finish_reason"))
             outcome.record_usage(answer_usage(details))
-            outcome.generated_tokens = (details or {}).get("generated_tokens")
+            outcome.generated_tokens = all_generated_tokens(details)
             call_finished("generate", outcome, streamed=False, ticket=ticket)
             items = answer if isinstance(answer, list) else [answer]
             return JSONResponse([_as_asked(item, asked) for item in items])

@@ -15,8 +15,14 @@ the caller ``local``. A header that is missing or malformed, or lacks the mode's
 one shared caller rather than a request that escapes metering.
 
 An assumed-role ARN (``arn:aws:sts::123456789012:assumed-role/Role/session``) is reduced to its role
-(``.../assumed-role/Role``): the session name is picked by whoever assumes the role, so keeping it would let one
-role dodge its budget with fresh session names, and would make one CloudWatch metric per session.
+(``.../assumed-role/Role``) by default: the session name is picked by whoever assumes the role, so keeping it
+would let one role dodge its budget with fresh session names, and would make one CloudWatch metric per session.
+That also means every user of one role (e.g. all federated users of one IAM Identity Center permission set)
+shares one budget. ``CALLER_KEY=session`` keeps the session name, for roles whose session name the caller cannot
+choose: IAM Identity Center sets it to the user name, and a role's trust policy can require
+``sts:RoleSessionName`` to equal ``${aws:username}`` (STS API reference, AssumeRole ``RoleSessionName``; AWS
+Security Blog, "Easily control the naming of individual IAM role sessions"). Only turn it on when every role
+that may call the API pins its session names that way (docs/security.md, section 4).
 """
 
 from __future__ import annotations
@@ -49,13 +55,13 @@ def _identity(raw: bytes | None) -> dict[str, Any] | None:
     return identity if isinstance(identity, dict) else None
 
 
-def principal(arn: str) -> str:
-    """The caller an IAM ARN stands for: an assumed role's session name is dropped."""
+def principal(arn: str, *, keep_session: bool = False) -> str:
+    """The caller an IAM ARN stands for: an assumed role's session name is dropped unless ``keep_session``."""
     match = ASSUMED_ROLE.match(arn)
-    return match.group(1) if match else arn
+    return match.group(1) if match and not keep_session else arn
 
 
-def resolve_caller(headers: Mapping[bytes, bytes], mode: str | None) -> str:
+def resolve_caller(headers: Mapping[bytes, bytes], mode: str | None, *, keep_session: bool = False) -> str:
     """The caller of a request with (lower-cased, raw) ``headers`` behind API Gateway auth ``mode``."""
     if mode is None:
         return LOCAL
@@ -66,4 +72,4 @@ def resolve_caller(headers: Mapping[bytes, bytes], mode: str | None) -> str:
         key_id = identity.get("apiKeyId")
         return key_id if isinstance(key_id, str) and API_KEY_ID.match(key_id) else UNKNOWN
     arn = identity.get("userArn")
-    return principal(arn) if isinstance(arn, str) and ARN.match(arn) else UNKNOWN
+    return principal(arn, keep_session=keep_session) if isinstance(arn, str) and ARN.match(arn) else UNKNOWN

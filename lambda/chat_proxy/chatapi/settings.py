@@ -22,6 +22,8 @@ Variable                        Default                                 Meaning
 ``INFERENCE_COMPONENT_NAME``    (none)                                  inference component named on every call
 ``ACTIVE_HOURS``                (none)                                  ``"MON-FRI 08:00-19:00 Europe/Berlin"``: when
                                                                         the component is scheduled to run
+``IMAGE_URL_DOMAINS``           (none: ``data:`` URLs only)             https hosts media URLs may name (vLLM
+                                                                        only; ``chatapi.media``), comma-separated
 =============================== ======================================= ==========================================
 
 Also honoured, through the libraries: boto3's ``AWS_REGION``, credentials and
@@ -39,6 +41,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from chatapi.active_hours import ActiveHours, ActiveHoursError
+from chatapi.media import IMAGE_URL_DOMAINS, parse_domains
 from chatapi.prompts import FAMILIES
 
 SAGEMAKER_ENDPOINT_NAME = "SAGEMAKER_ENDPOINT_NAME"
@@ -100,6 +103,7 @@ class Settings:
     inference_component_name: str | None = None
     engine: str = "tgi"
     active_hours: ActiveHours | None = None
+    image_url_domains: tuple[str, ...] = ()
 
     @property
     def server_templates(self) -> bool:
@@ -159,6 +163,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError(f"{DEFAULT_MAX_NEW_TOKENS}={default_new} exceeds {MAX_NEW_TOKENS_CAP}={cap}")
     system_prompt = env.get(SYSTEM_PROMPT) or None
     timeout = _int(env, BACKEND_READ_TIMEOUT_SECONDS, DEFAULTS[BACKEND_READ_TIMEOUT_SECONDS])
+    try:
+        domains = parse_domains(env.get(IMAGE_URL_DOMAINS, ""))
+    except ValueError as exc:
+        raise SettingsError(f"{IMAGE_URL_DOMAINS}: {exc}") from None
+    if domains and engine != "vllm":
+        # TGI fetches with redirects and checks no host (router/src/validation.rs, fetch_image): data: URLs only.
+        raise SettingsError(f"{IMAGE_URL_DOMAINS} needs {ENGINE}=vllm: TGI checks no host and follows redirects")
     return Settings(
         endpoint_name=endpoint,
         model_id=model_id,
@@ -175,6 +186,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         inference_component_name=_component(env),
         engine=engine,
         active_hours=_active_hours(env),
+        image_url_domains=domains,
     )
 
 

@@ -4,8 +4,11 @@
 (function () {
   const $ = (id) => document.getElementById(id);
   const store = window.sessionStorage;
-  const AUTH_FIELDS = ["auth-mode", "api-key", "access-key-id", "secret-access-key", "session-token", "region"];
-  const GEN_FIELDS = ["system", "temperature", "max-tokens"];
+  // Secrets live in their input fields only (this page's memory): never in any Web Storage, where every script of
+  // the origin, a browser extension or anyone at the unlocked machine could read them. Reloading forgets them.
+  const SECRET_FIELDS = ["api-key", "access-key-id", "secret-access-key", "session-token"];
+  // What is remembered for the tab (not secret): how to call the API and the generation settings.
+  const KEPT_FIELDS = ["auth-mode", "region", "system", "temperature", "max-tokens"];
   // The API's base is the folder this page is served from: /prod/ behind API Gateway, / under make dev.
   const base = location.pathname.endsWith("/") ? location.pathname : location.pathname + "/";
   const completionsUrl = new URL(base + "v1/chat/completions", location.origin).toString();
@@ -15,17 +18,28 @@
   let controller = null;
 
   function restoreFields() {
-    for (const id of [...AUTH_FIELDS, ...GEN_FIELDS]) {
+    // Earlier versions kept credentials in sessionStorage: drop whatever they left.
+    for (const id of SECRET_FIELDS) store.removeItem("llmchat:" + id);
+    for (const id of KEPT_FIELDS) {
       const saved = store.getItem("llmchat:" + id);
       if (saved !== null) $(id).value = saved;
       $(id).addEventListener("change", () => store.setItem("llmchat:" + id, $(id).value));
     }
+    for (const id of ["access-key-id", "session-token"]) $(id).addEventListener("input", showKeyAdvice);
     if (store.getItem("llmchat:auth-mode") === null) {
       $("auth-mode").value = location.hostname.endsWith(".amazonaws.com") ? "iam" : "none";
     }
     if (!$("region").value) $("region").value = regionFromHost;
     $("auth-mode").addEventListener("change", showAuthFields);
     showAuthFields();
+  }
+
+  // Long-term IAM user keys start with AKIA, temporary ones (STS: SSO, assumed roles, get-session-token) with ASIA
+  // and come with a session token (IAM User Guide, "Understanding unique ID prefixes"). Temporary ones expire by
+  // themselves if this tab leaks them: recommend them.
+  function showKeyAdvice() {
+    const longTerm = /^AKIA/.test($("access-key-id").value.trim()) && !$("session-token").value.trim();
+    $("key-advice").hidden = !longTerm;
   }
 
   function showAuthFields() {
@@ -217,10 +231,12 @@
     $("log").replaceChildren();
   });
   $("forget").addEventListener("click", () => {
-    for (const id of AUTH_FIELDS.slice(1)) {
+    for (const id of SECRET_FIELDS) {
       store.removeItem("llmchat:" + id);
       $(id).value = "";
     }
+    store.removeItem("llmchat:region");
     $("region").value = regionFromHost;
+    showKeyAdvice();
   });
 })();
