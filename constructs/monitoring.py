@@ -9,7 +9,8 @@ Metric names, dimensions and statistics: SageMaker's "Amazon SageMaker AI metric
 (`Invocation5XXErrors`, valid statistics Average and Sum; `InvocationModelErrors`; `ModelLatency` in microseconds,
 valid statistics Average, Sum, Min, Max, Sample Count) and `/aws/sagemaker/Endpoints` (`GPUMemoryUtilization`
 summed over the instance's GPUs, i.e. up to 100 % x GPUs; `DiskUtilization`), by `EndpointName` + `VariantName`
-(or `InferenceComponentName`). docs/operations.md explains each alarm (sources: docs/sources.md) and why some metrics are graphed only.
+(or `InferenceComponentName`). docs/operations.md explains each alarm and why some metrics are graphed only;
+docs/sources.md lists the sources.
 """
 
 from __future__ import annotations
