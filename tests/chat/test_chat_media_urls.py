@@ -5,6 +5,7 @@ would reach SageMaker."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -145,18 +146,43 @@ def test_markdown_images_in_tgi_prompts_are_defused_but_data_images_kept() -> No
     )
 
 
+class RecordedStream:
+    """One streamed answer: a vLLM/TGI Messages chat chunk with usage, or TGI's final generate event."""
+
+    def __init__(self, payload: dict[str, Any]) -> None:
+        self._payload = payload
+
+    def raw_events(self) -> Any:
+        if "messages" in self._payload:
+            usage = {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}
+            delta = {"role": "assistant", "content": "A cat."}
+            chunk = {"id": "x", "object": "chat.completion.chunk", "created": 1, "model": "m",
+                     "choices": [{"index": 0, "delta": delta, "finish_reason": "stop"}], "usage": usage}  # fmt: skip
+            yield json.dumps(chunk), chunk
+            yield "[DONE]", None
+            return
+        details = {"finish_reason": "eos_token", "generated_tokens": 2, "prefill": [{}, {}]}
+        event = {"token": {"id": 1, "text": "Hi", "logprob": None, "special": False}, "generated_text": "Hi",
+                 "details": details}  # fmt: skip
+        yield json.dumps(event), event
+
+    def close(self) -> None:
+        return
+
+
 class Recorder:
-    """A backend that records each payload and answers like vLLM's OpenAI server (or TGI's /generate)."""
+    """A backend that records each payload and answers like vLLM's OpenAI server (or TGI's /generate): streamed,
+    as the proxy calls every generation (InvokeEndpointWithResponseStream), or once (TGI's best_of)."""
 
     def __init__(self) -> None:
         self.payloads: list[dict[str, Any]] = []
 
+    def open_stream(self, payload: dict[str, Any]) -> RecordedStream:
+        self.payloads.append(payload)
+        return RecordedStream(payload)
+
     def invoke(self, payload: dict[str, Any]) -> Any:
         self.payloads.append(payload)
-        if "messages" in payload:
-            message = {"role": "assistant", "content": "A cat."}
-            usage = {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}
-            return {"id": "x", "choices": [{"index": 0, "message": message, "finish_reason": "stop"}], "usage": usage}
         details = {"finish_reason": "eos_token", "generated_tokens": 2, "prefill": [{}, {}]}
         return [{"generated_text": "Hi", "details": details}]
 
