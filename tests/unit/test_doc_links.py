@@ -13,11 +13,13 @@ DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 # [text](target) and [text](target "title"), not images' remote URLs or in-page code.
 LINK = re.compile(r"\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 FENCE = re.compile(r"^```.*?^```", re.MULTILINE | re.DOTALL)
+# Inline code spans (`![ ](…)` quoted in prose) are text, not links: CommonMark renders no link inside one.
+CODE_SPAN = re.compile(r"(`+)(?!`).+?(?<!`)\1(?!`)", re.DOTALL)
 OUTSIDE = ("../shared/", "/work/")
 
 
 def _links(path: Path) -> list[str]:
-    text = FENCE.sub("", path.read_text(encoding="utf-8"))
+    text = CODE_SPAN.sub("", FENCE.sub("", path.read_text(encoding="utf-8")))
     return [target for target in LINK.findall(text) if not re.match(r"^[a-z][a-z0-9+.-]*:", target)]
 
 
@@ -44,6 +46,12 @@ def test_every_relative_link_resolves(doc: Path) -> None:
         elif anchor and resolved.suffix == ".md" and anchor not in _anchors(resolved):
             broken.append(f"{target} (no heading with that anchor)")
     assert not broken, f"{doc.relative_to(ROOT)}: {broken}"
+
+
+def test_code_spans_hold_no_links(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text("Quoted `![ ](…)` and ``[a](b)``, but [real](missing.md).\n", encoding="utf-8")
+    assert _links(page) == ["missing.md"]
 
 
 def test_the_anchor_rule_matches_githubs() -> None:
