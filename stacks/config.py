@@ -125,6 +125,7 @@ class AppConfig:
     pipeline_connection_arn: str | None = None
     pipeline_repo: str | None = None
     pipeline_branch: str = "main"
+    pipeline_self_mutation: bool = False
     scale_to_zero: bool = False
     idle_minutes: int | None = None
     active_hours: ActiveHours | None = None
