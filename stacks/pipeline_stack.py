@@ -152,9 +152,7 @@ class PipelineStack(cdk.Stack):
         Assets stages; the CodePipeline L2 places a stage anywhere (aws-cdk-lib aws_codepipeline,
         Pipeline.addStage with StagePlacement.justAfter)."""
         build = next(stage for stage in self.pipeline.pipeline.stages if stage.stage_name == "Build")
-        action = codepipeline_actions.ManualApprovalAction(
-            action_name="ApproveChange", additional_information=summary
-        )
+        action = codepipeline_actions.ManualApprovalAction(action_name="ApproveChange", additional_information=summary)
         self.pipeline.pipeline.add_stage(
             stage_name="Approve", actions=[action], placement=codepipeline.StagePlacement(just_after=build)
         )
