@@ -96,7 +96,11 @@ class AppConfig:
     api_rate_limit: int = 10
     api_burst_limit: int = 20
     api_quota_per_day: int = 10_000
-    reserved_concurrency: int | None = None
+    # Default: the stage burst (from_context); None (-c reserved_concurrency=none) leaves the function unreserved.
+    reserved_concurrency: int | None = 20
+    # api_key mode: each key's usage-plan throttle; None: the stage's rate and burst shared by max(2, keys).
+    api_key_rate_limit: int | None = None
+    api_key_burst_limit: int | None = None
     daily_token_budget: int | None = None
     max_streams_per_caller: int | None = None
     jumpstart_model: str | None = None
@@ -176,6 +180,18 @@ def _bool(key: str, value: Any) -> bool:
     if isinstance(value, str) and value.lower() in ("true", "false"):
         return value.lower() == "true"
     raise _fail(key, value, "expected true or false")
+
+
+def _reserved(key: str, value: Any) -> int | None:
+    """1-1000 reserved executions, or `none`. Lambda lets an account reserve all but 100 of its Region's
+    concurrency quota (PutFunctionConcurrency, AWS Lambda API Reference): an account with a small quota needs
+    `none` (or a quota increase)."""
+    if isinstance(value, str) and value.lower() == "none":
+        return None
+    try:
+        return _int(1, 1000)(key, value)
+    except ConfigError:
+        raise _fail(key, value, "expected a number from 1 to 1000, or none (unreserved)") from None
 
 
 def _choice(choices: tuple[str, ...]) -> Callable[[str, Any], str]:
@@ -391,7 +407,18 @@ CONTEXT_KEYS: dict[str, tuple[Callable[[str, Any], Any], str]] = {
     "api_rate_limit": (_int(1, 10_000), "API steady-state requests/s (default 10)"),
     "api_burst_limit": (_int(1, 10_000), "API burst (default 20)"),
     "api_quota_per_day": (_int(1, 100_000_000), "api_key mode: requests per key per day (default 10000)"),
-    "reserved_concurrency": (_int(1, 1000), "chat Lambda reserved concurrency (default unreserved)"),
+    "reserved_concurrency": (
+        _reserved,
+        "chat Lambda reserved concurrency, or none for unreserved (default api_burst_limit, 20)",
+    ),
+    "api_key_rate_limit": (
+        _int(1, 10_000),
+        "api_key mode: requests/s per key (default api_rate_limit shared by max(2, keys): 5)",
+    ),
+    "api_key_burst_limit": (
+        _int(1, 10_000),
+        "api_key mode: burst per key (default api_burst_limit shared by max(2, keys): 10)",
+    ),
     "daily_token_budget": (_int(1, 10**12), "tokens per caller per UTC day (default: no budget)"),
     # Each slot is one item; a caller at its limit costs one failed conditional write per slot: keep N small.
     "max_streams_per_caller": (_int(1, 100), "concurrent streamed answers per caller (default: no limit)"),
@@ -468,6 +495,8 @@ APPLIES_WHEN: dict[str, AppliesWhen | tuple[AppliesWhen, ...]] = {
         for key in ("jumpstart_model", "jumpstart_version", "accept_eula")
     },
     "api_quota_per_day": AppliesWhen("api_auth", ("api_key",), "only API keys have a usage plan with a daily quota"),
+    "api_key_rate_limit": AppliesWhen("api_auth", ("api_key",), "only API keys have a usage plan with a throttle"),
+    "api_key_burst_limit": AppliesWhen("api_auth", ("api_key",), "only API keys have a usage plan with a throttle"),
     # Engine-specific keys (vllm_version, tgi_version, ...) are checked once the engine is resolved from the
     # model (_check_engine), since its default depends on the model.
     "trust_remote_code": AppliesWhen("deployment", ("tgi",), _TGI_ONLY),
@@ -561,6 +590,11 @@ def from_context(context: Mapping[str, Any]) -> AppConfig:
         )
     if "api_keys" in v and v.get("api_auth", "iam") != "api_key":
         raise _fail("api_keys", ",".join(v["api_keys"]), "named API keys need -c api_auth=api_key")
+    _check_api_key_limits(v)
+    if "reserved_concurrency" not in v:
+        # Reserved by default: the chat API neither takes the account's shared pool nor is starved by other
+        # functions; sized to the stage burst so raising the stage limits raises it too.
+        v["reserved_concurrency"] = v.get("api_burst_limit", 20)
     streams, reserved = v.get("max_streams_per_caller"), v.get("reserved_concurrency")
     if streams is not None and reserved is not None and streams > reserved:
         raise _fail("max_streams_per_caller", streams, f"must be at most reserved_concurrency ({reserved})")
@@ -574,6 +608,17 @@ def from_context(context: Mapping[str, Any]) -> AppConfig:
         v["jumpstart_model"] = model.jumpstart_model
     _check_scaling(v)
     return AppConfig(model=model, **v)
+
+
+def _check_api_key_limits(v: dict[str, Any]) -> None:
+    """Each API key's throttle fits inside the stage's, so one key cannot use the whole stage."""
+    for key, stage in (("api_key_rate_limit", "api_rate_limit"), ("api_key_burst_limit", "api_burst_limit")):
+        if key in v and v[key] > v.get(stage, AppConfig.__dataclass_fields__[stage].default):
+            stage_value = v.get(stage, AppConfig.__dataclass_fields__[stage].default)
+            raise _fail(key, v[key], f"must be at most {stage} ({stage_value}): the stage throttles first")
+    rate, burst = v.get("api_key_rate_limit"), v.get("api_key_burst_limit")
+    if rate is not None and burst is not None and burst < rate:
+        raise _fail("api_key_burst_limit", burst, f"must be at least api_key_rate_limit ({rate})")
 
 
 def _check_private(v: dict[str, Any]) -> None:

@@ -60,6 +60,8 @@ class LlmChatStack(cdk.Stack):
                 quota_per_day=config.api_quota_per_day,
                 reserved_concurrency=config.reserved_concurrency,
                 api_keys=config.api_keys,
+                key_rate_limit=config.api_key_rate_limit,
+                key_burst_limit=config.api_key_burst_limit,
                 daily_token_budget=config.daily_token_budget,
                 max_streams_per_caller=config.max_streams_per_caller,
             ),
