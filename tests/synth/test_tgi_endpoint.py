@@ -100,13 +100,15 @@ def test_endpoint_config_hosts_one_g5_12xlarge_with_health_check(default_synth: 
 
 
 def test_no_physical_names_and_everything_is_deleted_with_the_stack(default_synth: Any) -> None:
+    # The endpoint alone is named (test_the_endpoint_name_fits_cloudformations_endpoint_name_pattern): its name
+    # is its only create-only property, and its execution role names its log group.
     for cfn_type, name_key in [
         ("AWS::SageMaker::Model", "ModelName"),
         ("AWS::SageMaker::EndpointConfig", "EndpointConfigName"),
-        ("AWS::SageMaker::Endpoint", "EndpointName"),
+        ("AWS::SageMaker::Endpoint", None),
     ]:
         (resource,) = default_synth.of_type(cfn_type).values()
-        assert name_key not in resource["Properties"]
+        assert name_key is None or name_key not in resource["Properties"]
         assert resource["DeletionPolicy"] == "Delete"
         assert resource["UpdateReplacePolicy"] == "Delete"
 
@@ -144,7 +146,10 @@ def test_execution_policy_pulls_only_the_dlc_repository_and_writes_endpoint_logs
     assert pull["Resource"]["Fn::FindInMap"][2] == "repositoryArn"
     assert by_action['"ecr:GetAuthorizationToken"']["Resource"] == "*"
     logs = by_action[json.dumps(["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"])]
-    assert logs["Resource"]["Fn::Join"][1][-1] == ":log-group:/aws/sagemaker/Endpoints/*"
+    (endpoint,) = default_synth.of_type("AWS::SageMaker::Endpoint").values()
+    group = f":log-group:/aws/sagemaker/Endpoints/{endpoint['Properties']['EndpointName']}"
+    # this endpoint's group and its streams, not every endpoint's
+    assert [r["Fn::Join"][1][-1] for r in logs["Resource"]] == [group, f"{group}:log-stream:*"]
     assert all(s["Action"] != "*" and not str(s["Action"]).endswith(":*") for s in statements)
 
 
@@ -293,3 +298,15 @@ def test_grant_invoke_allows_both_invoke_actions_on_this_endpoint_only() -> None
             "Resource": {"Ref": stack.get_logical_id(endpoint.endpoint)},
         }
     ]
+
+
+def test_the_endpoint_name_fits_cloudformations_endpoint_name_pattern(default_synth: Any) -> None:
+    import re
+
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+    schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", "AWS::SageMaker::Endpoint").schema
+    (endpoint,) = default_synth.of_type("AWS::SageMaker::Endpoint").values()
+    name = endpoint["Properties"]["EndpointName"]
+    assert re.fullmatch(schema["properties"]["EndpointName"]["pattern"], name)
+    assert schema["createOnlyProperties"] == ["/properties/EndpointName"]  # naming it never blocks an update
