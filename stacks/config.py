@@ -116,6 +116,7 @@ class AppConfig:
     kms_key: str | None = None
     data_capture: bool = False
     data_capture_days: int = 30
+    capture_readers: tuple[str, ...] = ()
     engine: str = "tgi"
     vllm_version: str | None = None
     vllm_image: str = "huggingface"
@@ -357,6 +358,26 @@ def _active_hours(key: str, value: Any) -> ActiveHours:
         raise _fail(key, value, f'{err}; e.g. "MON-FRI 08:00-19:00 Europe/Berlin"') from None
 
 
+# An IAM role or user ARN as aws:PrincipalArn shows it; `*` and `?` allowed for ArnLike (e.g. an SSO
+# permission set's roles: role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_DataReaders_*).
+PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/*?-]{1,512}$")
+MAX_CAPTURE_READERS = 10
+
+
+def _capture_readers(key: str, value: Any) -> tuple[str, ...]:
+    arns = [a.strip() for a in value.split(",")] if isinstance(value, str) else value
+    allowed = (
+        f"a comma-separated list of 1-{MAX_CAPTURE_READERS} IAM role or user ARNs like "
+        "arn:aws:iam::123456789012:role/prompt-auditors"
+    )
+    if not isinstance(arns, list) or not 1 <= len(arns) <= MAX_CAPTURE_READERS:
+        raise _fail(key, value, f"expected {allowed}")
+    bad = [a for a in arns if not isinstance(a, str) or not PRINCIPAL_ARN.fullmatch(a)]
+    if bad:
+        raise _fail(key, value, f"{', '.join(map(repr, bad))} not valid; expected {allowed}")
+    return tuple(arns)
+
+
 def _api_keys(key: str, value: Any) -> tuple[str, ...]:
     allowed = (
         f"a comma-separated list of 1-{MAX_API_KEYS} distinct consumer names like alice,bob "
@@ -395,7 +416,11 @@ CONTEXT_KEYS: dict[str, tuple[Callable[[str, Any], Any], str]] = {
     "health_check_timeout": (_int(60, 3600), "start-up health-check timeout, s (TGI 600; JumpStart: the spec's)"),
     "model_download_timeout": (_int(60, 3600), "model data download timeout, s (default SageMaker's)"),
     "volume_size": (_int(1, 512), "EBS volume GB, only for instance types without local NVMe"),
-    "hf_token_secret": (_pattern(SECRET_REF, "a Secrets Manager secret name or ARN"), "HF token secret"),
+    "hf_token_secret": (
+        _pattern(SECRET_REF, "a Secrets Manager secret name or ARN"),
+        # The resolved token sits in the Model's container environment: DescribeModel shows it.
+        "HF token secret (readable through DescribeModel: use a fine-grained read-only token, or model_data)",
+    ),
     "extra_env": (_extra_env, "JSON object of extra container environment variables"),
     "region": (_region, "pin the stack's region (default: agnostic)"),
     "account": (
@@ -443,6 +468,10 @@ CONTEXT_KEYS: dict[str, tuple[Callable[[str, Any], Any], str]] = {
     "kms_key": (_kms_key, "create or a key ARN: endpoint volume (EBS types) and data capture (default none)"),
     "data_capture": (_bool, "capture requests and responses to an encrypted bucket (default false)"),
     "data_capture_days": (_int(1, 3650), "days captured data is kept (default 30)"),
+    "capture_readers": (
+        _capture_readers,
+        "data_capture: IAM role/user ARNs (wildcards allowed) that may read captured prompts (default nobody)",
+    ),
     "engine": (_choice(ENGINES), "serving engine: tgi (Falcon presets) or vllm (every other model)"),
     "vllm_version": (_vllm_version, "vLLM DLC version (default: newest in the SDK)"),
     "vllm_image": (_choice(tuple(VLLM_IMAGE_FRAMEWORKS)), "vLLM DLC: huggingface (default) or aws"),
@@ -656,6 +685,8 @@ def _check_private(v: dict[str, Any]) -> None:
         )
     if "data_capture_days" in v and not v.get("data_capture"):
         raise ConfigError("context key 'data_capture_days' needs data_capture=true")
+    if "capture_readers" in v and not v.get("data_capture"):
+        raise ConfigError("context key 'capture_readers' needs data_capture=true")
 
 
 def _check_scaling(v: dict[str, Any]) -> None:

@@ -246,6 +246,7 @@ def _private(c: AppConfig) -> PrivateSettings:
         kms_key=c.kms_key,
         data_capture=c.data_capture,
         data_capture_days=c.data_capture_days,
+        capture_readers=c.capture_readers,
     )
 
 
