@@ -80,6 +80,13 @@ PRESETS: dict[str, ModelPreset] = {
             jumpstart_model="huggingface-llm-falcon-40b-instruct-bf16",
             engine="tgi",
             chat_template=False,
+            # The default model's Hub commit, so a start fetches the same weights and tokenizer every time. A
+            # tiiuae/falcon-40b-instruct main-branch commit from after the repository moved to transformers'
+            # native Falcon (model_type "falcon"): pinned as `revision` in Databricks' databricks-ml-examples
+            # (falcon-40b-instruct vLLM serving notebook) and present as a snapshot of
+            # models--tiiuae--falcon-40b-instruct in SAP's AI Core vLLM sample. Re-check it against
+            # https://huggingface.co/tiiuae/falcon-40b-instruct/commits/main (make model-lock MODEL=...).
+            revision="ecb78d97ac356d098e79f0db222c9ce7c5d9ee5f",
         ),
         ModelPreset(
             name="falcon-180b-chat",

@@ -26,6 +26,7 @@ def test_model_environment_is_the_original_guides(default_synth: Any) -> None:
     env = default_synth.one("AWS::SageMaker::Model")["PrimaryContainer"]["Environment"]
     assert env == {
         "HF_MODEL_ID": "tiiuae/falcon-40b-instruct",
+        "HF_MODEL_REVISION": "ecb78d97ac356d098e79f0db222c9ce7c5d9ee5f",  # the original guide's plus the pin
         "SM_NUM_GPUS": "4",
         "MAX_INPUT_TOKENS": "1024",
         "MAX_TOTAL_TOKENS": "2048",
@@ -310,3 +311,11 @@ def test_the_endpoint_name_fits_cloudformations_endpoint_name_pattern(default_sy
     name = endpoint["Properties"]["EndpointName"]
     assert re.fullmatch(schema["properties"]["EndpointName"]["pattern"], name)
     assert schema["createOnlyProperties"] == ["/properties/EndpointName"]  # naming it never blocks an update
+
+
+def test_the_default_model_is_pinned_to_a_hub_commit(default_synth: Any) -> None:
+    """A start fetches the same Falcon-40B-Instruct weights and tokenizer every time, not the branch head."""
+    (model,) = default_synth.of_type("AWS::SageMaker::Model").values()
+    env = model["Properties"]["PrimaryContainer"]["Environment"]
+    assert env["HF_MODEL_ID"] == "tiiuae/falcon-40b-instruct"
+    assert env["HF_MODEL_REVISION"] == "ecb78d97ac356d098e79f0db222c9ce7c5d9ee5f"
