@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from stacks.pipeline_stack import CDK_ASSETS_VERSION, synth_arguments
+import stacks.pipeline_stack as pipeline_module
+from stacks.pipeline_stack import synth_arguments
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -164,8 +165,9 @@ def test_every_tool_the_pipeline_installs_is_pinned(self_mutating: Any) -> None:
             assert "@latest" not in command, command
             assert not re.search(r"pip install(?!.*--require-hashes)", command), command
             installs += re.findall(r"npm install -g (\S+)", command)
-    assert sorted(installs) == sorted([f"aws-cdk@{cdk_cli}", f"cdk-assets@{CDK_ASSETS_VERSION}"])
-    assert re.fullmatch(r"\d+\.\d+\.\d+", CDK_ASSETS_VERSION)
+    cdk_assets = pipeline_module.CDK_ASSETS_VERSION
+    assert sorted(installs) == sorted([f"aws-cdk@{cdk_cli}", f"cdk-assets@{cdk_assets}"])
+    assert re.fullmatch(r"\d+\.\d+\.\d+", cdk_assets)
 
 
 def _order(s: Any) -> list[str]:
