@@ -14,7 +14,7 @@ PORT ?= 8080
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := 1
 
-.PHONY: help install synth test lint typecheck diff deploy destroy bootstrap dev chat bench jumpstart-lock model-lock stage-weights clean
+.PHONY: help install synth synth-locked synth-lock test lint typecheck diff deploy destroy bootstrap dev chat bench jumpstart-lock model-lock stage-weights clean
 
 help:
 	@echo "make synth | test | bootstrap | diff | deploy | destroy | dev | chat | bench | jumpstart-lock MODEL=.. VERSION=.. REGIONS=.. | model-lock MODEL=org/name | stage-weights MODEL=.. BUCKET=.."
@@ -43,6 +43,20 @@ install: $(VENV)/.installed node_modules/.installed
 synth: install
 	$(CDK_RUN) synth --quiet $(CDK_ARGS)
 	@echo "templates: $$(ls cdk.out/*.template.json)"
+
+# The pipeline's synth (CodeBuild, a fresh clone): only what synth needs, installed from requirements-synth.lock with
+# pip's --require-hashes (every package, transitive ones included, pinned to one wheel's sha256; no pip upgrade) and
+# the CDK CLI from package-lock.json with `npm ci` (integrity-checked; no install scripts run).
+synth-locked:
+	@test ! -e $(VENV) || { echo "synth-locked builds $(VENV) from requirements-synth.lock: run it on a clean clone"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check --no-deps --require-hashes --only-binary=:all: -r requirements-synth.lock
+	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	$(CDK) synth --quiet $(CDK_ARGS)
+
+# Re-lock requirements.txt for the pipeline (CodeBuild standard:7.0, CPython 3.12) after changing it.
+synth-lock: $(VENV)/.installed
+	$(PY) tools/synth_lock.py
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

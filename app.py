@@ -66,8 +66,9 @@ def main() -> None:
     print(summary(stack), file=sys.stderr)
     if config.pipeline:
         print(
-            f"pipeline     {config.stack_name}Pipeline: {config.pipeline_repo}@{config.pipeline_branch} → make synth "
-            f"→ manual approval → deploy {config.stack_name} to {config.account}/{config.region}",
+            f"pipeline     {config.stack_name}Pipeline: {config.pipeline_repo}@{config.pipeline_branch} → make "
+            f"synth-locked → manual approval → {'update itself → ' if config.pipeline_self_mutation else ''}"
+            f"deploy {config.stack_name} to {config.account}/{config.region}",
             file=sys.stderr,
         )
     app.synth()

@@ -80,6 +80,14 @@ PRESETS: dict[str, ModelPreset] = {
             jumpstart_model="huggingface-llm-falcon-40b-instruct-bf16",
             engine="tgi",
             chat_template=False,
+            # The default model's Hub commit, so a start fetches the same weights and tokenizer every time. A
+            # tiiuae/falcon-40b-instruct main-branch commit: pinned as `revision` in
+            # github.com/databricks/databricks-ml-examples llm-models/falcon/falcon-40b/03_serve_driver_proxy.py
+            # (vLLM 0.2.0, transformers 4.35, no trust_remote_code) and present as a snapshot of
+            # models--tiiuae--falcon-40b-instruct in SAP's AI Core vLLM sample.
+            # Whether it is still the branch head only the Hub can say: re-check it against
+            # https://huggingface.co/tiiuae/falcon-40b-instruct/commits/main (make model-lock MODEL=...).
+            revision="ecb78d97ac356d098e79f0db222c9ce7c5d9ee5f",
         ),
         ModelPreset(
             name="falcon-180b-chat",

@@ -95,9 +95,14 @@ class ApiLimits:
     rate_limit: int = 10
     burst_limit: int = 20
     quota_per_day: int = 10_000
-    reserved_concurrency: int | None = None
+    # Reserved by default (None: unreserved): the function neither drains the account's shared pool nor waits
+    # on it. Lambda keeps 100 of the Region's quota unreserved (PutFunctionConcurrency, AWS Lambda API Reference).
+    reserved_concurrency: int | None = 20
     # api_key mode: one key and usage plan per named consumer; empty means one shared key.
     api_keys: tuple[str, ...] = ()
+    # Each key's usage-plan throttle; None: the stage's rate/burst divided by max(2, number of keys).
+    key_rate_limit: int | None = None
+    key_burst_limit: int | None = None
     daily_token_budget: int | None = None  # tokens per caller per UTC day
     max_streams_per_caller: int | None = None
     max_requests_per_caller: int | None = None  # concurrent requests of every kind
@@ -119,6 +124,22 @@ class ApiLimits:
                 raise ValueError(f"{name} {value} must be at least 1 (None: no limit)")
         if self.burst_limit < self.rate_limit:
             raise ValueError(f"burst_limit {self.burst_limit} must be at least rate_limit {self.rate_limit}")
+        rate, burst = self.key_throttle
+        if not 1 <= rate <= self.rate_limit or not rate <= burst <= self.burst_limit:
+            raise ValueError(
+                f"per-key throttle {rate}/s burst {burst} must fit the stage's {self.rate_limit}/s burst "
+                f"{self.burst_limit}, with burst at least rate"
+            )
+
+    @property
+    def key_throttle(self) -> tuple[int, int]:
+        """(rate, burst) of each API key's usage plan: below the stage's, so no single key can use the whole
+        stage. API Gateway applies the usage plan's per-key throttle and the stage's throttle, the tighter one
+        winning ("Throttle requests to your REST APIs", API Gateway Developer Guide)."""
+        share = max(2, len(self.api_keys))
+        rate = self.key_rate_limit if self.key_rate_limit is not None else max(1, self.rate_limit // share)
+        burst = self.key_burst_limit if self.key_burst_limit is not None else max(rate, self.burst_limit // share)
+        return rate, burst
 
     @property
     def per_caller(self) -> bool:
@@ -404,7 +425,7 @@ class ChatApi(Construct):
         plan = self.api.add_usage_plan(
             construct_id,
             description=description,
-            throttle=apigw.ThrottleSettings(rate_limit=limits.rate_limit, burst_limit=limits.burst_limit),
+            throttle=apigw.ThrottleSettings(rate_limit=limits.key_throttle[0], burst_limit=limits.key_throttle[1]),
             quota=apigw.QuotaSettings(limit=limits.quota_per_day, period=apigw.Period.DAY),
         )
         plan.add_api_key(key)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -15,6 +17,8 @@ from constructs.nag import acknowledge, skip_checkov
 CAPTURE_PREFIX = "capture"
 # The bodies the chat proxy sends and TGI/vLLM answer; SageMaker stores them as text instead of base64.
 JSON_CONTENT_TYPES = ["application/json"]
+# What returns a captured object's content (Service Authorization Reference, Amazon S3).
+READ_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectVersionForReplication")
 
 
 class DataCapture(Construct):
@@ -24,9 +28,11 @@ class DataCapture(Construct):
     Both buckets are retained on `cdk destroy`: they hold the only record of what the model was asked.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, key: kms.IKey, days: int) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, key: kms.IKey, days: int, readers: Sequence[str] = ()
+    ) -> None:
         super().__init__(scope, construct_id)
-        self.key, self.days = key, days
+        self.key, self.days, self.readers = key, days, tuple(readers)
         # S3 server access logging cannot deliver to an SSE-KMS bucket (S3 user guide, "Enabling Amazon S3
         # server access logging": the target must use SSE-S3), so the log bucket uses S3-managed keys.
         self.access_logs = s3.Bucket(
@@ -59,6 +65,7 @@ class DataCapture(Construct):
             ],
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
+        self._only_readers_get_objects()
         acknowledge(
             self.access_logs,
             {
@@ -74,6 +81,25 @@ class DataCapture(Construct):
                 "CKV_AWS_18": "this is the access-log bucket itself; logging it into itself would loop",
                 "CKV_AWS_145": "S3 server access logs can only be delivered to SSE-S3 buckets, not SSE-KMS",
             },
+        )
+
+    def _only_readers_get_objects(self) -> None:
+        """Captured prompts are readable only by the principals named in `readers` (none: nobody), whatever their
+        IAM policies say: an explicit Deny in a bucket policy wins over any Allow ("Policy evaluation logic", IAM
+        User Guide). aws:PrincipalArn is the role's ARN for an assumed-role session ("AWS global condition context
+        keys"). The actions are those that return object content (GetObject also covers S3 Select and copies
+        made by Batch Operations; GetObjectVersionForReplication covers replication): "Actions, resources, and
+        condition keys for Amazon S3", Service Authorization Reference. Changing the list is a bucket-policy
+        change (a redeploy with -c capture_readers=...), which CloudTrail records."""
+        self.bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="OnlyNamedReadersGetCapturedData",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=list(READ_ACTIONS),
+                resources=[self.bucket.arn_for_objects("*")],
+                conditions={"ArnNotLike": {"aws:PrincipalArn": list(self.readers)}} if self.readers else None,
+            )
         )
 
     @property

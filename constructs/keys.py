@@ -35,17 +35,27 @@ USE_ACTIONS = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateData
 KEY_SERVICES = ("sagemaker", "ec2", "s3")
 
 
-def endpoint_key(scope: Construct, construct_id: str, kms_key: str, *, retain: bool) -> kms.IKey:
+def key_services(*, ebs_volume: bool) -> tuple[str, ...]:
+    """The `kms:ViaService` services of a created key: EC2 only when the key encrypts an EBS volume (the
+    EndpointConfig's KmsKeyId, accepted only by instance types without local NVMe storage: check_volume_key).
+    kms:ViaService is "the name of the AWS service that makes the request on the principal's behalf"
+    ("AWS KMS condition keys", AWS KMS Developer Guide): without a volume EC2 makes no request with this key."""
+    return KEY_SERVICES if ebs_volume else tuple(s for s in KEY_SERVICES if s != "ec2")
+
+
+def endpoint_key(scope: Construct, construct_id: str, kms_key: str, *, retain: bool, ebs_volume: bool) -> kms.IKey:
     """`kms_key` is "create" (a new key, yearly rotation) or a key ARN the user owns (its policy stays theirs).
 
-    A created key's policy lets this account administer it, and use it only through SageMaker, EC2 (EBS) and S3
-    of this region (`kms:ViaService`, `kms:CallerAccount`), where IAM also allows it: the execution role's IAM
-    grant is scoped the same way (`grant_via_services`). Nobody can decrypt captured data outside S3 with it.
-    `retain` keeps it after `cdk destroy`, so captured data stays readable.
+    A created key's policy lets this account administer it, and use it only through SageMaker, S3 and, when it
+    encrypts the endpoint's EBS volume (`ebs_volume`), EC2 of this region (`kms:ViaService`,
+    `kms:CallerAccount`), where IAM also allows it: the execution role's IAM grant is scoped the same way
+    (`grant_via_services`). Nobody can decrypt captured data outside S3 with it. `retain` keeps it after
+    `cdk destroy`, so captured data stays readable.
     """
     if kms_key != CREATE:
         return kms.Key.from_key_arn(scope, construct_id, kms_key)
     stack = cdk.Stack.of(scope)
+    services = key_services(ebs_volume=ebs_volume)
     account = iam.AccountRootPrincipal()
     policy = iam.PolicyDocument(
         statements=[
@@ -57,7 +67,7 @@ def endpoint_key(scope: Construct, construct_id: str, kms_key: str, *, retain: b
                 resources=["*"],
                 conditions={
                     "StringEquals": {
-                        "kms:ViaService": [f"{s}.{stack.region}.{stack.url_suffix}" for s in KEY_SERVICES],
+                        "kms:ViaService": [f"{s}.{stack.region}.{stack.url_suffix}" for s in services],
                         "kms:CallerAccount": stack.account,
                     }
                 },
@@ -67,7 +77,9 @@ def endpoint_key(scope: Construct, construct_id: str, kms_key: str, *, retain: b
     return kms.Key(
         scope,
         construct_id,
-        description="Encrypts this stack's SageMaker endpoint storage volume and captured requests/responses",
+        description="Encrypts this stack's SageMaker endpoint storage volume and captured requests/responses"
+        if ebs_volume
+        else "Encrypts this stack's captured SageMaker requests/responses",
         enable_key_rotation=True,
         policy=policy,
         removal_policy=cdk.RemovalPolicy.RETAIN if retain else cdk.RemovalPolicy.DESTROY,

@@ -29,6 +29,8 @@ class PrivateSettings:
     kms_key: str | None = None  # "create" or a KMS key ARN
     data_capture: bool = False
     data_capture_days: int = DATA_CAPTURE_DAYS
+    # IAM role/user ARNs (patterns) that may read captured prompts; none: nobody until named.
+    capture_readers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not 1 <= self.data_capture_days <= 3650:
@@ -59,11 +61,15 @@ class PrivateHosting(Construct):
         self.network = PrivateNetwork(self, "Network", settings=settings.network) if settings.network else None
         key_setting = settings.kms_key or ("create" if settings.data_capture else None)
         self.key = (
-            endpoint_key(self, "Key", key_setting, retain=settings.data_capture) if key_setting is not None else None
+            endpoint_key(self, "Key", key_setting, retain=settings.data_capture, ebs_volume=volume_key)
+            if key_setting is not None
+            else None
         )
         self.volume_key_arn = self.key.key_arn if self.key is not None and volume_key else None
         self.capture = (
-            DataCapture(self, "DataCapture", key=self.key, days=settings.data_capture_days)
+            DataCapture(
+                self, "DataCapture", key=self.key, days=settings.data_capture_days, readers=settings.capture_readers
+            )
             if settings.data_capture and self.key is not None
             else None
         )

@@ -152,11 +152,16 @@ class PrivateNetwork(Construct):
             removal_policy=cdk.RemovalPolicy.DESTROY,
             pending_window=cdk.Duration.days(7),
         )
-        # CloudWatch Logs' documented key policy: its regional principal, for this account's log groups only.
-        allow_logs_to_use(key, "*")
+        # CloudWatch Logs' documented key policy, for this one log group: CloudWatch Logs calls KMS with the
+        # encryption context aws:logs:arn = the group's ARN ("Encrypt log data in CloudWatch Logs using AWS KMS",
+        # CloudWatch Logs User Guide), so the key policy names the group. Named so the policy can name it before
+        # it exists (the group references the key: a GetAtt back would be a cycle).
+        name = f"/llm-chat/{cdk.Aws.STACK_NAME}/vpc-flow-logs"
+        allow_logs_to_use(key, name)
         group = logs.LogGroup(
             self,
             "FlowLogs",
+            log_group_name=name,
             encryption_key=key,
             retention=logs.RetentionDays.ONE_YEAR,
             removal_policy=cdk.RemovalPolicy.DESTROY,

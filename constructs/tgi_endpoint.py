@@ -137,7 +137,12 @@ class TgiEndpoint(HostedEndpoint):
         if s.quantize is not None:
             env["HF_MODEL_QUANTIZE"] = s.quantize
         if s.hf_token_secret is not None:
-            # A CloudFormation dynamic reference: resolved at deploy time, never written into the template.
+            # A CloudFormation dynamic reference: resolved at deploy time, never written into the template. But the
+            # Model keeps it in its container Environment, which DescribeModel returns in plain text to anyone
+            # allowed sagemaker:DescribeModel on it (botocore sagemaker ContainerDefinition.Environment: "Don't
+            # include any sensitive data in your environment variables"). Use a fine-grained, read-only token
+            # scoped to the gated repositories, or -c model_data=s3://... (no token at all); no role in this
+            # stack is granted DescribeModel (tests/synth/test_describe_model.py).
             token = cdk.SecretValue.secrets_manager(s.hf_token_secret).unsafe_unwrap()
             env["HF_TOKEN"] = token
             env["HUGGING_FACE_HUB_TOKEN"] = token

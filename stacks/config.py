@@ -99,7 +99,11 @@ class AppConfig:
     api_rate_limit: int = 10
     api_burst_limit: int = 20
     api_quota_per_day: int = 10_000
-    reserved_concurrency: int | None = None
+    # Default: the stage burst (from_context); None (-c reserved_concurrency=none) leaves the function unreserved.
+    reserved_concurrency: int | None = 20
+    # api_key mode: each key's usage-plan throttle; None: the stage's rate and burst shared by max(2, keys).
+    api_key_rate_limit: int | None = None
+    api_key_burst_limit: int | None = None
     daily_token_budget: int | None = None
     max_streams_per_caller: int | None = None
     max_requests_per_caller: int | None = None
@@ -118,6 +122,7 @@ class AppConfig:
     kms_key: str | None = None
     data_capture: bool = False
     data_capture_days: int = 30
+    capture_readers: tuple[str, ...] = ()
     engine: str = "tgi"
     vllm_version: str | None = None
     vllm_image: str = "huggingface"
@@ -132,6 +137,7 @@ class AppConfig:
     pipeline_connection_arn: str | None = None
     pipeline_repo: str | None = None
     pipeline_branch: str = "main"
+    pipeline_self_mutation: bool = False
     scale_to_zero: bool = False
     idle_minutes: int | None = None
     active_hours: ActiveHours | None = None
@@ -182,6 +188,18 @@ def _bool(key: str, value: Any) -> bool:
     if isinstance(value, str) and value.lower() in ("true", "false"):
         return value.lower() == "true"
     raise _fail(key, value, "expected true or false")
+
+
+def _reserved(key: str, value: Any) -> int | None:
+    """1-1000 reserved executions, or `none`. Lambda lets an account reserve all but 100 of its Region's
+    concurrency quota (PutFunctionConcurrency, AWS Lambda API Reference): an account with a small quota needs
+    `none` (or a quota increase)."""
+    if isinstance(value, str) and value.lower() == "none":
+        return None
+    try:
+        return _int(1, 1000)(key, value)
+    except ConfigError:
+        raise _fail(key, value, "expected a number from 1 to 1000, or none (unreserved)") from None
 
 
 def _choice(choices: tuple[str, ...]) -> Callable[[str, Any], str]:
@@ -367,6 +385,26 @@ def _active_hours(key: str, value: Any) -> ActiveHours:
         raise _fail(key, value, f'{err}; e.g. "MON-FRI 08:00-19:00 Europe/Berlin"') from None
 
 
+# An IAM role or user ARN as aws:PrincipalArn shows it; `*` and `?` allowed for ArnLike (e.g. an SSO
+# permission set's roles: role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_DataReaders_*).
+PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/*?-]{1,512}$")
+MAX_CAPTURE_READERS = 10
+
+
+def _capture_readers(key: str, value: Any) -> tuple[str, ...]:
+    arns = [a.strip() for a in value.split(",")] if isinstance(value, str) else value
+    allowed = (
+        f"a comma-separated list of 1-{MAX_CAPTURE_READERS} IAM role or user ARNs like "
+        "arn:aws:iam::123456789012:role/prompt-auditors"
+    )
+    if not isinstance(arns, list) or not 1 <= len(arns) <= MAX_CAPTURE_READERS:
+        raise _fail(key, value, f"expected {allowed}")
+    bad = [a for a in arns if not isinstance(a, str) or not PRINCIPAL_ARN.fullmatch(a)]
+    if bad:
+        raise _fail(key, value, f"{', '.join(map(repr, bad))} not valid; expected {allowed}")
+    return tuple(arns)
+
+
 def _api_keys(key: str, value: Any) -> tuple[str, ...]:
     allowed = (
         f"a comma-separated list of 1-{MAX_API_KEYS} distinct consumer names like alice,bob "
@@ -405,7 +443,11 @@ CONTEXT_KEYS: dict[str, tuple[Callable[[str, Any], Any], str]] = {
     "health_check_timeout": (_int(60, 3600), "start-up health-check timeout, s (TGI 600; JumpStart: the spec's)"),
     "model_download_timeout": (_int(60, 3600), "model data download timeout, s (default SageMaker's)"),
     "volume_size": (_int(1, 512), "EBS volume GB, only for instance types without local NVMe"),
-    "hf_token_secret": (_pattern(SECRET_REF, "a Secrets Manager secret name or ARN"), "HF token secret"),
+    "hf_token_secret": (
+        _pattern(SECRET_REF, "a Secrets Manager secret name or ARN"),
+        # The resolved token sits in the Model's container environment: DescribeModel shows it.
+        "HF token secret (readable through DescribeModel: use a fine-grained read-only token, or model_data)",
+    ),
     "extra_env": (_extra_env, "JSON object of extra container environment variables"),
     "region": (_region, "pin the stack's region (default: agnostic)"),
     "account": (
@@ -417,7 +459,18 @@ CONTEXT_KEYS: dict[str, tuple[Callable[[str, Any], Any], str]] = {
     "api_rate_limit": (_int(1, 10_000), "API steady-state requests/s (default 10)"),
     "api_burst_limit": (_int(1, 10_000), "API burst (default 20)"),
     "api_quota_per_day": (_int(1, 100_000_000), "api_key mode: requests per key per day (default 10000)"),
-    "reserved_concurrency": (_int(1, 1000), "chat Lambda reserved concurrency (default unreserved)"),
+    "reserved_concurrency": (
+        _reserved,
+        "chat Lambda reserved concurrency, or none for unreserved (default api_burst_limit, 20)",
+    ),
+    "api_key_rate_limit": (
+        _int(1, 10_000),
+        "api_key mode: requests/s per key (default api_rate_limit shared by max(2, keys): 5)",
+    ),
+    "api_key_burst_limit": (
+        _int(1, 10_000),
+        "api_key mode: burst per key (default api_burst_limit shared by max(2, keys): 10)",
+    ),
     "daily_token_budget": (_int(1, 10**12), "tokens per caller per UTC day (default: no budget)"),
     # Each slot is one item; a caller at its limit costs one failed conditional write per slot: keep N small.
     "max_streams_per_caller": (_int(1, 100), "concurrent streamed answers per caller (default: no limit)"),
@@ -445,6 +498,10 @@ CONTEXT_KEYS: dict[str, tuple[Callable[[str, Any], Any], str]] = {
     "kms_key": (_kms_key, "create or a key ARN: endpoint volume (EBS types) and data capture (default none)"),
     "data_capture": (_bool, "capture requests and responses to an encrypted bucket (default false)"),
     "data_capture_days": (_int(1, 3650), "days captured data is kept (default 30)"),
+    "capture_readers": (
+        _capture_readers,
+        "data_capture: IAM role/user ARNs (wildcards allowed) that may read captured prompts (default nobody)",
+    ),
     "engine": (_choice(ENGINES), "serving engine: tgi (Falcon presets) or vllm (every other model)"),
     "vllm_version": (_vllm_version, "vLLM DLC version (default: newest in the SDK)"),
     "vllm_image": (_choice(tuple(VLLM_IMAGE_FRAMEWORKS)), "vLLM DLC: huggingface (default) or aws"),
@@ -501,6 +558,8 @@ APPLIES_WHEN: dict[str, AppliesWhen | tuple[AppliesWhen, ...]] = {
     # API keys get their own usage-plan rate; IAM callers share the stage's, hence a per-caller rate in the proxy.
     "iam_requests_per_minute": AppliesWhen("api_auth", ("iam",), "API keys are rate-limited by their usage plan"),
     "caller_key": AppliesWhen("api_auth", ("iam",), "only IAM callers have role sessions"),
+    "api_key_rate_limit": AppliesWhen("api_auth", ("api_key",), "only API keys have a usage plan with a throttle"),
+    "api_key_burst_limit": AppliesWhen("api_auth", ("api_key",), "only API keys have a usage plan with a throttle"),
     # Engine-specific keys (vllm_version, tgi_version, ...) are checked once the engine is resolved from the
     # model (_check_engine), since its default depends on the model.
     "trust_remote_code": AppliesWhen("deployment", ("tgi",), _TGI_ONLY),
@@ -594,6 +653,11 @@ def from_context(context: Mapping[str, Any]) -> AppConfig:
         )
     if "api_keys" in v and v.get("api_auth", "iam") != "api_key":
         raise _fail("api_keys", ",".join(v["api_keys"]), "named API keys need -c api_auth=api_key")
+    _check_api_key_limits(v)
+    if "reserved_concurrency" not in v:
+        # Reserved by default: the chat API neither takes the account's shared pool nor is starved by other
+        # functions; sized to the stage burst so raising the stage limits raises it too.
+        v["reserved_concurrency"] = v.get("api_burst_limit", 20)
     reserved = v.get("reserved_concurrency")
     for key in ("max_streams_per_caller", "max_requests_per_caller"):
         if v.get(key) is not None and reserved is not None and v[key] > reserved:
@@ -608,6 +672,17 @@ def from_context(context: Mapping[str, Any]) -> AppConfig:
         v["jumpstart_model"] = model.jumpstart_model
     _check_scaling(v)
     return AppConfig(model=model, **v)
+
+
+def _check_api_key_limits(v: dict[str, Any]) -> None:
+    """Each API key's throttle fits inside the stage's, so one key cannot use the whole stage."""
+    for key, stage in (("api_key_rate_limit", "api_rate_limit"), ("api_key_burst_limit", "api_burst_limit")):
+        if key in v and v[key] > v.get(stage, AppConfig.__dataclass_fields__[stage].default):
+            stage_value = v.get(stage, AppConfig.__dataclass_fields__[stage].default)
+            raise _fail(key, v[key], f"must be at most {stage} ({stage_value}): the stage throttles first")
+    rate, burst = v.get("api_key_rate_limit"), v.get("api_key_burst_limit")
+    if rate is not None and burst is not None and burst < rate:
+        raise _fail("api_key_burst_limit", burst, f"must be at least api_key_rate_limit ({rate})")
 
 
 def _check_private(v: dict[str, Any]) -> None:
@@ -645,6 +720,8 @@ def _check_private(v: dict[str, Any]) -> None:
         )
     if "data_capture_days" in v and not v.get("data_capture"):
         raise ConfigError("context key 'data_capture_days' needs data_capture=true")
+    if "capture_readers" in v and not v.get("data_capture"):
+        raise ConfigError("context key 'capture_readers' needs data_capture=true")
 
 
 def _check_scaling(v: dict[str, Any]) -> None:

@@ -62,6 +62,8 @@ class LlmChatStack(cdk.Stack):
                 quota_per_day=config.api_quota_per_day,
                 reserved_concurrency=config.reserved_concurrency,
                 api_keys=config.api_keys,
+                key_rate_limit=config.api_key_rate_limit,
+                key_burst_limit=config.api_key_burst_limit,
                 daily_token_budget=config.daily_token_budget,
                 max_streams_per_caller=config.max_streams_per_caller,
                 max_requests_per_caller=config.max_requests_per_caller,
@@ -256,6 +258,7 @@ def _private(c: AppConfig) -> PrivateSettings:
         kms_key=c.kms_key,
         data_capture=c.data_capture,
         data_capture_days=c.data_capture_days,
+        capture_readers=c.capture_readers,
     )
 
 

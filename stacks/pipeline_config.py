@@ -32,6 +32,14 @@ def _pattern(regex: re.Pattern[str], what: str) -> Callable[[str, Any], str]:
     return parse
 
 
+def _bool(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise _error(f"context key {key!r}: {value!r} is not allowed; expected true or false")
+
+
 PIPELINE_KEYS: dict[str, tuple[Callable[[str, Any], Any], str]] = {
     "pipeline_connection_arn": (
         _pattern(
@@ -42,6 +50,13 @@ PIPELINE_KEYS: dict[str, tuple[Callable[[str, Any], Any], str]] = {
     ),
     "pipeline_repo": (_pattern(REPO, "a repository as owner/name"), "pipeline source repository, owner/name"),
     "pipeline_branch": (_pattern(BRANCH, "a git branch name"), "pipeline source branch (default main)"),
+    # Off by default: self-mutation deploys the pipeline stack (its IAM roles included) with the CDK deploy role
+    # from whatever the branch holds; docs/pipeline.md explains the trade-off.
+    "pipeline_self_mutation": (
+        _bool,
+        "pipeline updates itself from the branch, after the manual approval (default false: update it with "
+        "make deploy)",
+    ),
 }
 
 

@@ -1,5 +1,6 @@
-"""-c pipeline=true: a CDK Pipelines stack that builds this app with `make synth` from a CodeConnections source and
-deploys it to one account/region through a stage that waits for a manual approval before the endpoint changes."""
+"""-c pipeline=true: a CDK Pipelines stack that builds this app with `make synth-locked` (hash-locked Python, the CDK
+CLI from package-lock.json) from a CodeConnections source, waits for a manual approval, and only then updates
+itself (opt-in), publishes assets and deploys to one account/region. docs/pipeline.md has the threat model."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_codepipeline_actions as codepipeline_actions
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import pipelines
@@ -21,6 +24,15 @@ from stacks.config import AppConfig
 from stacks.llm_chat_stack import LlmChatStack
 
 ROOT = Path(__file__).resolve().parent.parent
+# cdk-assets, which CDK Pipelines' asset-publishing projects install with `npm install -g cdk-assets@<version>`
+# (default `latest`: aws-cdk-lib pipelines, CodePipelineProps.cdkAssetsCliVersion). 4.7.3 is the npm registry's
+# latest on 2026-12-05 and has no dependencies (`npm view cdk-assets@4.7.3 dependencies` is empty: the package is
+# bundled), so the exact version fixes every byte it runs; npm never lets a published version change
+# (npm docs, "npm-unpublish": a name@version can never be reused).
+CDK_ASSETS_VERSION = "4.7.3"
+# The Python that requirements-synth.lock is built for (tools/synth_lock.py) and the Node.js of the CDK CLI;
+# both are CodeBuild Ubuntu standard:7.0 runtimes ("Available runtimes", AWS CodeBuild User Guide).
+SYNTH_RUNTIMES = {"python": "3.12", "nodejs": "22"}
 
 
 def cdk_cli_version() -> str:
@@ -93,15 +105,16 @@ class PipelineStack(cdk.Stack):
         source = pipelines.CodePipelineSource.connection(
             config.pipeline_repo, config.pipeline_branch, connection_arn=config.pipeline_connection_arn
         )
-        self.synth_command = f"make synth CDK_ARGS={shlex.quote(synth_arguments(synth_context))}"
+        # Only what synth needs, hash-locked (requirements-synth.lock; no pip upgrade, no dev tools), and the CDK
+        # CLI from package-lock.json with `npm ci`: see the Makefile's synth-locked target.
+        self.synth_command = f"make synth-locked CDK_ARGS={shlex.quote(synth_arguments(synth_context))}"
         synth = pipelines.CodeBuildStep(
             "Synth",
             input=source,
             commands=[self.synth_command],
             primary_output_directory="cdk.out",
-            # The Makefile needs Python 3.11+ and Node.js 20+; pin them rather than take the image's defaults.
             partial_build_spec=codebuild.BuildSpec.from_object(
-                {"phases": {"install": {"runtime-versions": {"python": "3.12", "nodejs": "22"}}}}
+                {"phases": {"install": {"runtime-versions": dict(SYNTH_RUNTIMES)}}}
             ),
         )
         self.pipeline = pipelines.CodePipeline(
@@ -115,16 +128,35 @@ class PipelineStack(cdk.Stack):
             ),
             publish_assets_in_parallel=False,
             cli_version=cdk_cli_version(),
+            cdk_assets_cli_version=CDK_ASSETS_VERSION,
+            # Self-mutation runs `cdk deploy <pipeline stack>` with the CDK deploy role: whoever can push to the
+            # branch could change the pipeline's own IAM roles. Off unless asked for, and then after the approval.
+            self_mutation=config.pipeline_self_mutation,
         )
         self.stage = LlmChatStage(self, "Deploy", config=config, env=env)
-        self.approval = pipelines.ManualApprovalStep(
-            "ApproveEndpointChange",
-            comment=f"Deploy {config.stack_name} ({config.model.hf_model_id} on {config.instance_type}): "
-            "this changes the SageMaker endpoint and its hourly cost",
-        )
-        self.pipeline.add_stage(self.stage, pre=[self.approval])
+        self.pipeline.add_stage(self.stage)
         self.pipeline.build_pipeline()
+        self.approval = self._approve_before_changes(
+            f"Deploy {config.stack_name} ({config.model.hf_model_id} on {config.instance_type}) from "
+            f"{config.pipeline_repo}@{config.pipeline_branch}: this can change IAM roles"
+            + (", this pipeline itself" if config.pipeline_self_mutation else "")
+            + ", the SageMaker endpoint and its hourly cost. Review the commit and `make diff` first."
+        )
         self._acknowledge()
+
+    def _approve_before_changes(self, summary: str) -> codepipeline_actions.ManualApprovalAction:
+        """A manual approval stage right after Build: before self-mutation (if on), asset publishing and the
+        deployment, so nothing built from the branch reaches a role that can change IAM before a person agrees.
+
+        CDK Pipelines offers approvals only as a stage's pre/post steps, which come after its UpdatePipeline and
+        Assets stages; the CodePipeline L2 places a stage anywhere (aws-cdk-lib aws_codepipeline,
+        Pipeline.addStage with StagePlacement.justAfter)."""
+        build = next(stage for stage in self.pipeline.pipeline.stages if stage.stage_name == "Build")
+        action = codepipeline_actions.ManualApprovalAction(action_name="ApproveChange", additional_information=summary)
+        self.pipeline.pipeline.add_stage(
+            stage_name="Approve", actions=[action], placement=codepipeline.StagePlacement(just_after=build)
+        )
+        return action
 
     def _project_id(self, project: codebuild.IProject) -> str:
         child = project.node.default_child
@@ -147,7 +179,10 @@ class PipelineStack(cdk.Stack):
         findings[f"AwsSolutions::AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/*]"] = own_bucket
         for action in ("kms:GenerateDataKey*", "kms:ReEncrypt*"):
             findings[f"AwsSolutions::AwsSolutions-IAM5[Action::{action}]"] = own_key
-        for project in (self.pipeline.synth_project, self.pipeline.self_mutation_project):
+        projects = [self.pipeline.synth_project]
+        if self.pipeline.self_mutation_enabled:
+            projects.append(self.pipeline.self_mutation_project)
+        for project in projects:
             name = self._project_id(project)
             own_logs = (
                 "CodeBuild writes log streams and test reports named per build under its own project's log group "

@@ -24,6 +24,8 @@ def summary(stack: LlmChatStack) -> str:
         lines.append(f"engine       TGI {llm.image.version} ({llm.image.repository}:{llm.image.tag})")
         lines.append(f"instance     {hosting.instance_count} x {hosting.instance_type}")
         lines.append(f"gpus         SM_NUM_GPUS={llm.num_gpus}")
+        if llm.settings.revision is not None:
+            lines.append(f"revision     {llm.settings.revision} (pinned Hub commit)")
         if llm.sizing is not None:
             lines.append(f"memory       {llm.sizing.summary()}")
     elif isinstance(llm, VllmEndpoint):

@@ -49,12 +49,29 @@ def test_api_key_mode_requires_keys_with_a_usage_plan(synth: Any) -> None:
         assert method["Properties"]["ApiKeyRequired"] is True
         assert method["Properties"]["AuthorizationType"] == "NONE"
     plan = s.one("AWS::ApiGateway::UsagePlan")
-    assert plan["Throttle"] == {"BurstLimit": 20, "RateLimit": 10}
+    assert plan["Throttle"] == {"BurstLimit": 10, "RateLimit": 5}  # half the stage's: one key never fills it
     assert plan["Quota"] == {"Limit": 10000, "Period": "DAY"}
     assert len(s.of_type("AWS::ApiGateway::ApiKey")) == 1
     assert len(s.of_type("AWS::ApiGateway::UsagePlanKey")) == 1
     assert "ApiKeyCommand" in s.template["Outputs"]
     assert _function(s)["ReservedConcurrentExecutions"] == 20
+
+
+def test_the_function_reserves_concurrency_by_default_sized_to_the_stage_burst(default_synth: Any, synth: Any) -> None:
+    assert _function(default_synth)["ReservedConcurrentExecutions"] == 20  # api_burst_limit's default
+    assert _function(synth(api_burst_limit="40", region="us-east-1"))["ReservedConcurrentExecutions"] == 40
+    assert "ReservedConcurrentExecutions" not in _function(synth(reserved_concurrency="none", region="us-east-1"))
+
+
+def test_each_api_keys_throttle_is_below_the_stages(synth: Any) -> None:
+    s = synth(api_auth="api_key", api_keys="alice,bob-2,carol", api_rate_limit="30", api_burst_limit="60")
+    (settings,) = s.one("AWS::ApiGateway::Stage")["MethodSettings"]
+    stage = (settings["ThrottlingRateLimit"], settings["ThrottlingBurstLimit"])
+    plans = [p["Properties"]["Throttle"] for p in s.of_type("AWS::ApiGateway::UsagePlan").values()]
+    assert len(plans) == 3
+    for plan in plans:
+        assert plan == {"RateLimit": 10, "BurstLimit": 20}  # the stage's 30/s, 60 shared by three keys
+        assert plan["RateLimit"] < stage[0] and plan["BurstLimit"] < stage[1]
 
 
 def test_stage_throttles_traces_and_writes_json_access_logs(default_synth: Any) -> None:

@@ -289,12 +289,12 @@ def test_api_keys_give_each_consumer_a_key_a_usage_plan_and_an_output(synth: Any
         "Chat API key of consumer alice",
         "Chat API key of consumer bob-2",
     ]
-    # each key in its own plan, each plan with the stage's limits and the daily quota
+    # each key in its own plan, each plan with half the stage's limits and the daily quota
     assert sorted((link["KeyId"]["Ref"], link["UsagePlanId"]["Ref"]) for link in links) == sorted(
         zip(sorted(keys), sorted(plans), strict=True)
     )
     for plan in plans.values():
-        assert plan["Properties"]["Throttle"] == {"BurstLimit": 20, "RateLimit": 10}
+        assert plan["Properties"]["Throttle"] == {"BurstLimit": 10, "RateLimit": 5}
         assert plan["Properties"]["Quota"] == {"Limit": 500, "Period": "DAY"}
     outputs = s.template["Outputs"]
     assert "ApiKeyCommand" not in outputs

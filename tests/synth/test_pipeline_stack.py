@@ -1,16 +1,22 @@
-"""-c pipeline=true: a CDK Pipelines stack (CodeConnections source → make synth → approval → deploy)."""
+"""-c pipeline=true: a CDK Pipelines stack (CodeConnections source → hash-locked synth → approval → deploy)."""
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import shlex
+import sys
+from importlib.metadata import packages_distributions
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import stacks.pipeline_stack as pipeline_module
 from stacks.pipeline_stack import synth_arguments
+
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.xdist_group("synth")
 
@@ -27,6 +33,11 @@ PIPELINE = {
 @pytest.fixture(scope="module")
 def piped(synth: Any) -> Any:
     return synth(**PIPELINE)
+
+
+@pytest.fixture(scope="module")
+def self_mutating(synth: Any) -> Any:
+    return synth(**PIPELINE, pipeline_self_mutation="true")
 
 
 def _pipeline_template(s: Any) -> dict[str, Any]:
@@ -46,14 +57,42 @@ def test_source_is_the_connection_repository_and_branch(piped: Any) -> None:
     assert source["Configuration"]["BranchName"] == "main"
 
 
-def test_synth_step_runs_make_synth_with_the_same_context(piped: Any) -> None:
-    template = _pipeline_template(piped)
-    projects = [r for r in template["Resources"].values() if r["Type"] == "AWS::CodeBuild::Project"]
-    inline = [p["Properties"]["Source"]["BuildSpec"] for p in projects]
-    specs = [json.loads(spec) for spec in inline if spec.startswith("{")]  # asset projects name a file instead
-    (synth,) = [s for s in specs if any("make synth" in c for c in s["phases"]["build"]["commands"])]
+def _buildspecs(s: Any) -> list[dict[str, Any]]:
+    """Every CodeBuild project's buildspec: inline ones, and the files the asset projects name in cdk.out."""
+    template = _pipeline_template(s)
+    specs = []
+    for project in (r for r in template["Resources"].values() if r["Type"] == "AWS::CodeBuild::Project"):
+        spec = project["Properties"]["Source"]["BuildSpec"]
+        specs.append(json.loads(spec if spec.startswith("{") else (Path(s.outdir) / spec).read_text()))
+    return specs
+
+
+def _commands(spec: dict[str, Any]) -> list[str]:
+    return [c for phase in spec["phases"].values() for c in phase.get("commands", [])]
+
+
+def _synth_spec(s: Any) -> dict[str, Any]:
+    (synth,) = [spec for spec in _buildspecs(s) if any("make synth" in c for c in _commands(spec))]
+    return synth
+
+
+def _make_recipe(target: str) -> list[str]:
+    lines = (ROOT / "Makefile").read_text().splitlines()
+    start = lines.index(f"{target}:")
+    recipe = []
+    for line in lines[start + 1 :]:
+        if not line.startswith("\t"):
+            break
+        recipe.append(line.strip())
+    return recipe
+
+
+def test_synth_step_runs_the_locked_synth_with_the_same_context(piped: Any) -> None:
+    synth = _synth_spec(piped)
     (command,) = synth["phases"]["build"]["commands"]
-    args = shlex.split(shlex.split(command)[2].removeprefix("CDK_ARGS="))
+    make, target, cdk_args = shlex.split(command)
+    assert (make, target) == ("make", "synth-locked")
+    args = shlex.split(cdk_args.removeprefix("CDK_ARGS="))
     given = dict(a.split("=", 1) for a in args if a != "-c")
     assert {k: given[k] for k in PIPELINE} == PIPELINE
     assert given["model"] == "falcon-40b-instruct"
@@ -61,21 +100,97 @@ def test_synth_step_runs_make_synth_with_the_same_context(piped: Any) -> None:
     assert synth["artifacts"]["base-directory"] == "cdk.out"
 
 
-def test_self_mutation_uses_the_pinned_cdk_cli(piped: Any) -> None:
-    pinned = json.loads((Path(__file__).resolve().parents[2] / "package.json").read_text())["devDependencies"]
-    installs = re.findall(r"npm install -g (cdk-assets|aws-cdk)@([\w.]+)", json.dumps(_pipeline_template(piped)))
-    assert ("aws-cdk", pinned["aws-cdk"]) in installs
-    assert {version for tool, version in installs if tool == "aws-cdk"} == {pinned["aws-cdk"]}
+def test_the_locked_synth_installs_only_the_hash_locked_lock_and_npm_ci() -> None:
+    recipe = _make_recipe("synth-locked")
+    pip = [line for line in recipe if "pip install" in line]
+    assert pip == [line for line in pip if "--require-hashes" in line and "-r requirements-synth.lock" in line]
+    assert len(pip) == 1 and "--no-deps" in pip[0] and "--upgrade" not in pip[0]
+    assert not any("requirements-dev" in line or "$(VENV)/.installed" in line for line in recipe)
+    assert [line.split()[:2] for line in recipe if line.startswith("npm ")] == [["npm", "ci"]]
 
 
-def test_a_manual_approval_comes_before_the_endpoint_changes(piped: Any) -> None:
+def test_the_synth_lock_pins_every_package_by_hash_for_the_codebuild_python(piped: Any) -> None:
+    lock = (ROOT / "requirements-synth.lock").read_text().splitlines()
+    python = _synth_spec(piped)["phases"]["install"]["runtime-versions"]["python"]
+    assert f"CPython {python}," in lock[0]  # the lock was resolved for the Python the buildspec asks for
+    pins = {}
+    for line in (x for x in lock if x and not x.startswith("#")):
+        match = re.fullmatch(r"([A-Za-z0-9._-]+)==(\S+) --hash=sha256:[0-9a-f]{64}", line)
+        assert match, line
+        pins[_normal(match[1])] = match[2]
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, version = line.split("==")
+            assert pins.get(_normal(name)) == version, f"{name}: re-run make synth-lock"
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_the_synth_lock_provides_every_module_synth_imports() -> None:
+    """app.py, stacks/ and constructs/ import only the standard library, this repo and locked distributions."""
+    locked = {
+        _normal(line.split("==")[0])
+        for line in (ROOT / "requirements-synth.lock").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+    local = {"app", "stacks", "constructs"}
+    by_module = packages_distributions()
+    missing = set()
+    for path in [ROOT / "app.py", *(ROOT / "stacks").rglob("*.py"), *(ROOT / "constructs").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module]
+                if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
+                else []
+            )
+            for name in names:
+                top = name.split(".")[0]
+                if top in sys.stdlib_module_names or top in local or top == "__future__":
+                    continue
+                if not {_normal(d) for d in by_module.get(top, [])} & locked:
+                    missing.add(f"{top} ({path.relative_to(ROOT)})")
+    assert not missing
+
+
+def test_every_tool_the_pipeline_installs_is_pinned(self_mutating: Any) -> None:
+    lock = json.loads((ROOT / "package-lock.json").read_text())
+    cdk_cli = lock["packages"]["node_modules/aws-cdk"]["version"]
+    installs = []
+    for spec in _buildspecs(self_mutating):
+        for command in _commands(spec):
+            assert "@latest" not in command, command
+            assert not re.search(r"pip install(?!.*--require-hashes)", command), command
+            installs += re.findall(r"npm install -g (\S+)", command)
+    cdk_assets = pipeline_module.CDK_ASSETS_VERSION
+    assert sorted(installs) == sorted([f"aws-cdk@{cdk_cli}", f"cdk-assets@{cdk_assets}"])
+    assert re.fullmatch(r"\d+\.\d+\.\d+", cdk_assets)
+
+
+def _order(s: Any) -> list[str]:
+    return list(_stages(_pipeline_template(s)))
+
+
+def test_a_manual_approval_comes_before_anything_that_can_change_iam(piped: Any) -> None:
+    """Self-mutation is off by default; assets are published and the stack deployed only after the approval."""
     stages = _stages(_pipeline_template(piped))
-    assert list(stages) == ["Source", "Build", "UpdatePipeline", "Assets", "Deploy"]
-    approval = [a for a in stages["Deploy"] if a["ActionTypeId"]["Category"] == "Approval"]
+    assert list(stages) == ["Source", "Build", "Approve", "Assets", "Deploy"]
+    (approval,) = stages["Approve"]
+    assert approval["ActionTypeId"]["Category"] == "Approval"
+    assert "IAM" in approval["Configuration"]["CustomData"]
+    assert all(a["ActionTypeId"]["Category"] != "Approval" for name in ("Assets", "Deploy") for a in stages[name])
     deploys = [a for a in stages["Deploy"] if a["ActionTypeId"]["Provider"] == "CloudFormation"]
-    assert [a["Name"] for a in approval] == ["ApproveEndpointChange"]
-    assert deploys and all(a["RunOrder"] > approval[0]["RunOrder"] for a in deploys)
     assert {a["Configuration"]["StackName"] for a in deploys} == {"LlmChat"}  # same name as a direct deploy
+
+
+def test_self_mutation_is_opt_in_and_runs_after_the_approval(self_mutating: Any) -> None:
+    stages = _stages(_pipeline_template(self_mutating))
+    assert list(stages) == ["Source", "Build", "Approve", "UpdatePipeline", "Assets", "Deploy"]
+    (mutate,) = stages["UpdatePipeline"]
+    assert mutate["ActionTypeId"]["Provider"] == "CodeBuild"
 
 
 def test_artifacts_are_kms_encrypted(piped: Any) -> None:

@@ -242,3 +242,57 @@ def test_a_created_key_is_administered_by_the_account_but_used_only_through_the_
     services = json.dumps(use["Condition"]["StringEquals"]["kms:ViaService"])
     assert all(f'"{s}.' in services or f"{s}." in services for s in ("sagemaker", "ec2", "s3"))
     assert "kms:CallerAccount" in use["Condition"]["StringEquals"]
+
+
+def _key_policy(s: Any, description: str) -> list[dict[str, Any]]:
+    (key,) = [
+        k["Properties"] for k in s.of_type("AWS::KMS::Key").values() if description in k["Properties"]["Description"]
+    ]
+    return list(key["KeyPolicy"]["Statement"])
+
+
+def _via_services(s: Any) -> list[str]:
+    (use,) = [st for st in _key_policy(s, "SageMaker") if st.get("Sid") == "UseThroughTheStacksServices"]
+    return [json.dumps(v) for v in use["Condition"]["StringEquals"]["kms:ViaService"]]
+
+
+def test_a_created_key_names_ec2_only_when_it_encrypts_an_ebs_volume(synth: Any) -> None:
+    # ml.p3.8xlarge has an EBS volume (KmsKeyId on the EndpointConfig); JumpStart's ml.g5 has NVMe storage, so
+    # its key (created for data capture) is used by SageMaker and S3 only.
+    assert any('"ec2.' in v for v in _via_services(synth(**ALL_ON)))
+    nvme = synth(**JUMPSTART_PRIVATE)
+    assert "KmsKeyId" not in nvme.one("AWS::SageMaker::EndpointConfig")
+    services = _via_services(nvme)
+    assert len(services) == 2 and not any("ec2" in v for v in services)
+
+
+def test_the_flow_log_key_serves_only_the_flow_log_group(synth: Any) -> None:
+    s = synth(**ALL_ON)
+    statements = _key_policy(s, "flow logs")
+    (logs_use,) = [st for st in statements if "Service" in st.get("Principal", {})]
+    arn = json.dumps(logs_use["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"])
+    assert arn.endswith('":log-group:/llm-chat/", {"Ref": "AWS::StackName"}, "/vpc-flow-logs"]]}') and "*" not in arn
+    (group,) = [g["Properties"] for k, g in s.of_type("AWS::Logs::LogGroup").items() if "FlowLogs" in k]
+    assert group["LogGroupName"] == {"Fn::Join": ["", ["/llm-chat/", {"Ref": "AWS::StackName"}, "/vpc-flow-logs"]]}
+
+
+def _capture_read_denials(s: Any) -> list[dict[str, Any]]:
+    (bucket_id,) = [k for k in s.of_type("AWS::S3::Bucket") if "DataCaptureBucket" in k]
+    (policy,) = [
+        p["Properties"]["PolicyDocument"]
+        for p in s.of_type("AWS::S3::BucketPolicy").values()
+        if p["Properties"]["Bucket"] == {"Ref": bucket_id}
+    ]
+    return [st for st in policy["Statement"] if st["Effect"] == "Deny" and "s3:GetObject" in st["Action"]]
+
+
+def test_nobody_reads_captured_prompts_unless_named(synth: Any) -> None:
+    (deny,) = _capture_read_denials(synth(**ALL_ON))
+    assert deny["Principal"] == {"AWS": "*"} and "Condition" not in deny
+    assert sorted(deny["Action"]) == ["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectVersionForReplication"]
+
+
+def test_named_capture_readers_are_the_only_ones_who_read_captured_prompts(synth: Any) -> None:
+    readers = "arn:aws:iam::123456789012:role/prompt-auditors,arn:aws:iam::123456789012:role/aws-reserved/*/Sec_*"
+    (deny,) = _capture_read_denials(synth(**JUMPSTART_PRIVATE, capture_readers=readers))
+    assert deny["Condition"] == {"ArnNotLike": {"aws:PrincipalArn": readers.split(",")}}

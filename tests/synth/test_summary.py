@@ -29,3 +29,7 @@ def test_jumpstart_summary_names_the_locked_version(synth: Any) -> None:
     assert "instance     1 x ml.g5.48xlarge" in text
     assert "gpus         SM_NUM_GPUS=8" in text
     assert "cost         ~$20.36/hour" in text
+
+
+def test_the_summary_names_the_pinned_hub_commit(default_synth: Any) -> None:
+    assert "revision     ecb78d97ac356d098e79f0db222c9ce7c5d9ee5f (pinned Hub commit)" in summary(default_synth.stack)

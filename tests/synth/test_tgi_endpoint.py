@@ -26,6 +26,7 @@ def test_model_environment_is_the_original_guides(default_synth: Any) -> None:
     env = default_synth.one("AWS::SageMaker::Model")["PrimaryContainer"]["Environment"]
     assert env == {
         "HF_MODEL_ID": "tiiuae/falcon-40b-instruct",
+        "HF_MODEL_REVISION": "ecb78d97ac356d098e79f0db222c9ce7c5d9ee5f",  # the original guide's plus the pin
         "SM_NUM_GPUS": "4",
         "MAX_INPUT_TOKENS": "1024",
         "MAX_TOTAL_TOKENS": "2048",
@@ -100,13 +101,15 @@ def test_endpoint_config_hosts_one_g5_12xlarge_with_health_check(default_synth: 
 
 
 def test_no_physical_names_and_everything_is_deleted_with_the_stack(default_synth: Any) -> None:
+    # The endpoint alone is named (test_the_endpoint_name_fits_cloudformations_endpoint_name_pattern): its name
+    # is its only create-only property, and its execution role names its log group.
     for cfn_type, name_key in [
         ("AWS::SageMaker::Model", "ModelName"),
         ("AWS::SageMaker::EndpointConfig", "EndpointConfigName"),
-        ("AWS::SageMaker::Endpoint", "EndpointName"),
+        ("AWS::SageMaker::Endpoint", None),
     ]:
         (resource,) = default_synth.of_type(cfn_type).values()
-        assert name_key not in resource["Properties"]
+        assert name_key is None or name_key not in resource["Properties"]
         assert resource["DeletionPolicy"] == "Delete"
         assert resource["UpdateReplacePolicy"] == "Delete"
 
@@ -144,7 +147,10 @@ def test_execution_policy_pulls_only_the_dlc_repository_and_writes_endpoint_logs
     assert pull["Resource"]["Fn::FindInMap"][2] == "repositoryArn"
     assert by_action['"ecr:GetAuthorizationToken"']["Resource"] == "*"
     logs = by_action[json.dumps(["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"])]
-    assert logs["Resource"]["Fn::Join"][1][-1] == ":log-group:/aws/sagemaker/Endpoints/*"
+    (endpoint,) = default_synth.of_type("AWS::SageMaker::Endpoint").values()
+    group = f":log-group:/aws/sagemaker/Endpoints/{endpoint['Properties']['EndpointName']}"
+    # this endpoint's group and its streams, not every endpoint's
+    assert [r["Fn::Join"][1][-1] for r in logs["Resource"]] == [group, f"{group}:log-stream:*"]
     assert all(s["Action"] != "*" and not str(s["Action"]).endswith(":*") for s in statements)
 
 
@@ -293,3 +299,23 @@ def test_grant_invoke_allows_both_invoke_actions_on_this_endpoint_only() -> None
             "Resource": {"Ref": stack.get_logical_id(endpoint.endpoint)},
         }
     ]
+
+
+def test_the_endpoint_name_fits_cloudformations_endpoint_name_pattern(default_synth: Any) -> None:
+    import re
+
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+    schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", "AWS::SageMaker::Endpoint").schema
+    (endpoint,) = default_synth.of_type("AWS::SageMaker::Endpoint").values()
+    name = endpoint["Properties"]["EndpointName"]
+    assert re.fullmatch(schema["properties"]["EndpointName"]["pattern"], name)
+    assert schema["createOnlyProperties"] == ["/properties/EndpointName"]  # naming it never blocks an update
+
+
+def test_the_default_model_is_pinned_to_a_hub_commit(default_synth: Any) -> None:
+    """A start fetches the same Falcon-40B-Instruct weights and tokenizer every time, not the branch head."""
+    (model,) = default_synth.of_type("AWS::SageMaker::Model").values()
+    env = model["Properties"]["PrimaryContainer"]["Environment"]
+    assert env["HF_MODEL_ID"] == "tiiuae/falcon-40b-instruct"
+    assert env["HF_MODEL_REVISION"] == "ecb78d97ac356d098e79f0db222c9ce7c5d9ee5f"

@@ -64,6 +64,15 @@ CONTEXTS: dict[str, dict[str, str]] = {
         "account": "123456789012",
         "region": "us-east-1",
     },
+    "pipeline-self-mutation": {
+        "pipeline": "true",
+        "pipeline_connection_arn": "arn:aws:codeconnections:us-east-1:123456789012:connection/"
+        "0123abcd-0123-4567-89ab-0123456789ab",
+        "pipeline_repo": "acme/llm-chat",
+        "account": "123456789012",
+        "region": "us-east-1",
+        "pipeline_self_mutation": "true",
+    },
     "g6e-account-pinned-region-agnostic": {"instance_type": "ml.g6e.12xlarge", "account": "123456789012"},
     "scale-to-zero-active-hours": {"scale_to_zero": "true", "active_hours": "MON-FRI 08:00-19:00 Europe/Berlin"},
     "scale-to-zero-jumpstart": {"deployment": "jumpstart", "region": "us-east-1", "scale_to_zero": "true"},

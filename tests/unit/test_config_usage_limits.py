@@ -43,6 +43,17 @@ def test_request_cap_rate_and_caller_key_are_parsed() -> None:
     c = from_context({"max_requests_per_caller": "4", "iam_requests_per_minute": "120", "caller_key": "session"})
     assert (c.max_requests_per_caller, c.iam_requests_per_minute, c.caller_key) == (4, 120, "session")
     assert from_context({}).caller_key == "role"
+def test_the_chat_function_reserves_the_stage_burst_by_default() -> None:
+    assert from_context({}).reserved_concurrency == 20
+    assert from_context({"api_burst_limit": "50"}).reserved_concurrency == 50
+    assert from_context({"reserved_concurrency": "7"}).reserved_concurrency == 7
+    assert from_context({"reserved_concurrency": "none"}).reserved_concurrency is None
+
+
+def test_stream_limit_is_checked_against_the_default_reservation_too() -> None:
+    with pytest.raises(ConfigError, match=r"'max_streams_per_caller': 21 .*at most reserved_concurrency \(20\)"):
+        from_context({"max_streams_per_caller": "21"})
+    assert from_context({"max_streams_per_caller": "50", "reserved_concurrency": "none"}).reserved_concurrency is None
 
 
 @pytest.mark.parametrize(
@@ -62,3 +73,37 @@ def test_request_cap_rate_and_caller_key_are_parsed() -> None:
 def test_bad_request_limits_name_the_key(context: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         from_context(context)
+        ({"reserved_concurrency": "0"}, r"'reserved_concurrency': '0' .*number from 1 to 1000, or none"),
+        ({"reserved_concurrency": "lots"}, r"'reserved_concurrency': 'lots' .*number from 1 to 1000, or none"),
+        (
+            {"api_auth": "api_key", "api_key_rate_limit": "11"},
+            r"'api_key_rate_limit': 11 .*at most api_rate_limit \(10\)",
+        ),
+        (
+            {"api_auth": "api_key", "api_key_burst_limit": "21"},
+            r"'api_key_burst_limit': 21 .*at most api_burst_limit \(20\)",
+        ),
+        (
+            {"api_auth": "api_key", "api_key_rate_limit": "8", "api_key_burst_limit": "4"},
+            r"'api_key_burst_limit': 4 .*at least api_key_rate_limit \(8\)",
+        ),
+        ({"api_key_rate_limit": "5"}, r"api_key_rate_limit.*api_auth"),
+    ],
+)
+def test_bad_concurrency_and_per_key_limits_name_the_key(context: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        from_context(context)
+
+
+def test_per_key_throttle_defaults_share_the_stage() -> None:
+    from constructs.chat_api import ApiLimits
+
+    assert ApiLimits(auth="api_key").key_throttle == (5, 10)
+    assert ApiLimits(auth="api_key", api_keys=("a", "b", "c", "d"), rate_limit=100, burst_limit=200).key_throttle == (
+        25,
+        50,
+    )
+    assert ApiLimits(auth="api_key", rate_limit=1, burst_limit=1).key_throttle == (1, 1)
+    assert ApiLimits(auth="api_key", key_rate_limit=3, key_burst_limit=4).key_throttle == (3, 4)
+    with pytest.raises(ValueError, match="per-key throttle 11/s"):
+        ApiLimits(auth="api_key", key_rate_limit=11)

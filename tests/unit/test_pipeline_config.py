@@ -69,3 +69,15 @@ def test_pipeline_requires_source_account_and_region(missing: str) -> None:
 def test_pipeline_keys_without_pipeline_are_refused() -> None:
     with pytest.raises(ConfigError, match=r"'pipeline_branch', 'pipeline_repo'.* need -c pipeline=true"):
         from_context({"pipeline_repo": "acme/x", "pipeline_branch": "main"})
+
+
+def test_self_mutation_is_off_unless_asked_for() -> None:
+    assert from_context(GOOD).pipeline_self_mutation is False
+    assert from_context({**GOOD, "pipeline_self_mutation": "true"}).pipeline_self_mutation is True
+
+
+def test_self_mutation_names_the_key_and_the_allowed_values() -> None:
+    with pytest.raises(ConfigError, match=r"'pipeline_self_mutation'.*'yes'.*true or false"):
+        from_context({**GOOD, "pipeline_self_mutation": "yes"})
+    with pytest.raises(ConfigError, match=r"'pipeline_self_mutation'.* need -c pipeline=true"):
+        from_context({"pipeline_self_mutation": "true"})

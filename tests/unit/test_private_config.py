@@ -131,3 +131,14 @@ def test_network_settings_validate_ids() -> None:
         NetworkSettings(create=True, vpc_id="vpc-11111111")
     with pytest.raises(ValueError, match="subnet_ids: give 1 to 16"):
         NetworkSettings(vpc_id="vpc-11111111")
+
+
+def test_capture_readers_are_iam_principal_arns_and_need_data_capture() -> None:
+    arn = "arn:aws:iam::123456789012:role/prompt-auditors"
+    config = from_context({"data_capture": "true", "capture_readers": f"{arn}, arn:aws:iam::123456789012:user/ana"})
+    assert config.capture_readers == (arn, "arn:aws:iam::123456789012:user/ana")
+    assert from_context({"data_capture": "true"}).capture_readers == ()
+    with pytest.raises(ConfigError, match=r"'capture_readers' needs data_capture=true"):
+        from_context({"capture_readers": arn})
+    with pytest.raises(ConfigError, match=r"'capture_readers'.*'arn:aws:s3:::b' not valid; expected .*role or user"):
+        from_context({"data_capture": "true", "capture_readers": "arn:aws:s3:::b"})
