@@ -43,17 +43,6 @@ def test_request_cap_rate_and_caller_key_are_parsed() -> None:
     c = from_context({"max_requests_per_caller": "4", "iam_requests_per_minute": "120", "caller_key": "session"})
     assert (c.max_requests_per_caller, c.iam_requests_per_minute, c.caller_key) == (4, 120, "session")
     assert from_context({}).caller_key == "role"
-def test_the_chat_function_reserves_the_stage_burst_by_default() -> None:
-    assert from_context({}).reserved_concurrency == 20
-    assert from_context({"api_burst_limit": "50"}).reserved_concurrency == 50
-    assert from_context({"reserved_concurrency": "7"}).reserved_concurrency == 7
-    assert from_context({"reserved_concurrency": "none"}).reserved_concurrency is None
-
-
-def test_stream_limit_is_checked_against_the_default_reservation_too() -> None:
-    with pytest.raises(ConfigError, match=r"'max_streams_per_caller': 21 .*at most reserved_concurrency \(20\)"):
-        from_context({"max_streams_per_caller": "21"})
-    assert from_context({"max_streams_per_caller": "50", "reserved_concurrency": "none"}).reserved_concurrency is None
 
 
 @pytest.mark.parametrize(
@@ -73,6 +62,24 @@ def test_stream_limit_is_checked_against_the_default_reservation_too() -> None:
 def test_bad_request_limits_name_the_key(context: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         from_context(context)
+
+
+def test_the_chat_function_reserves_the_stage_burst_by_default() -> None:
+    assert from_context({}).reserved_concurrency == 20
+    assert from_context({"api_burst_limit": "50"}).reserved_concurrency == 50
+    assert from_context({"reserved_concurrency": "7"}).reserved_concurrency == 7
+    assert from_context({"reserved_concurrency": "none"}).reserved_concurrency is None
+
+
+def test_stream_limit_is_checked_against_the_default_reservation_too() -> None:
+    with pytest.raises(ConfigError, match=r"'max_streams_per_caller': 21 .*at most reserved_concurrency \(20\)"):
+        from_context({"max_streams_per_caller": "21"})
+    assert from_context({"max_streams_per_caller": "50", "reserved_concurrency": "none"}).reserved_concurrency is None
+
+
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
         ({"reserved_concurrency": "0"}, r"'reserved_concurrency': '0' .*number from 1 to 1000, or none"),
         ({"reserved_concurrency": "lots"}, r"'reserved_concurrency': 'lots' .*number from 1 to 1000, or none"),
         (
