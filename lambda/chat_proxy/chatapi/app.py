@@ -35,6 +35,7 @@ from chatapi import engines
 from chatapi.backend import SageMakerBackend, TgiStream, make_client, tgi_error
 from chatapi.errors import ApiError
 from chatapi.page import add_page_route
+from chatapi.policy import check_model
 from chatapi.request_ids import resolve
 from chatapi.schemas import (
     ChatCompletion,
@@ -48,7 +49,14 @@ from chatapi.schemas import (
     ModelCard,
     ModelList,
 )
-from chatapi.server_mode import normalize_completion, plan_server_chat, server_chat_stream
+from chatapi.server_mode import (
+    normalize_completion,
+    normalize_text_completion,
+    plan_server_chat,
+    plan_server_completion,
+    server_chat_stream,
+    server_completion_stream,
+)
 from chatapi.service import (
     StreamOutcome,
     answer_usage,
@@ -60,7 +68,6 @@ from chatapi.service import (
     generate_stream,
     plan_chat,
     plan_completion,
-    resolve_max_tokens,
     text_completion,
 )
 from chatapi.settings import Settings
@@ -360,8 +367,20 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
         stream, events = _open_stream(backend, payload)
         return stream, ticket.watch(events)
 
-    def model_card() -> dict[str, Any]:
-        return {"id": settings.model_id, "object": "model", "created": created, "owned_by": "sagemaker"}
+    def model_card(name: str) -> dict[str, Any]:
+        """What vLLM's /v1/models reports (``vllm/entrypoints/openai/models/``: ``owned_by``, ``root``, ``parent``,
+        ``max_model_len``), for the served name and each alias; ``root`` is the served model."""
+        return {
+            "id": name,
+            "object": "model",
+            "created": created,
+            "owned_by": "vllm" if settings.engine == "vllm" else "sagemaker",
+            "root": settings.model_id,
+            "parent": None,
+            "max_model_len": settings.max_total_tokens,
+        }
+
+    served_names = (settings.model_id, *settings.model_aliases)
 
     add_page_route(app)
 
@@ -372,22 +391,16 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
 
     @app.get("/v1/models", response_model=ModelList, tags=["openai"])
     async def models() -> dict[str, Any]:
-        """The deployed model."""
-        return {"object": "list", "data": [model_card()]}
+        """The deployed model, under its served name and each alias."""
+        return {"object": "list", "data": [model_card(name) for name in served_names]}
 
     @app.get(
         "/v1/models/{model:path}", response_model=ModelCard, tags=["openai"], responses={404: {"model": ErrorBody}}
     )
     async def model(model: str) -> dict[str, Any]:
-        """The deployed model, by its id (which may contain ``/``, as Hugging Face ids do)."""
-        if model != settings.model_id:
-            raise ApiError(
-                404,
-                f"The model '{model}' does not exist; this deployment serves '{settings.model_id}'.",
-                param="model",
-                code="model_not_found",
-            )
-        return model_card()
+        """The deployed model, by its id (which may contain ``/``, as Hugging Face ids do) or an alias."""
+        check_model(model, settings.model_id, settings.model_aliases)
+        return model_card(model)
 
     @app.post(
         "/v1/chat/completions",
@@ -397,6 +410,7 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
     )
     def chat_completions(request: ChatCompletionRequest, http_request: Request) -> Response:
         """OpenAI chat completions; ``stream: true`` answers ``chat.completion.chunk`` SSE ending in ``[DONE]``."""
+        check_model(request.model, settings.model_id, settings.model_aliases)
         if settings.server_templates:
             return server_chat(request, http_request)
         plan = plan_chat(request, settings)
@@ -417,14 +431,14 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
         return streaming(body_iter, stream, outcome, "chat")
 
     def server_chat(request: ChatCompletionRequest, http_request: Request) -> Response:
-        max_tokens = resolve_max_tokens(request.max_tokens, request.max_completion_tokens, settings)
-        plan = plan_server_chat(request, settings, max_tokens)
+        plan = plan_server_chat(request, settings)
         if settings.log_prompts:
             log_text("prompt", json.dumps(plan.payload["messages"], ensure_ascii=False))
         ticket = usage.start(http_request, stream=bool(request.stream))
         outcome = StreamOutcome()
         if not request.stream:
-            body = normalize_completion(backend.invoke(plan.payload), settings.model_id)
+            answer = backend.invoke(plan.payload)
+            body = normalize_completion(answer, settings.model_id, legacy_functions=plan.legacy_functions)
             outcome.finish_reason = body["choices"][0]["finish_reason"]
             outcome.record_usage(body.get("usage"))
             call_finished("chat", outcome, streamed=False, ticket=ticket)
@@ -435,7 +449,11 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
         # client asked, so the ticket keeps it.
         events = ticket.watch_openai(events)
         body_iter = server_chat_stream(
-            events, model=settings.model_id, include_usage=plan.include_usage, outcome=outcome
+            events,
+            model=settings.model_id,
+            include_usage=plan.include_usage,
+            outcome=outcome,
+            legacy_functions=plan.legacy_functions,
         )
         return streaming(body_iter, stream, outcome, "chat")
 
@@ -447,6 +465,9 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
     )
     def completions(request: CompletionRequest, http_request: Request) -> Response:
         """OpenAI text completions of a raw prompt; ``stream: true`` answers ``text_completion`` SSE chunks."""
+        check_model(request.model, settings.model_id, settings.model_aliases)
+        if settings.engine == "vllm":
+            return server_completions(request, http_request)
         plan = plan_completion(request, settings)
         log_text("prompt", plan.payload["inputs"])
         ticket = usage.start(http_request, stream=bool(request.stream))
@@ -461,6 +482,26 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
         include_usage = bool(request.stream_options and request.stream_options.include_usage)
         body_iter = completion_stream(
             events, plan, model=settings.model_id, include_usage=include_usage, outcome=outcome
+        )
+        return streaming(body_iter, stream, outcome, "completions")
+
+    def server_completions(request: CompletionRequest, http_request: Request) -> Response:
+        """vLLM serves OpenAI completions itself: the request passes through (``server_mode``)."""
+        plan = plan_server_completion(request, settings)
+        if settings.log_prompts:
+            log_text("prompt", json.dumps(plan.payload["prompt"], ensure_ascii=False))
+        ticket = usage.start(http_request, stream=bool(request.stream))
+        outcome = StreamOutcome()
+        if not request.stream:
+            body = normalize_text_completion(backend.invoke(plan.payload), settings.model_id)
+            outcome.finish_reason = body["choices"][0]["finish_reason"]
+            outcome.record_usage(body.get("usage"))
+            call_finished("completions", outcome, streamed=False, ticket=ticket)
+            return JSONResponse(body)
+        stream, events = _open_stream(backend, plan.payload)
+        events = ticket.watch_openai(events)
+        body_iter = server_completion_stream(
+            events, model=settings.model_id, include_usage=plan.include_usage, outcome=outcome
         )
         return streaming(body_iter, stream, outcome, "completions")
 
