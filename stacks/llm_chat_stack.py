@@ -9,7 +9,15 @@ import aws_cdk as cdk
 
 from constructs import Construct
 from constructs.catalog import VLLM_GPU_MEMORY_UTILIZATION
-from constructs.chat_api import INTEGRATION_TIMEOUT, STAGE_NAME, ApiLimits, ChatApi, ChatSettings, consumer_suffix
+from constructs.chat_api import (
+    INTEGRATION_TIMEOUT,
+    STAGE_NAME,
+    ApiLimits,
+    ChatApi,
+    ChatSettings,
+    consumer_suffix,
+    model_aliases,
+)
 from constructs.inference_component import InstanceScaling, ScaleToZero
 from constructs.jumpstart_endpoint import JumpStartEndpoint, JumpStartModelRef, jumpstart_hosting
 from constructs.jumpstart_lock import jumpstart_lock_command, load_locked_model
@@ -52,6 +60,8 @@ class LlmChatStack(cdk.Stack):
                 max_total_tokens=max_total,
                 inference_component_name=self.llm.inference_component_name,
                 metrics_namespace=self.metrics_namespace,
+                model_aliases=model_aliases(self.model_id, config.model.name),
+                default_max_tokens=config.default_max_tokens,
             ),
             limits=ApiLimits(
                 auth=config.api_auth,

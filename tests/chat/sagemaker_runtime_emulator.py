@@ -269,6 +269,8 @@ def openai_sse_events(scenario: Scenario, payload: dict[str, Any]) -> list[tuple
         chunks = oe.chat_chunks(scenario, payload, scenario.engine)
     else:
         chunks = oe.completion_chunks(scenario, payload)
+    if scenario.engine == "vllm":
+        chunks = oe.chunks_per_choice(chunks, oe.choice_count(payload))
     eol = "\r\n" if scenario.crlf else "\n"
     prefix = "data:" if scenario.engine == "tgi" and not scenario.space else "data: "
     out: list[tuple[bytes, int]] = []
@@ -390,9 +392,14 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
             elif not openai:
                 self._send_json(200, tgi_answer(scenario, payload))
             elif "messages" in payload:
-                self._send_json(200, oe.chat_answer(scenario, payload, scenario.engine))
+                answer = oe.chat_answer(scenario, payload, scenario.engine)
+                if scenario.engine == "vllm":
+                    answer = oe.answer_per_choice(answer, oe.choice_count(payload))
+                self._send_json(200, answer)
             else:
-                self._send_json(200, oe.completion_answer(scenario, payload))
+                self._send_json(
+                    200, oe.answer_per_choice(oe.completion_answer(scenario, payload), oe.choice_count(payload))
+                )
 
         def _model_error(self, original: int, original_message: str) -> None:
             """SageMaker's ModelError for a container answer with status ``original`` and body ``original_message``."""

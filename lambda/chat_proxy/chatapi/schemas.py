@@ -368,10 +368,12 @@ class ChatCompletionRequest(_EngineFields):
     def refused_openai_field(self) -> tuple[str, str] | None:
         """An OpenAI field this API refuses whatever the engine (``chatapi.policy``): its name and reason."""
         if self.modalities is not None and any(m != "text" for m in self.modalities):
-            return "modalities", policy.CHAT_FIELDS["modalities"].vllm.partition("; ")[2]
-        for name in ("audio", "web_search_options", "moderation"):
+            return "modalities", 'these models answer in text only; send ["text"] or omit it'
+        if self.audio is not None:
+            return "audio", "these models answer in text only (no audio output); omit it or send null"
+        for name in ("web_search_options", "moderation"):
             if getattr(self, name) is not None:
-                return name, policy.CHAT_FIELDS[name].vllm.rpartition("refused")[2].lstrip(": ")
+                return name, policy.CHAT_FIELDS[name].vllm.removeprefix("refused: ")
         return None
 
 
