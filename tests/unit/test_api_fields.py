@@ -21,8 +21,13 @@ SPEC = ROOT / "tests" / "chat" / "openai-openapi-2.3.0.json.gz"
 DOC = ROOT / "docs" / "api-fields.md"
 ROUTES = {
     "chat": ("CreateChatCompletionRequest", policy.CHAT_FIELDS, ChatCompletionRequest, policy.VLLM_CHAT_FIELDS),
-    "completions": ("CreateCompletionRequest", policy.COMPLETION_FIELDS, CompletionRequest, policy.VLLM_COMPLETION_FIELDS),
-}  # fmt: skip
+    "completions": (
+        "CreateCompletionRequest",
+        policy.COMPLETION_FIELDS,
+        CompletionRequest,
+        policy.VLLM_COMPLETION_FIELDS,
+    ),
+}
 
 
 def _openai_fields(name: str) -> set[str]:
