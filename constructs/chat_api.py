@@ -74,9 +74,8 @@ class ChatSettings:
 def model_aliases(served: str, preset: str | None = None) -> tuple[str, ...]:
     """The names without ``/`` the API also answers to: the catalog preset's name (``qwen2.5-7b-instruct`` for
     ``Qwen/Qwen2.5-7B-Instruct``), else the part of the Hub id after its last ``/``."""
-    names = [preset] if preset and "/" not in preset else []
-    names.append(served.rsplit("/", 1)[-1])
-    return tuple(dict.fromkeys(n for n in names if n and n != served))
+    alias = preset if preset and "/" not in preset else served.rsplit("/", 1)[-1]
+    return (alias,) if alias and alias != served else ()
 
 
 @dataclass(frozen=True)

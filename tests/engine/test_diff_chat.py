@@ -13,8 +13,6 @@ import pytest
 from differential import compare, compare_stream
 from engine_harness import EngineApi
 
-POLICY = pytest.mark.xfail(strict=True, reason="policy: fixed on i15-policy")
-
 TOOLS = [
     {
         "type": "function",
@@ -97,7 +95,7 @@ CASES: dict[str, dict[str, Any]] = {
     "presence and frequency penalties": {"presence_penalty": 0.5, "frequency_penalty": 0.5},
     "top_p": {"top_p": 0.5, "temperature": 0.7},
 }
-# Requests the API refuses today where vLLM answers (i15-policy makes the API pass them on).
+# Requests the API used to refuse where vLLM answers (the policy now passes them on: chatapi.policy).
 POLICY_CASES: dict[str, dict[str, Any]] = {
     "n=2": {"n": 2, "temperature": 0.7},
     "vLLM sampling fields (extra_body)": {"top_k": 5, "min_p": 0.1, "repetition_penalty": 1.1},
@@ -131,7 +129,6 @@ def test_chat_stream_with_usage_equals_the_engines(engine_api: EngineApi) -> Non
     assert engine.body[-2]["usage"]["completion_tokens"] == 8
 
 
-@POLICY
 @pytest.mark.parametrize("case", list(POLICY_CASES), ids=list(POLICY_CASES))
 def test_chat_fields_the_engine_serves_are_served(engine_api: EngineApi, case: str) -> None:
     engine, _ = compare(engine_api, "POST", "chat/completions", _body(engine_api, POLICY_CASES[case]))
