@@ -1,12 +1,12 @@
 """docs/api-fields.md, the proxy's field policy (chatapi.policy), its request schemas, OpenAI's OpenAPI document
 and vLLM's request models describe the same fields: a field one of them gains is a failing test until the
-others say what happens to it."""
+others say what happens to it. (tests/engine/test_vllm_fields.py checks the committed vLLM field lists against
+the installed engine.)"""
 
 from __future__ import annotations
 
 import gzip
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -84,16 +84,3 @@ def test_the_doc_lists_exactly_the_fields_with_a_rule(route: str) -> None:
 def test_the_doc_tables_are_generated_from_the_policy() -> None:
     result = subprocess.run([sys.executable, str(ROOT / "tools" / "api_fields_doc.py"), "--check"], check=False)
     assert result.returncode == 0, "docs/api-fields.md is stale: run .venv/bin/python tools/api_fields_doc.py"
-
-
-@pytest.mark.skipif(not os.environ.get("VLLM_ENGINE_PYTHON"), reason="VLLM_ENGINE_PYTHON: a Python with vLLM")
-def test_vllm_fields_are_the_installed_engines() -> None:
-    """With the engine's venv (make test-engine), the committed field lists are what that vLLM declares."""
-    out = subprocess.run(
-        [os.environ["VLLM_ENGINE_PYTHON"], str(ROOT / "tools" / "vllm_request_fields.py")],
-        capture_output=True, text=True, check=True,
-    ).stdout.strip().splitlines()[-1]  # fmt: skip
-    fields = json.loads(out)
-    assert fields["version"] == policy.VLLM_VERSION
-    assert set(fields["chat"]) == set(policy.VLLM_CHAT_FIELDS)
-    assert set(fields["completions"]) == set(policy.VLLM_COMPLETION_FIELDS)

@@ -163,7 +163,7 @@ CHAT_FIELDS: dict[str, Rule] = {
         "mapped to max_tokens",
         "mapped to max_new_tokens",
     ),
-    "n": Rule(PASSED, _TGI_ONE, _TGI_ONE),
+    "n": Rule(PASSED, _TGI_ONE, "refused above 1: TGI's /generate dialect, which this path speaks, has one choice"),
     "parallel_tool_calls": Rule(PASSED, "accepted, no effect (TGI decides)", NO_EFFECT),
     "response_format": Rule(
         PASSED, "mapped to TGI's grammar (json, json_schema)", _PROXY_TEMPLATE + " unless type is text"
