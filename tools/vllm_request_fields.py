@@ -2,8 +2,7 @@
 
 Run it with a Python that has that vLLM installed (``<venv>/bin/python tools/vllm_request_fields.py``); the chat
 proxy's field policy (``lambda/chat_proxy/chatapi/policy.py``, ``VLLM_CHAT_FIELDS`` / ``VLLM_COMPLETION_FIELDS``)
-is this output, and ``tests/unit/test_api_fields.py`` compares the two whenever such a Python is given
-(``make test-engine``: tests/engine/test_vllm_fields.py).
+is this output, and ``make test-engine`` compares the two (``tests/engine/test_vllm_fields.py``).
 """
 
 from __future__ import annotations
