@@ -16,7 +16,7 @@ def completion(api: EngineApi, **fields: Any) -> dict[str, Any]:
 
 
 COMPLETION_CASES: dict[str, dict[str, Any]] = {
-    "prompt list and n=2": {"prompt": ["Once upon", "The city"], "n": 2},
+    "prompt list and n=2": {"prompt": ["Once upon", "The city"], "n": 2, "temperature": 0.8},  # vLLM: n > 1 samples
     "token ids": {"prompt": [5, 6, 7]},
     "token-id lists": {"prompt": [[5, 6, 7], [8, 9]]},
     "logprobs 0": {"logprobs": 0},
