@@ -381,6 +381,13 @@ def test_legacy_functions_map_to_tools_and_back(
     assert payload["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}
 
 
+def test_legacy_functions_with_tools_is_a_400_naming_it(vllm: Stack) -> None:
+    body = {"messages": USER, "functions": [TOOL["function"]], "tools": [TOOL]}
+    with vllm.http() as http:
+        refused(http.post("/v1/chat/completions", json=body), "functions", "not both")
+    assert vllm.emulator.requests == []
+
+
 def test_legacy_functions_streamed(vllm: Stack) -> None:
     vllm.scenario(tool_calls=[CALL])
     with vllm.http() as http:

@@ -391,14 +391,16 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
 
     @app.get("/v1/models", response_model=ModelList, tags=["openai"])
     async def models() -> dict[str, Any]:
-        """The deployed model, under its served name and each alias."""
+        """The deployed model."""
+        # Listed under its served name and each alias (MODEL_ALIASES).
         return {"object": "list", "data": [model_card(name) for name in served_names]}
 
     @app.get(
         "/v1/models/{model:path}", response_model=ModelCard, tags=["openai"], responses={404: {"model": ErrorBody}}
     )
     async def model(model: str) -> dict[str, Any]:
-        """The deployed model, by its id (which may contain ``/``, as Hugging Face ids do) or an alias."""
+        """The deployed model, by its id (which may contain ``/``, as Hugging Face ids do)."""
+        # ... or by an alias (MODEL_ALIASES); any other name is OpenAI's 404 model_not_found.
         check_model(model, settings.model_id, settings.model_aliases)
         return model_card(model)
 

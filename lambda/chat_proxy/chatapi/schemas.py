@@ -300,6 +300,7 @@ ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "
 class ChatCompletionRequest(_EngineFields):
     engine_table: ClassVar[dict[str, policy.Rule]] = policy.CHAT_FIELDS
     _legacy_functions: bool = PrivateAttr(default=False)
+    _conflict: tuple[str, str] | None = PrivateAttr(default=None)
 
     messages: Annotated[list[ChatMessage], Field(min_length=1)]
     model: StrictStr | None = None
@@ -349,14 +350,16 @@ class ChatCompletionRequest(_EngineFields):
     def _functions_as_tools(self) -> ChatCompletionRequest:
         """OpenAI's legacy ``functions``/``function_call`` are ``tools``/``tool_choice`` (and answered in the
         legacy shape: ``legacy_functions``)."""
+        if self.functions is not None and self.tools is not None:
+            self._conflict = ("functions", "send tools or the legacy functions, not both")
+        elif self.function_call is not None and self.tool_choice is not None:
+            self._conflict = ("function_call", "send tool_choice or the legacy function_call, not both")
+        if self._conflict is not None:
+            return self
         if self.functions is not None:
-            if self.tools is not None:
-                raise ValueError("send tools or the legacy functions, not both")
             self.tools = [Tool(type="function", function=f) for f in self.functions]
             self._legacy_functions = True
         if self.function_call is not None:
-            if self.tool_choice is not None:
-                raise ValueError("send tool_choice or the legacy function_call, not both")
             call = self.function_call
             self.tool_choice = call if isinstance(call, str) else NamedToolChoice(type="function", function=call)
         return self
@@ -367,6 +370,8 @@ class ChatCompletionRequest(_EngineFields):
 
     def refused_openai_field(self) -> tuple[str, str] | None:
         """An OpenAI field this API refuses whatever the engine (``chatapi.policy``): its name and reason."""
+        if self._conflict is not None:
+            return self._conflict
         if self.modalities is not None and any(m != "text" for m in self.modalities):
             return "modalities", 'these models answer in text only; send ["text"] or omit it'
         if self.audio is not None:

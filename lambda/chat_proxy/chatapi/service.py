@@ -97,9 +97,9 @@ def check_chat_policy(request: ChatCompletionRequest, settings: Settings) -> dic
     path = chat_path(settings)
     refused = request.refused_openai_field()
     if refused is not None:
-        raise ApiError(
-            400, f"{refused[0]} is not supported: {refused[1]}.", param=refused[0], code="unsupported_parameter"
-        )
+        name, reason = refused
+        message = f"{name}: {reason}." if reason.startswith("send ") else f"{name} is not supported: {reason}."
+        raise ApiError(400, message, param=name, code="unsupported_parameter")
     if path != "vllm":
         rules = policy.CHAT_FIELDS
         if request.n is not None and request.n > 1:
