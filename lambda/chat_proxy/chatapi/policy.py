@@ -322,7 +322,7 @@ def _refuse(param: str, reason: str) -> ApiError:
     )
 
 
-def engine_extras(extras: dict[str, Any], table: dict[str, Rule], path: str, *, chat: bool) -> dict[str, Any]:
+def engine_extras(extras: dict[str, Any], table: dict[str, Rule], path: str) -> dict[str, Any]:
     """The vLLM fields of a request as the engine gets them on ``path`` (``vllm``, ``tgi`` or ``proxy``); a field
     the table refuses on that path is a 400 naming it and the reason."""
     out: dict[str, Any] = {}

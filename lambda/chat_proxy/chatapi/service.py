@@ -108,7 +108,7 @@ def check_chat_policy(request: ChatCompletionRequest, settings: Settings) -> dic
             raise _policy_refusal("logit_bias", getattr(rules["logit_bias"], path))
         if request.reasoning_effort is not None:
             raise _policy_refusal("reasoning_effort", getattr(rules["reasoning_effort"], path))
-    return policy.engine_extras(request.extras, policy.CHAT_FIELDS, path, chat=True)
+    return policy.engine_extras(request.extras, policy.CHAT_FIELDS, path)
 
 
 def check_proxy_family_request(request: ChatCompletionRequest, settings: Settings) -> None:
@@ -169,7 +169,7 @@ def check_completion_policy(request: CompletionRequest, settings: Settings) -> d
             raise _policy_refusal("logit_bias", rules["logit_bias"].tgi)
         if request.suffix:
             raise _policy_refusal("suffix", rules["suffix"].tgi)
-    return policy.engine_extras(request.extras, rules, path, chat=False)
+    return policy.engine_extras(request.extras, rules, path)
 
 
 def plan_chat(request: ChatCompletionRequest, settings: Settings) -> ChatPlan:
