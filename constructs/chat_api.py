@@ -85,6 +85,18 @@ class ChatSettings:
     active_hours: str | None = None
     # https hosts a media URL may name (chatapi/media.py); empty: data: URLs only.
     image_url_domains: tuple[str, ...] = ()
+    # Other names the API accepts and lists for the model (MODEL_ALIASES): clients that read "org/name" as a
+    # provider prefix need one without "/" (model_aliases()).
+    model_aliases: tuple[str, ...] = ()
+    # max_tokens for requests that give none (DEFAULT_MAX_NEW_TOKENS); None: the engine's (vLLM) or 512 (TGI).
+    default_max_tokens: int | None = None
+
+
+def model_aliases(served: str, preset: str | None = None) -> tuple[str, ...]:
+    """The names without ``/`` the API also answers to: the catalog preset's name (``qwen2.5-7b-instruct`` for
+    ``Qwen/Qwen2.5-7B-Instruct``), else the part of the Hub id after its last ``/``."""
+    alias = preset if preset and "/" not in preset else served.rsplit("/", 1)[-1]
+    return (alias,) if alias and alias != served else ()
 
 
 @dataclass(frozen=True)
@@ -266,6 +278,12 @@ class ChatApi(Construct):
                 "POWERTOOLS_SERVICE_NAME": "chat-proxy",
                 "POWERTOOLS_LOG_LEVEL": "INFO",
                 **({"METRICS_NAMESPACE": settings.metrics_namespace} if settings.metrics_namespace else {}),
+                **({"MODEL_ALIASES": ",".join(settings.model_aliases)} if settings.model_aliases else {}),
+                **(
+                    {"DEFAULT_MAX_NEW_TOKENS": str(settings.default_max_tokens)}
+                    if settings.default_max_tokens is not None
+                    else {}
+                ),
             }
             | (
                 {"INFERENCE_COMPONENT_NAME": settings.inference_component_name}

@@ -109,6 +109,8 @@ class AppConfig:
     max_requests_per_caller: int | None = None
     iam_requests_per_minute: int | None = None
     caller_key: str = "role"
+    # Chat API: max_tokens for requests that give none (None: TGI paths 512, vLLM the rest of the context).
+    default_max_tokens: int | None = None
     jumpstart_model: str | None = None
     jumpstart_version: str = "*"
     accept_eula: bool = False
@@ -477,6 +479,10 @@ CONTEXT_KEYS: dict[str, tuple[Callable[[str, Any], Any], str]] = {
     "max_requests_per_caller": (_int(1, 100), "concurrent model requests of every kind per caller (default: none)"),
     "iam_requests_per_minute": (_int(1, 100_000), "iam mode: model requests per caller per minute (default: none)"),
     "caller_key": (_choice(("role", "session")), "iam mode: budgets per role (default) or per role session"),
+    "default_max_tokens": (
+        _int(1, 1_000_000),
+        "chat API: max_tokens when a request gives none (default: vLLM the rest of the context, TGI 512)",
+    ),
     "jumpstart_model": (_pattern(re.compile(r"^[\w.\-]+$"), "a JumpStart model id"), "JumpStart model id"),
     "jumpstart_version": (_pattern(re.compile(r"^(\*|[\w.\-]+)$"), "'*' or a version"), "default *"),
     "accept_eula": (_bool, "accept the JumpStart model's EULA (default false)"),
@@ -619,6 +625,15 @@ def from_context(context: Mapping[str, Any]) -> AppConfig:
     max_total = v.get("max_total_tokens", 2048)
     if max_total <= max_input:
         raise _fail("max_total_tokens", max_total, f"must be greater than max_input_tokens ({max_input})")
+    default_max = v.get("default_max_tokens")
+    if default_max is not None and default_max >= max_total:
+        raise _fail("default_max_tokens", default_max, f"must be less than max_total_tokens ({max_total})")
+    if default_max is not None and v["engine"] == "tgi" and default_max > max_total - max_input:
+        raise _fail(
+            "default_max_tokens",
+            default_max,
+            f"TGI generates at most max_total_tokens - max_input_tokens = {max_total - max_input} new tokens",
+        )
     prefill = v.get("max_batch_prefill_tokens")
     if prefill is not None and prefill < max_input:
         raise _fail("max_batch_prefill_tokens", prefill, f"must be at least max_input_tokens ({max_input})")

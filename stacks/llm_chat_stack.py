@@ -9,7 +9,14 @@ import aws_cdk as cdk
 
 from constructs import Construct, time_limits
 from constructs.catalog import VLLM_GPU_MEMORY_UTILIZATION
-from constructs.chat_api import STAGE_NAME, ApiLimits, ChatApi, ChatSettings, consumer_suffix
+from constructs.chat_api import (
+    STAGE_NAME,
+    ApiLimits,
+    ChatApi,
+    ChatSettings,
+    consumer_suffix,
+    model_aliases,
+)
 from constructs.inference_component import InstanceScaling, ScaleToZero
 from constructs.jumpstart_endpoint import JumpStartEndpoint, JumpStartModelRef, jumpstart_hosting
 from constructs.jumpstart_lock import jumpstart_lock_command, load_locked_model
@@ -54,6 +61,8 @@ class LlmChatStack(cdk.Stack):
                 metrics_namespace=self.metrics_namespace,
                 active_hours=_active_hours(self.llm),
                 image_url_domains=config.image_url_domains,
+                model_aliases=model_aliases(self.model_id, config.model.name),
+                default_max_tokens=config.default_max_tokens,
             ),
             limits=ApiLimits(
                 auth=config.api_auth,

@@ -338,6 +338,47 @@ def completion_chunks(scenario: Any, payload: dict[str, Any]) -> list[dict[str, 
     return chunks
 
 
+def choice_count(payload: dict[str, Any]) -> int:
+    """vLLM's choices for ``payload``: ``n`` per prompt (a completions prompt may be a list of prompts: strings or
+    token-id lists), indexed prompt by prompt (``vllm/entrypoints/openai/completion/serving.py``)."""
+    n = payload.get("n") or 1
+    prompt = payload.get("prompt")
+    several = isinstance(prompt, list) and bool(prompt) and isinstance(prompt[0], str | list)
+    return n * (len(prompt) if several and isinstance(prompt, list) else 1)
+
+
+def _scaled(usage: Any, copies: int) -> Any:
+    if not isinstance(usage, dict):
+        return usage
+    completion = usage["completion_tokens"] * copies
+    return {**usage, "completion_tokens": completion, "total_tokens": usage["prompt_tokens"] + completion}
+
+
+def answer_per_choice(answer: dict[str, Any], copies: int) -> dict[str, Any]:
+    """The one-choice answer as vLLM's answer with ``copies`` choices (usage counts every choice's tokens)."""
+    if copies == 1:
+        return answer
+    choice = answer["choices"][0]
+    return {
+        **answer,
+        "choices": [{**choice, "index": i} for i in range(copies)],
+        "usage": _scaled(answer.get("usage"), copies),
+    }
+
+
+def chunks_per_choice(chunks: list[dict[str, Any]], copies: int) -> list[dict[str, Any]]:
+    """A one-choice stream as vLLM streams ``copies`` choices: each chunk once per choice index, in turn."""
+    if copies == 1:
+        return chunks
+    out: list[dict[str, Any]] = []
+    for chunk in chunks:
+        if not chunk.get("choices"):
+            out.append({**chunk, "usage": _scaled(chunk.get("usage"), copies)})
+            continue
+        out.extend({**chunk, "choices": [{**chunk["choices"][0], "index": i}]} for i in range(copies))
+    return out
+
+
 def stream_error(engine: str, message: str) -> dict[str, Any]:
     if engine == "vllm":
         return vllm_error(500, message)

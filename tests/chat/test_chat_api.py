@@ -28,7 +28,7 @@ def test_models_lists_the_deployed_model(oai: openai.OpenAI) -> None:
 
 
 def test_chat_completion_returns_openai_shape(oai: openai.OpenAI, emulator: Emulator) -> None:
-    completion = oai.chat.completions.create(model="anything", messages=USER)
+    completion = oai.chat.completions.create(model=MODEL_ID, messages=USER)
     assert completion.model == MODEL_ID
     assert completion.choices[0].message.content == "Hello! How can I help?"
     assert completion.choices[0].finish_reason == "stop"

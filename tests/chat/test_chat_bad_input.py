@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 import pytest
-from chat_harness import BODY_LIMIT
+from chat_harness import BODY_LIMIT, MODEL_ID
 from sagemaker_runtime_emulator import Emulator
 
 USER = [{"role": "user", "content": "hi"}]
@@ -99,7 +99,7 @@ CHAT_CASES: list[tuple[str, dict[str, Any], str | None, str, str]] = [
     ("max_tokens string", {"messages": USER, "max_tokens": "5"}, "max_tokens", "invalid_value", ""),
     ("temperature too high", {"messages": USER, "temperature": 2.5}, "temperature", "invalid_value", ""),
     ("top_p zero", {"messages": USER, "top_p": 0}, "top_p", "invalid_value", ""),
-    ("n two", {"messages": USER, "n": 2}, "n", "invalid_value", ""),
+    ("n two", {"messages": USER, "n": 2}, "n", "unsupported_parameter", "one choice"),
     ("five stops", {"messages": USER, "stop": ["a", "b", "c", "d", "e"]}, "stop", "invalid_value", ""),
     (
         "three stops plus falcon's",
@@ -133,7 +133,7 @@ CHAT_CASES: list[tuple[str, dict[str, Any], str | None, str, str]] = [
         "invalid_value",
         "",
     ),
-    ("logit_bias", {"messages": USER, "logit_bias": {"1": 2}}, "logit_bias", "invalid_value", "not supported"),
+    ("logit_bias", {"messages": USER, "logit_bias": {"1": 2}}, "logit_bias", "unsupported_parameter", "logit bias"),
     (
         "json_object format",
         {"messages": USER, "response_format": {"type": "json_object"}},
@@ -155,7 +155,7 @@ def test_chat_bad_input(
 
 def test_harmless_openai_fields_are_accepted(http: httpx.Client, emulator: Emulator) -> None:
     body = {
-        "model": "gpt-4o",
+        "model": MODEL_ID,
         "messages": [{"role": "developer", "content": "d"}, {"role": "user", "content": "u", "name": "n"}],
         "user": "u1",
         "frequency_penalty": 0,
@@ -364,14 +364,13 @@ def test_a_valid_surrogate_pair_is_fine(http: httpx.Client, emulator: Emulator) 
 COMPLETION_CASES: list[tuple[str, dict[str, Any], str | None, str]] = [
     ("missing prompt", {}, "prompt", "missing_required_parameter"),
     ("empty prompt", {"prompt": ""}, "prompt", "invalid_value"),
-    ("token prompt", {"prompt": [1, 2, 3]}, "prompt", "invalid_value"),
-    ("two prompts", {"prompt": ["a", "b"]}, "prompt", "invalid_value"),
+    ("negative token id", {"prompt": [-1, 2, 3]}, "prompt[0]", "invalid_value"),
+    ("empty prompt list", {"prompt": []}, "prompt", "invalid_value"),
     ("unknown field", {"prompt": "x", "max_length": 3}, "max_length", "unknown_parameter"),
-    ("max_tokens over cap", {"prompt": "x", "max_tokens": 1025}, "max_tokens", "invalid_value"),
-    ("n two", {"prompt": "x", "n": 2}, "n", "invalid_value"),
-    ("logprobs", {"prompt": "x", "logprobs": 2}, "logprobs", "invalid_value"),
-    ("suffix", {"prompt": "x", "suffix": "y"}, "suffix", "invalid_value"),
-    ("penalty", {"prompt": "x", "presence_penalty": 1}, "presence_penalty", "unsupported_parameter"),
+    ("n over OpenAI's 128", {"prompt": "x", "n": 129}, "n", "invalid_value"),
+    ("negative logprobs", {"prompt": "x", "logprobs": -1}, "logprobs", "invalid_value"),
+    ("best_of two", {"prompt": "x", "best_of": 2}, "best_of", "invalid_value"),
+    ("prompt_embeds", {"prompt": "x", "prompt_embeds": "AAAA"}, "prompt_embeds", "unsupported_parameter"),
     ("empty stop", {"prompt": "x", "stop": [""]}, "stop", "invalid_value"),
     ("five stops", {"prompt": "x", "stop": ["a", "b", "c", "d", "e"]}, "stop", "invalid_value"),
     (
@@ -388,6 +387,41 @@ COMPLETION_CASES: list[tuple[str, dict[str, Any], str | None, str]] = [
 def test_completions_bad_input(stack, case: str, body: dict[str, Any], param: str | None, code: str) -> None:  # type: ignore[no-untyped-def]
     with stack.http() as http:
         assert_error(http.post("/v1/completions", json=body), 400, param, code)
+    assert stack.emulator.requests == []
+
+
+# What vLLM serves but TGI's /generate dialect cannot do: refused on TGI, naming the field and the reason
+# (chatapi.policy); on vLLM these pass through (test_chat_policy.py).
+TGI_COMPLETION_CASES: list[tuple[str, dict[str, Any], str, str]] = [
+    ("token prompt", {"prompt": [1, 2, 3]}, "prompt", "one text prompt"),
+    ("two prompts", {"prompt": ["a", "b"]}, "prompt", "one text prompt"),
+    ("max_tokens over cap", {"prompt": "x", "max_tokens": 1025}, "max_tokens", "limit of 1024"),
+    ("n two", {"prompt": "x", "n": 2}, "n", "one completion per request"),
+    ("logprobs", {"prompt": "x", "logprobs": 2}, "logprobs", "not returned"),
+    ("logprobs 0", {"prompt": "x", "logprobs": 0}, "logprobs", "not returned"),
+    ("suffix", {"prompt": "x", "suffix": "y"}, "suffix", "not supported"),
+    ("penalty", {"prompt": "x", "presence_penalty": 1}, "presence_penalty", "not supported"),
+    ("logit_bias", {"prompt": "x", "logit_bias": {"1": 5}}, "logit_bias", "logit bias"),
+    ("vLLM's top_k", {"prompt": "x", "top_k": 5}, "top_k", "TGI has no equivalent"),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "body", "param", "fragment"), TGI_COMPLETION_CASES, ids=[c[0] for c in TGI_COMPLETION_CASES]
+)
+@pytest.mark.parametrize("family", ["falcon", "server"])
+def test_completions_tgi_cannot(
+    combo_apps, session_emulator, family: str, case: str, body: dict[str, Any], param: str, fragment: str
+) -> None:  # type: ignore[no-untyped-def]
+    from engine_stacks import make_stack
+
+    stack = make_stack(combo_apps, session_emulator, "tgi", family)
+    with stack.http() as http:
+        response = http.post("/v1/completions", json=body)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["param"] == param
+    assert fragment in error["message"]
     assert stack.emulator.requests == []
 
 

@@ -7,7 +7,7 @@ import json
 import httpx
 import openai
 import pytest
-from chat_harness import READ_TIMEOUT
+from chat_harness import MODEL_ID, READ_TIMEOUT
 from sagemaker_runtime_emulator import Emulator
 
 CHAT = {"messages": [{"role": "user", "content": "hi"}]}
@@ -137,7 +137,7 @@ def test_tgi_error_mid_stream_ends_chat_with_error_event_and_done(
 
 def test_openai_client_raises_on_mid_stream_error(oai: openai.OpenAI, emulator: Emulator) -> None:
     emulator.set_scenario(error_after=2)
-    stream = oai.chat.completions.create(model="m", messages=CHAT["messages"], stream=True)
+    stream = oai.chat.completions.create(model=MODEL_ID, messages=CHAT["messages"], stream=True)
     with pytest.raises(openai.APIError, match="CUDA out of memory"):
         list(stream)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from chat_harness import MODEL_ID
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langchain_openai import ChatOpenAI
 from sagemaker_runtime_emulator import Emulator
@@ -46,7 +47,7 @@ def test_stream_yields_the_tokens_as_chunks(llm: ChatOpenAI, emulator: Emulator)
 
 def test_generation_parameters_reach_the_model(app_url: str, emulator: Emulator) -> None:
     llm: Any = ChatOpenAI(
-        base_url=f"{app_url}/v1", api_key="unused", model="m", temperature=0.3, max_tokens=3, max_retries=0
+        base_url=f"{app_url}/v1", api_key="unused", model=MODEL_ID, temperature=0.3, max_tokens=3, max_retries=0
     )  # type: ignore[call-arg]
     reply = llm.invoke("Hi")
     assert reply.content == "Hello! How" and reply.response_metadata["finish_reason"] == "length"

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
-from chat_harness import app_env, start_app
+from chat_harness import MODEL_ID, app_env, start_app
 from chatapi.settings import SettingsError, load_settings
 from sagemaker_runtime_emulator import Emulator
 
@@ -34,9 +34,9 @@ def client(component_url: str) -> Iterator[openai.OpenAI]:
 def test_every_call_names_the_inference_component(
     client: openai.OpenAI, component_url: str, emulator: Emulator
 ) -> None:
-    answer = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+    answer = client.chat.completions.create(model=MODEL_ID, messages=[{"role": "user", "content": "hi"}])
     assert answer.choices[0].message.content == "Hello! How can I help?"
-    streamed = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}], stream=True)
+    streamed = client.chat.completions.create(model=MODEL_ID, messages=[{"role": "user", "content": "hi"}], stream=True)
     assert "".join(c.choices[0].delta.content or "" for c in streamed if c.choices) == "Hello! How can I help?"
     assert httpx.post(component_url + "/generate", json={"inputs": "hi"}, timeout=15).status_code == 200
     calls = [(r["stream"], r["inference_component"]) for r in emulator.requests]
@@ -55,7 +55,7 @@ def test_no_capacity_is_503_model_starting_with_retry_after(
 ) -> None:
     emulator.set_scenario(fault="no_capacity")
     with pytest.raises(openai.InternalServerError) as caught:
-        client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}], stream=stream)
+        client.chat.completions.create(model=MODEL_ID, messages=[{"role": "user", "content": "hi"}], stream=stream)
     response = caught.value.response
     assert response.status_code == 503
     assert response.headers["retry-after"] == "60"
@@ -81,8 +81,8 @@ def test_no_capacity_on_generate_is_503_too(component_url: str, emulator: Emulat
 def test_the_model_answers_once_a_copy_is_up(client: openai.OpenAI, emulator: Emulator) -> None:
     emulator.set_scenario(fault="no_capacity", fault_times=1)
     with pytest.raises(openai.InternalServerError):
-        client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
-    answer = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+        client.chat.completions.create(model=MODEL_ID, messages=[{"role": "user", "content": "hi"}])
+    answer = client.chat.completions.create(model=MODEL_ID, messages=[{"role": "user", "content": "hi"}])
     assert answer.choices[0].message.content == "Hello! How can I help?"
 
 

@@ -81,3 +81,18 @@ def test_engine_and_server_templates() -> None:
 def test_bad_engine_names_the_variable() -> None:
     with pytest.raises(SettingsError, match=r"ENGINE='tensorrt' is not supported; expected one of \['tgi', 'vllm'\]"):
         load_settings({**BASE, "ENGINE": "tensorrt"})
+
+
+def test_operator_default_max_tokens_and_aliases() -> None:
+    s = load_settings({**BASE, "MODEL_ID": "org/m", "MODEL_ALIASES": "m, other ,org/m,m"})
+    assert (s.model_aliases, s.default_max_tokens) == (("m", "other"), None)
+    assert load_settings({**BASE, "DEFAULT_MAX_NEW_TOKENS": "100"}).default_max_tokens == 100
+
+
+def test_vllm_default_max_tokens_is_bounded_by_the_context_not_the_tgi_cap() -> None:
+    s = load_settings({**BASE, "ENGINE": "vllm", "DEFAULT_MAX_NEW_TOKENS": "1500"})
+    assert (s.default_max_tokens, s.engine_bounds_tokens) == (1500, True)
+    with pytest.raises(SettingsError, match="DEFAULT_MAX_NEW_TOKENS=2048 leaves no room"):
+        load_settings({**BASE, "ENGINE": "vllm", "DEFAULT_MAX_NEW_TOKENS": "2048"})
+    with pytest.raises(SettingsError, match="DEFAULT_MAX_NEW_TOKENS=1500 exceeds MAX_NEW_TOKENS_CAP=1024"):
+        load_settings({**BASE, "DEFAULT_MAX_NEW_TOKENS": "1500"})

@@ -10,6 +10,7 @@ import openai
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from chat_harness import MODEL_ID
 
 from llmchat.sigv4 import SigV4
 
@@ -26,7 +27,7 @@ def test_openai_client_requests_are_sigv4_signed_and_verifiable(app_url: str) ->
         auth=SigV4(region="us-east-1", session=_session()), event_hooks={"request": [seen.append]}
     )
     client = openai.OpenAI(base_url=f"{app_url}/v1", api_key="unused", http_client=http_client, max_retries=0)
-    reply = client.chat.completions.create(model="tgi", messages=[{"role": "user", "content": "Hi"}], max_tokens=8)
+    reply = client.chat.completions.create(model=MODEL_ID, messages=[{"role": "user", "content": "Hi"}], max_tokens=8)
     assert reply.choices[0].message.content is not None
 
     (request,) = seen
@@ -58,7 +59,7 @@ def test_signed_openai_client_streams(app_url: str) -> None:
     http_client = httpx.Client(auth=SigV4(region="us-east-1", session=_session()))
     client = openai.OpenAI(base_url=f"{app_url}/v1", api_key="unused", http_client=http_client, max_retries=0)
     stream = client.chat.completions.create(
-        model="tgi", messages=[{"role": "user", "content": "Hi"}], max_tokens=8, stream=True
+        model=MODEL_ID, messages=[{"role": "user", "content": "Hi"}], max_tokens=8, stream=True
     )
     text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
     assert text

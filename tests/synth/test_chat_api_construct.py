@@ -112,6 +112,8 @@ def test_lambda_is_arm64_python_313_behind_the_web_adapter(default_synth: Any) -
     assert (env["MODEL_ID"], env["PROMPT_FAMILY"], env["ENGINE"]) == ("tiiuae/falcon-40b-instruct", "falcon", "tgi")
     assert (env["MAX_INPUT_TOKENS"], env["MAX_TOTAL_TOKENS"]) == ("1024", "2048")
     assert env["LOG_PROMPTS"] == "false"
+    assert env["MODEL_ALIASES"] == "falcon-40b-instruct"  # the preset name: a model name without "/"
+    assert "DEFAULT_MAX_NEW_TOKENS" not in env  # the engine's default unless the operator sets one
 
 
 def test_lambda_env_follows_the_model_config(synth: Any) -> None:
@@ -123,10 +125,13 @@ def test_lambda_env_follows_the_model_config(synth: Any) -> None:
         max_input_tokens="3000",
         max_total_tokens="4096",
         region="us-east-1",
+        default_max_tokens="700",
     )
     env = _function(s)["Environment"]["Variables"]
     assert (env["MODEL_ID"], env["PROMPT_FAMILY"], env["ENGINE"]) == ("acme/chat-7b", "mistral", "vllm")
     assert (env["MAX_INPUT_TOKENS"], env["MAX_TOTAL_TOKENS"]) == ("3000", "4096")
+    assert env["MODEL_ALIASES"] == "chat-7b"  # a Hub id without a preset: the part after the last "/"
+    assert env["DEFAULT_MAX_NEW_TOKENS"] == "700"
 
 
 def test_lambda_may_invoke_only_this_endpoint_and_write_only_its_logs(default_synth: Any) -> None:

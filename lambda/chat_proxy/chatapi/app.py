@@ -38,6 +38,7 @@ from chatapi.errors import ApiError
 from chatapi.grammar import check_grammars
 from chatapi.media import check_media, defuse_tgi_payload
 from chatapi.page import add_page_route
+from chatapi.policy import check_model
 from chatapi.request_ids import resolve
 from chatapi.schemas import (
     ChatCompletion,
@@ -51,7 +52,14 @@ from chatapi.schemas import (
     ModelCard,
     ModelList,
 )
-from chatapi.server_mode import normalize_completion, plan_server_chat, server_chat_stream
+from chatapi.server_mode import (
+    normalize_completion,
+    normalize_text_completion,
+    plan_server_chat,
+    plan_server_completion,
+    server_chat_stream,
+    server_completion_stream,
+)
 from chatapi.service import (
     StreamOutcome,
     answer_usage,
@@ -63,7 +71,6 @@ from chatapi.service import (
     generate_stream,
     plan_chat,
     plan_completion,
-    resolve_max_tokens,
     text_completion,
 )
 from chatapi.settings import Settings
@@ -73,6 +80,8 @@ from chatapi.usage import Cost, Ticket, Usage, all_generated_tokens, finish_pend
 
 logger = Logger(service="chat-proxy")
 
+# vLLM 0.29 CompletionRequest.max_tokens defaults to 16 (vllm/entrypoints/openai/completion/protocol.py).
+VLLM_COMPLETIONS_DEFAULT_MAX_TOKENS = 16
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody} for status in (400, 413, 429, 500, 502, 503, 504)
@@ -376,8 +385,20 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
         stream, events = engine_stream(payload, param_prefix=param_prefix)
         return stream, ticket.watch(events)
 
-    def model_card() -> dict[str, Any]:
-        return {"id": settings.model_id, "object": "model", "created": created, "owned_by": "sagemaker"}
+    def model_card(name: str) -> dict[str, Any]:
+        """What vLLM's /v1/models reports (``vllm/entrypoints/openai/models/``: ``owned_by``, ``root``, ``parent``,
+        ``max_model_len``), for the served name and each alias; ``root`` is the served model."""
+        return {
+            "id": name,
+            "object": "model",
+            "created": created,
+            "owned_by": "vllm" if settings.engine == "vllm" else "sagemaker",
+            "root": settings.model_id,
+            "parent": None,
+            "max_model_len": settings.max_total_tokens,
+        }
+
+    served_names = (settings.model_id, *settings.model_aliases)
 
     add_page_route(app)
 
@@ -389,21 +410,17 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
     @app.get("/v1/models", response_model=ModelList, tags=["openai"])
     async def models() -> dict[str, Any]:
         """The deployed model."""
-        return {"object": "list", "data": [model_card()]}
+        # Listed under its served name and each alias (MODEL_ALIASES).
+        return {"object": "list", "data": [model_card(name) for name in served_names]}
 
     @app.get(
         "/v1/models/{model:path}", response_model=ModelCard, tags=["openai"], responses={404: {"model": ErrorBody}}
     )
     async def model(model: str) -> dict[str, Any]:
         """The deployed model, by its id (which may contain ``/``, as Hugging Face ids do)."""
-        if model != settings.model_id:
-            raise ApiError(
-                404,
-                f"The model '{model}' does not exist; this deployment serves '{settings.model_id}'.",
-                param="model",
-                code="model_not_found",
-            )
-        return model_card()
+        # ... or by an alias (MODEL_ALIASES); any other name is OpenAI's 404 model_not_found.
+        check_model(model, settings.model_id, settings.model_aliases)
+        return model_card(model)
 
     @app.post(
         "/v1/chat/completions",
@@ -413,6 +430,7 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
     )
     def chat_completions(request: ChatCompletionRequest, http_request: Request) -> Response:
         """OpenAI chat completions; ``stream: true`` answers ``chat.completion.chunk`` SSE ending in ``[DONE]``."""
+        check_model(request.model, settings.model_id, settings.model_aliases)
         if settings.server_templates:
             return server_chat(request, http_request)
         plan = plan_chat(request, settings)
@@ -434,9 +452,8 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
         return streaming(body_iter, stream, outcome, "chat")
 
     def server_chat(request: ChatCompletionRequest, http_request: Request) -> Response:
-        max_tokens = resolve_max_tokens(request.max_tokens, request.max_completion_tokens, settings)
         check_grammars(request.model_dump(mode="json", exclude_unset=True, by_alias=True))
-        plan = plan_server_chat(request, settings, max_tokens)
+        plan = plan_server_chat(request, settings)
         # The engine fetches media URLs itself: only data: URLs and the allowed https hosts pass (chatapi.media).
         check_media(plan.payload, settings.image_url_domains)
         if settings.engine == "tgi":
@@ -447,7 +464,8 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
         rendered = {k: plan.payload[k] for k in ("messages", "tools", "response_format") if k in plan.payload}
         cost = Cost.of(
             json.dumps(rendered, ensure_ascii=False),
-            plan.payload.get("max_tokens"),
+            # vLLM takes either name as the client sent it; neither: the rest of the context.
+            plan.payload.get("max_tokens", plan.payload.get("max_completion_tokens")),
             settings,
             sequences=int(plan.payload.get("n") or 1),
             messages=len(plan.payload["messages"]),
@@ -463,7 +481,7 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
                 answer = assemble.openai_chat(events)
             finally:
                 stream.close()
-            body = normalize_completion(answer, settings.model_id)
+            body = normalize_completion(answer, settings.model_id, legacy_functions=plan.legacy_functions)
             outcome.finish_reason = body["choices"][0]["finish_reason"]
             outcome.record_usage(body.get("usage"))
             call_finished("chat", outcome, streamed=False, ticket=ticket)
@@ -474,7 +492,11 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
         # client asked, so the ticket keeps it.
         events = ticket.watch_openai(events)
         body_iter = server_chat_stream(
-            events, model=settings.model_id, include_usage=plan.include_usage, outcome=outcome
+            events,
+            model=settings.model_id,
+            include_usage=plan.include_usage,
+            outcome=outcome,
+            legacy_functions=plan.legacy_functions,
         )
         return streaming(body_iter, stream, outcome, "chat")
 
@@ -486,6 +508,9 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
     )
     def completions(request: CompletionRequest, http_request: Request) -> Response:
         """OpenAI text completions of a raw prompt; ``stream: true`` answers ``text_completion`` SSE chunks."""
+        check_model(request.model, settings.model_id, settings.model_aliases)
+        if settings.engine == "vllm":
+            return server_completions(request, http_request)
         plan = plan_completion(request, settings)
         log_text("prompt", plan.payload["inputs"])
         cost = Cost.of(plan.payload["inputs"], plan.payload["parameters"]["max_new_tokens"], settings)
@@ -501,6 +526,47 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
         include_usage = bool(request.stream_options and request.stream_options.include_usage)
         body_iter = completion_stream(
             events, plan, model=settings.model_id, include_usage=include_usage, outcome=outcome
+        )
+        return streaming(body_iter, stream, outcome, "completions")
+
+    def server_completions(request: CompletionRequest, http_request: Request) -> Response:
+        """vLLM serves OpenAI completions itself: the request passes through (``server_mode``)."""
+        plan = plan_server_completion(request, settings)
+        check_grammars(plan.payload)
+        check_media(plan.payload, settings.image_url_domains)
+        if settings.log_prompts:
+            log_text("prompt", json.dumps(plan.payload["prompt"], ensure_ascii=False))
+        prompts = plan.payload["prompt"]
+        # A list of strings, or of token-id lists, is one prompt each; a string or one token-id list is one.
+        count = len(prompts) if isinstance(prompts, list) and prompts and not isinstance(prompts[0], int) else 1
+        cost = Cost.of(
+            json.dumps(prompts, ensure_ascii=False),
+            # vLLM's completions default is 16 tokens (CompletionRequest.max_tokens), not the rest of the context.
+            plan.payload.get("max_tokens", VLLM_COMPLETIONS_DEFAULT_MAX_TOKENS),
+            settings,
+            sequences=count * int(plan.payload.get("n") or 1),
+            messages=count,
+        )
+        ticket = usage.start(http_request, stream=bool(request.stream), cost=cost)
+        outcome = StreamOutcome()
+        if not request.stream:
+            # Streamed and assembled (``assemble``): SageMaker allows a stream 8 minutes, InvokeEndpoint 60 s.
+            stream, events = _open_stream(
+                backend, {**plan.payload, "stream": True, "stream_options": {"include_usage": True}}
+            )
+            try:
+                answer = assemble.openai_completion(events)
+            finally:
+                stream.close()
+            body = normalize_text_completion(answer, settings.model_id)
+            outcome.finish_reason = body["choices"][0]["finish_reason"]
+            outcome.record_usage(body.get("usage"))
+            call_finished("completions", outcome, streamed=False, ticket=ticket)
+            return JSONResponse(body)
+        stream, events = _open_stream(backend, plan.payload)
+        events = ticket.watch_openai(events)
+        body_iter = server_completion_stream(
+            events, model=settings.model_id, include_usage=plan.include_usage, outcome=outcome
         )
         return streaming(body_iter, stream, outcome, "completions")
 

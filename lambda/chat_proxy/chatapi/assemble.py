@@ -17,6 +17,10 @@ without one:
   the usage chunk (the request always asks for it with ``stream_options.include_usage``: vLLM 0.29 sends usage on a
   stream only then, ``vllm/entrypoints/serve/utils/api_utils.py`` should_include_usage).
 
+- OpenAI ``text_completion`` chunks (vLLM's completions, prompt lists and ``n`` included) -> one
+  ``text_completion``: text joined per choice, the legacy logprobs lists (tokens, token_logprobs, top_logprobs,
+  text_offset) concatenated, vLLM's prompt extras (``prompt_logprobs``, ``prompt_token_ids``) as first sent.
+
 An error event raises the engine's error; a stream that ends before its finish raises ``incomplete_stream``.
 """
 
@@ -136,5 +140,49 @@ def openai_chat(events: Iterable[Event]) -> dict[str, Any]:
         message["tool_calls"] = [joined_calls[i] for i in sorted(joined_calls)]
         if not message.get("content"):
             message["content"] = None  # as the engines answer a tool call without a stream
+    answer["choices"] = [choices[i] for i in sorted(choices)]
+    return answer
+
+
+LOGPROB_LISTS = ("tokens", "token_logprobs", "top_logprobs", "text_offset")
+
+
+def openai_completion(events: Iterable[Event]) -> dict[str, Any]:
+    """One ``text_completion`` from an OpenAI completions stream (normalise with ``normalize_text_completion``)."""
+    answer: dict[str, Any] = {"object": "text_completion"}
+    choices: dict[int, dict[str, Any]] = {}
+    for _, chunk in events:
+        if chunk is None:  # [DONE]
+            break
+        if "error" in chunk or chunk.get("object") == "error":
+            raise engine_error(chunk)
+        for key in ("id", "created", "model", "system_fingerprint"):
+            if chunk.get(key) not in (None, "") and key not in answer:
+                answer[key] = chunk[key]
+        if isinstance(chunk.get("usage"), dict):
+            answer["usage"] = chunk["usage"]
+        for raw in chunk.get("choices") or []:
+            if not isinstance(raw, dict):
+                continue
+            index = _index(raw.get("index"), 0)
+            choice = choices.setdefault(index, {"index": index, "text": "", "logprobs": None, "finish_reason": None})
+            if isinstance(raw.get("text"), str):
+                choice["text"] += raw["text"]
+            logprobs = raw.get("logprobs")
+            if isinstance(logprobs, dict):
+                joined = choice["logprobs"] or {name: [] for name in LOGPROB_LISTS}
+                for name in LOGPROB_LISTS:
+                    if isinstance(logprobs.get(name), list):
+                        joined[name] = joined[name] + logprobs[name]
+                choice["logprobs"] = joined
+            for name in ("prompt_logprobs", "prompt_token_ids", "token_ids"):
+                if raw.get(name) is not None:
+                    choice[name] = (choice.get(name) or []) + raw[name] if name == "token_ids" else raw[name]
+            if raw.get("finish_reason") is not None:
+                choice["finish_reason"] = raw["finish_reason"]
+            if raw.get("stop_reason") is not None:
+                choice["stop_reason"] = raw["stop_reason"]
+    if not choices or any(c["finish_reason"] is None for c in choices.values()):
+        raise incomplete_stream()
     answer["choices"] = [choices[i] for i in sorted(choices)]
     return answer

@@ -50,8 +50,11 @@ def vllm_completion_request(payload: dict[str, Any], model: str, *, param_prefix
             )
     request: dict[str, Any] = {"model": model, "prompt": payload["inputs"], "max_tokens": params["max_new_tokens"]}
     if params.get("do_sample") or any(k in params for k in ("temperature", "top_k", "top_p")):
-        request["temperature"] = params.get("temperature", 1.0)
-        for name in ("top_p", "top_k"):
+        # Sampling at the temperature named; else /generate keeps TGI's meaning (1.0) and an OpenAI route names
+        # none, so vLLM applies the model's generation_config as it would for that request sent to it directly.
+        if "temperature" not in params and param_prefix is not None:
+            request["temperature"] = 1.0
+        for name in ("temperature", "top_p", "top_k"):
             if name in params:
                 request[name] = params[name]
     else:

@@ -9,16 +9,21 @@ logprobs, penalties, image parts), so the shape is checked the same way in both 
 engine's own chat template is refused afterwards in proxy-family mode (``service.check_proxy_family_request``),
 naming the field. Discriminated unions (message ``role``, content part and ``response_format`` ``type``) use tags
 spelled ``field=value`` so an error's location never shows a tag as if it were a field. Informational fields
-(``user``, ``metadata``, ``store``, ``service_tier``, a message's ``name``) are accepted and not forwarded;
-``logit_bias`` only empty. ``model`` is accepted whatever it says: one model per deployment, and the engine is
-always sent its served name. ``developer`` messages are sent as ``system``, as OpenAI does for non-reasoning models.
+(``user``, ``metadata``, ``store``, ``service_tier``, a message's ``name``, ...) are accepted and not forwarded.
+What each field does per engine, and the vLLM fields a request may carry besides these (kept in ``extras``), is
+``chatapi.policy``'s table (``docs/api-fields.md``). ``developer`` messages are sent as ``system``, as OpenAI does
+for non-reasoning models; OpenAI's legacy ``functions``/``function_call`` (and ``function`` messages) are read as
+``tools``/``tool_choice`` (and tool messages).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag, model_validator
+from pydantic_core.core_schema import ValidatorFunctionWrapHandler
+
+from chatapi import policy
 
 MAX_STOP_SEQUENCES = 4  # TGI's default --max-stop-sequences
 MAX_BEST_OF = 2  # TGI's default --max-best-of
@@ -234,7 +239,69 @@ ResponseFormat = Annotated[
 Penalty = Annotated[float, Field(strict=True, ge=-2, le=2, allow_inf_nan=False)]
 
 
-class ChatCompletionRequest(_Model):
+class _EngineFields(_Model):
+    """A request that may carry engine fields (``chatapi.policy``) besides its declared ones: they are kept in
+    ``extras`` (unvalidated: the engine validates them), any other unknown field stays a 400."""
+
+    _extras: dict[str, Any] = PrivateAttr(default_factory=dict)
+    engine_table: ClassVar[dict[str, policy.Rule]] = {}  # the policy table of this route
+
+    @property
+    def extras(self) -> dict[str, Any]:
+        return self._extras
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _split_engine_fields(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        extras: dict[str, Any] = {}
+        if isinstance(data, dict):
+            data = cls._legacy(dict(data))
+            allowed = policy.engine_fields(cls.engine_table, cls.model_fields.keys())
+            extras = {k: v for k, v in data.items() if k in allowed}
+            data = {k: v for k, v in data.items() if k not in extras}
+        result = handler(data)
+        result._extras = extras
+        return result
+
+    @classmethod
+    def _legacy(cls, data: dict[str, Any]) -> dict[str, Any]:
+        return data
+
+
+def _legacy_messages(messages: Any) -> Any:
+    """OpenAI's legacy function calling in a conversation: an assistant ``function_call`` becomes a tool call and
+    the ``function`` message answering it a tool message with that call's id."""
+    if not isinstance(messages, list):
+        return messages
+    out: list[Any] = []
+    pending: dict[str, str] = {}
+    for i, message in enumerate(messages):
+        if isinstance(message, dict) and message.get("role") == "assistant" and "function_call" in message:
+            message = dict(message)
+            call = message.pop("function_call")
+            if call is not None:
+                name = call.get("name") if isinstance(call, dict) else None
+                call_id = f"call_{i}"
+                pending[str(name)] = call_id
+                message["tool_calls"] = [{"id": call_id, "type": "function", "function": call}]
+        elif isinstance(message, dict) and message.get("role") == "function":
+            message = {
+                "role": "tool",
+                "content": message.get("content"),
+                "tool_call_id": pending.pop(str(message.get("name")), f"call_{message.get('name')}"),
+            }
+        out.append(message)
+    return out
+
+
+ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
+
+
+class ChatCompletionRequest(_EngineFields):
+    engine_table: ClassVar[dict[str, policy.Rule]] = policy.CHAT_FIELDS
+    _legacy_functions: bool = PrivateAttr(default=False)
+    _conflict: tuple[str, str] | None = PrivateAttr(default=None)
+
     messages: Annotated[list[ChatMessage], Field(min_length=1)]
     model: StrictStr | None = None
     max_tokens: Annotated[int, Field(strict=True, ge=1)] | None = None
@@ -243,37 +310,92 @@ class ChatCompletionRequest(_Model):
     top_p: Annotated[float, Field(strict=True, gt=0, le=1, allow_inf_nan=False)] | None = None
     stop: StrictStr | Annotated[list[StrictStr], Field(max_length=MAX_STOP_SEQUENCES)] | None = None
     seed: Annotated[int, Field(strict=True, ge=0, le=2**64 - 1)] | None = None
-    n: Annotated[int, Field(strict=True, ge=1, le=1)] | None = None
+    n: Annotated[int, Field(strict=True, ge=1, le=128)] | None = None  # OpenAI's bounds
     stream: StrictBool | None = None
     stream_options: StreamOptions | None = None
     frequency_penalty: Penalty | None = None
     presence_penalty: Penalty | None = None
     logprobs: StrictBool | None = None
     top_logprobs: Annotated[int, Field(strict=True, ge=0, le=20)] | None = None
-    logit_bias: dict[str, Any] | None = None
+    logit_bias: dict[str, Annotated[float, Field(strict=False, ge=-100, le=100)]] | None = None
     response_format: ResponseFormat | None = None
     tools: Annotated[list[Tool], Field(min_length=1, max_length=128)] | None = None
     tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
     parallel_tool_calls: StrictBool | None = None
+    reasoning_effort: ReasoningEffort | None = None
+    functions: Annotated[list[FunctionDefinition], Field(min_length=1, max_length=128)] | None = None
+    function_call: Literal["none", "auto"] | NamedFunction | None = None
     user: StrictStr | None = None
     metadata: dict[str, StrictStr] | None = None
     store: StrictBool | None = None
     service_tier: StrictStr | None = None
+    prompt_cache_key: StrictStr | None = None
+    prompt_cache_retention: StrictStr | None = None
+    prompt_cache_options: dict[str, Any] | None = None
+    safety_identifier: StrictStr | None = None
+    verbosity: Literal["low", "medium", "high"] | None = None
+    prediction: dict[str, Any] | None = None
+    modalities: list[Literal["text", "audio"]] | None = None
+    audio: dict[str, Any] | None = None
+    web_search_options: dict[str, Any] | None = None
+    moderation: dict[str, Any] | None = None
 
-    @field_validator("logit_bias")
     @classmethod
-    def _no_logit_bias(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        if value:
-            raise ValueError("is not supported by this model server; omit it or send {}")
-        return value
+    def _legacy(cls, data: dict[str, Any]) -> dict[str, Any]:
+        if "messages" in data:
+            data["messages"] = _legacy_messages(data["messages"])
+        return data
+
+    @model_validator(mode="after")
+    def _functions_as_tools(self) -> ChatCompletionRequest:
+        """OpenAI's legacy ``functions``/``function_call`` are ``tools``/``tool_choice`` (and answered in the
+        legacy shape: ``legacy_functions``)."""
+        if self.functions is not None and self.tools is not None:
+            self._conflict = ("functions", "send tools or the legacy functions, not both")
+        elif self.function_call is not None and self.tool_choice is not None:
+            self._conflict = ("function_call", "send tool_choice or the legacy function_call, not both")
+        if self._conflict is not None:
+            return self
+        if self.functions is not None:
+            self.tools = [Tool(type="function", function=f) for f in self.functions]
+            self._legacy_functions = True
+        if self.function_call is not None:
+            call = self.function_call
+            self.tool_choice = call if isinstance(call, str) else NamedToolChoice(type="function", function=call)
+        return self
+
+    @property
+    def legacy_functions(self) -> bool:
+        return self._legacy_functions
+
+    def refused_openai_field(self) -> tuple[str, str] | None:
+        """An OpenAI field this API refuses whatever the engine (``chatapi.policy``): its name and reason."""
+        if self._conflict is not None:
+            return self._conflict
+        if self.modalities is not None and any(m != "text" for m in self.modalities):
+            return "modalities", 'these models answer in text only; send ["text"] or omit it'
+        if self.audio is not None:
+            return "audio", "these models answer in text only (no audio output); omit it or send null"
+        for name in ("web_search_options", "moderation"):
+            if getattr(self, name) is not None:
+                return name, policy.CHAT_FIELDS[name].vllm.removeprefix("refused: ")
+        return None
 
 
-class CompletionRequest(_Model):
-    """OpenAI text completions (``POST /v1/completions``): one prompt, one choice."""
+PromptText = Annotated[str, Field(strict=True, min_length=1)]
+TokenIds = Annotated[list[Annotated[int, Field(strict=True, ge=0)]], Field(min_length=1)]
+
+
+class CompletionRequest(_EngineFields):
+    """OpenAI text completions (``POST /v1/completions``): a prompt, or a list of them, as text or token ids."""
+
+    engine_table: ClassVar[dict[str, policy.Rule]] = policy.COMPLETION_FIELDS
 
     prompt: (
-        Annotated[str, Field(strict=True, min_length=1)]
-        | Annotated[list[Annotated[str, Field(strict=True, min_length=1)]], Field(min_length=1, max_length=1)]
+        PromptText
+        | Annotated[list[PromptText], Field(min_length=1)]
+        | TokenIds
+        | Annotated[list[TokenIds], Field(min_length=1)]
     )
     model: StrictStr | None = None
     max_tokens: Annotated[int, Field(strict=True, ge=1)] | None = None
@@ -281,27 +403,25 @@ class CompletionRequest(_Model):
     top_p: Annotated[float, Field(strict=True, gt=0, le=1, allow_inf_nan=False)] | None = None
     stop: StrictStr | Annotated[list[StrictStr], Field(max_length=MAX_STOP_SEQUENCES)] | None = None
     seed: Annotated[int, Field(strict=True, ge=0, le=2**64 - 1)] | None = None
-    n: Annotated[int, Field(strict=True, ge=1, le=1)] | None = None
+    n: Annotated[int, Field(strict=True, ge=1, le=128)] | None = None  # OpenAI's bounds
     best_of: Annotated[int, Field(strict=True, ge=1, le=1)] | None = None
     echo: StrictBool | None = None
     stream: StrictBool | None = None
     stream_options: StreamOptions | None = None
     frequency_penalty: Penalty | None = None
     presence_penalty: Penalty | None = None
-    logprobs: Annotated[int, Field(strict=True, ge=0, le=0)] | None = None
-    logit_bias: dict[str, Any] | None = None
-    suffix: Annotated[str, Field(strict=True, max_length=0)] | None = None
+    logprobs: Annotated[int, Field(strict=True, ge=0)] | None = None  # the engine checks its --max-logprobs
+    logit_bias: dict[str, Annotated[float, Field(strict=False, ge=-100, le=100)]] | None = None
+    suffix: StrictStr | None = None
     user: StrictStr | None = None
 
-    @field_validator("logit_bias")
-    @classmethod
-    def _no_logit_bias(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        if value:
-            raise ValueError("is not supported by this model server; omit it or send {}")
-        return value
-
-    def prompt_text(self) -> str:
-        return self.prompt if isinstance(self.prompt, str) else self.prompt[0]
+    def prompt_text(self) -> str | None:
+        """The prompt when it is one text (the only kind TGI takes), else None."""
+        if isinstance(self.prompt, str):
+            return self.prompt
+        if len(self.prompt) == 1 and isinstance(self.prompt[0], str):
+            return self.prompt[0]
+        return None
 
 
 class ModelCard(BaseModel):
@@ -309,6 +429,9 @@ class ModelCard(BaseModel):
     object: Literal["model"] = "model"
     created: int
     owned_by: str
+    root: str | None = None  # as vLLM reports it: the served model an alias stands for
+    parent: str | None = None
+    max_model_len: int | None = None
 
 
 class ModelList(BaseModel):

@@ -31,11 +31,19 @@ from typing import Any
 
 from chatapi.backend import engine_error
 from chatapi.errors import ApiError, bad_request, incomplete_stream
-from chatapi.schemas import ChatCompletionRequest
+from chatapi.schemas import ChatCompletionRequest, CompletionRequest
+from chatapi.service import check_chat_policy, check_completion_policy, resolve_max_tokens
 from chatapi.settings import Settings
 
 SSE_DONE = b"data: [DONE]\n\n"
-DROPPED_FIELDS = ("user", "metadata", "store", "service_tier", "logit_bias", "max_completion_tokens")
+# Accepted with no effect (chatapi.policy): never sent to the engine. functions/function_call arrive as tools.
+DROPPED_FIELDS = (
+    "user", "metadata", "store", "service_tier", "prompt_cache_key", "prompt_cache_retention",
+    "prompt_cache_options", "safety_identifier", "verbosity", "prediction", "modalities", "audio", "functions",
+    "function_call",
+)  # fmt: skip
+# TGI's ChatRequest (router/src/lib.rs, 3.3.6) has no max_completion_tokens: it goes as max_tokens.
+TGI_DROPPED_FIELDS = ("max_completion_tokens", "logit_bias", "reasoning_effort", "n")
 # Null is allowed by OpenAI's schema only for these fields of a message / delta / choice.
 NULLABLE = frozenset({"content", "refusal", "logprobs", "finish_reason"})
 FINISH_REASONS = {"eos_token": "stop", "stop_sequence": "stop", "eos": "stop"}
@@ -45,10 +53,22 @@ FINISH_REASONS = {"eos_token": "stop", "stop_sequence": "stop", "eos": "stop"}
 class ServerPlan:
     payload: dict[str, Any]
     include_usage: bool
+    legacy_functions: bool = False  # answer tool calls as OpenAI's legacy function_call
 
 
-def plan_server_chat(request: ChatCompletionRequest, settings: Settings, max_tokens: int) -> ServerPlan:
+def server_max_tokens(request: ChatCompletionRequest, settings: Settings) -> int | None:
+    """The limit to send: the request's, else the operator's default; None leaves it to vLLM (the rest of the
+    context). TGI's Messages API gets the proxy's default and cap (``service.resolve_max_tokens``)."""
+    if settings.engine == "tgi":
+        return resolve_max_tokens(request.max_tokens, request.max_completion_tokens, settings)
+    if request.max_tokens is None and request.max_completion_tokens is None:
+        return settings.default_max_tokens
+    return None
+
+
+def plan_server_chat(request: ChatCompletionRequest, settings: Settings) -> ServerPlan:
     """The engine's chat request for ``request`` (already validated field by field)."""
+    extras = check_chat_policy(request, settings)
     if request.stream_options is not None and not request.stream:
         raise bad_request("stream_options is only allowed when stream is true.", "stream_options")
     if request.top_logprobs is not None and not request.logprobs:
@@ -64,8 +84,11 @@ def plan_server_chat(request: ChatCompletionRequest, settings: Settings, max_tok
     body = request.model_dump(mode="json", exclude_unset=True, by_alias=True)
     for name in DROPPED_FIELDS:
         body.pop(name, None)
-    body["model"] = settings.model_id
-    body["max_tokens"] = max_tokens
+    body.update(extras)
+    body["model"] = settings.model_id  # the served name, also for an alias
+    max_tokens = server_max_tokens(request, settings)
+    if max_tokens is not None:
+        body["max_tokens"] = max_tokens
     for message in body["messages"]:
         if message["role"] == "developer":  # as OpenAI does for non-reasoning models; most templates lack it
             message["role"] = "system"
@@ -76,10 +99,12 @@ def plan_server_chat(request: ChatCompletionRequest, settings: Settings, max_tok
         body["stop"] = stops
     if settings.engine == "tgi":
         _reshape_for_tgi(body)
-    return ServerPlan(body, include_usage)
+    return ServerPlan(body, include_usage, request.legacy_functions)
 
 
 def _reshape_for_tgi(body: dict[str, Any]) -> None:
+    for name in TGI_DROPPED_FIELDS:  # refused above when they would matter (chatapi.policy)
+        body.pop(name, None)
     body.pop("parallel_tool_calls", None)  # not in TGI's ChatRequest: it decides itself
     response_format = body.pop("response_format", None)
     if response_format is not None and response_format["type"] == "json_object":
@@ -162,7 +187,20 @@ def _usage(value: Any) -> dict[str, Any] | None:
     return usage
 
 
-def normalize_completion(answer: Any, model: str) -> dict[str, Any]:
+def _as_function_call(holder: dict[str, Any]) -> None:
+    """OpenAI's legacy shape for a request that sent ``functions``: the (first) call as ``function_call``."""
+    calls = holder.pop("tool_calls", None)
+    if isinstance(calls, list) and calls and isinstance(calls[0], dict):
+        function = calls[0].get("function")
+        if isinstance(function, dict):
+            holder["function_call"] = function
+
+
+def _legacy_finish(reason: Any) -> Any:
+    return "function_call" if reason == "tool_calls" else reason
+
+
+def normalize_completion(answer: Any, model: str, *, legacy_functions: bool = False) -> dict[str, Any]:
     """The engine's ``chat.completion`` in OpenAI's schema (see the module docstring)."""
     if not isinstance(answer, dict) or not isinstance(answer.get("choices"), list) or not answer["choices"]:
         raise ApiError(502, "The model answered in an unexpected shape.", type="upstream_error", code="bad_response")
@@ -187,6 +225,9 @@ def normalize_completion(answer: Any, model: str) -> dict[str, Any]:
         choice.setdefault("index", index)
         choice["logprobs"] = _logprobs(choice.get("logprobs"))
         choice["finish_reason"] = _finish(choice.get("finish_reason") or "stop", bool(message.get("tool_calls")))
+        if legacy_functions:
+            _as_function_call(message)
+            choice["finish_reason"] = _legacy_finish(choice["finish_reason"])
         choices.append(choice)
     body["choices"] = choices
     usage = _usage(answer.get("usage"))
@@ -207,6 +248,7 @@ def server_chat_stream(
     model: str,
     include_usage: bool,
     outcome: Any,
+    legacy_functions: bool = False,
 ) -> Iterator[bytes]:
     """The engine's ``chat.completion.chunk`` events, normalised, ending in ``[DONE]``; an error after the start
     becomes an OpenAI error event. Records finish reason and token counts in ``outcome``."""
@@ -246,6 +288,9 @@ def server_chat_stream(
                 if "logprobs" in choice:
                     choice["logprobs"] = _logprobs(choice["logprobs"])
                 reason = _finish(choice.get("finish_reason"), choice["index"] in called_tools)
+                if legacy_functions:
+                    _as_function_call(delta)
+                    reason = _legacy_finish(reason)
                 choice["finish_reason"] = reason
                 if reason is not None:
                     outcome.finish_reason = reason
@@ -262,6 +307,109 @@ def server_chat_stream(
         if not finished:
             raise incomplete_stream()
         yield SSE_DONE  # the engine closed without [DONE] after finishing: end the client's stream properly
+    except ApiError as exc:
+        outcome.error_code = exc.code
+        yield _sse(exc.body())
+        yield SSE_DONE
+
+
+def plan_server_completion(request: CompletionRequest, settings: Settings) -> ServerPlan:
+    """vLLM's completions request for ``request``: passed as the client sent it (prompt lists, token ids, ``n``,
+    ``logprobs``, ``echo``, vLLM's own fields), with the served model name and, when streaming, usage asked for."""
+    extras = check_completion_policy(request, settings)
+    if request.stream_options is not None and not request.stream:
+        raise bad_request("stream_options is only allowed when stream is true.", "stream_options")
+    stops = [request.stop] if isinstance(request.stop, str) else list(request.stop or [])
+    if any(not s for s in stops):  # vLLM answers the same 400 ("stop cannot contain an empty string")
+        raise bad_request("stop sequences must not be empty.", "stop")
+    body = request.model_dump(mode="json", exclude_unset=True)
+    for name in ("user", "best_of"):  # no effect; best_of above 1 is refused by the schema
+        body.pop(name, None)
+    body.update(extras)
+    body["model"] = settings.model_id
+    if "max_tokens" not in body and settings.default_max_tokens is not None:
+        body["max_tokens"] = settings.default_max_tokens
+    include_usage = bool(request.stream and request.stream_options and request.stream_options.include_usage)
+    if request.stream:
+        body["stream_options"] = {"include_usage": True}
+    return ServerPlan(body, include_usage)
+
+
+def normalize_text_completion(answer: Any, model: str) -> dict[str, Any]:
+    """vLLM's ``text_completion`` answer with the model named as the client knows it."""
+    if not isinstance(answer, dict) or not isinstance(answer.get("choices"), list) or not answer["choices"]:
+        raise ApiError(502, "The model answered in an unexpected shape.", type="upstream_error", code="bad_response")
+    body = {k: v for k, v in answer.items() if v is not None}
+    body["id"] = answer.get("id") or f"cmpl-{uuid.uuid4().hex}"
+    body["object"] = "text_completion"
+    body["model"] = model
+    body.setdefault("created", int(time.time()))
+    choices = []
+    for index, raw in enumerate(answer["choices"]):
+        choice = _without_nulls(raw if isinstance(raw, dict) else {}, frozenset({"logprobs", "finish_reason"}))
+        choice.setdefault("index", index)
+        choice.setdefault("logprobs", None)
+        choice["finish_reason"] = _finish(choice.get("finish_reason") or "stop", False)
+        choices.append(choice)
+    body["choices"] = choices
+    usage = _usage(answer.get("usage"))
+    if usage is None:
+        body.pop("usage", None)
+    else:
+        body["usage"] = usage
+    return body
+
+
+def server_completion_stream(
+    events: Iterable[tuple[str, dict[str, Any] | None]],
+    *,
+    model: str,
+    include_usage: bool,
+    outcome: Any,
+) -> Iterator[bytes]:
+    """vLLM's ``text_completion`` chunks passed through (model named as the client knows it), ending in
+    ``[DONE]``; the usage chunk only when the client asked; an error after the start becomes an error event."""
+    completion_id = f"cmpl-{uuid.uuid4().hex}"
+    finished = False
+    try:
+        for _, chunk in events:
+            if chunk is None:  # [DONE]
+                if not finished:
+                    raise incomplete_stream()
+                yield SSE_DONE
+                return
+            if "error" in chunk or chunk.get("object") == "error":
+                raise engine_error(chunk)
+            usage = _usage(chunk.get("usage"))
+            if usage is not None:
+                outcome.prompt_tokens = usage["prompt_tokens"]
+                outcome.generated_tokens = usage["completion_tokens"]
+            body = {k: v for k, v in chunk.items() if v is not None and k != "usage"}
+            body["id"] = chunk.get("id") or completion_id
+            body["object"] = "text_completion"
+            body["model"] = model
+            body.setdefault("created", int(time.time()))
+            choices = []
+            for index, raw in enumerate(chunk.get("choices") or []):
+                choice = _without_nulls(raw if isinstance(raw, dict) else {}, frozenset({"logprobs", "finish_reason"}))
+                choice.setdefault("index", index)
+                choice.setdefault("text", "")
+                choice.setdefault("logprobs", None)
+                reason = _finish(choice.get("finish_reason"), False)
+                choice["finish_reason"] = reason
+                if reason is not None:
+                    outcome.finish_reason = reason
+                    finished = True
+                choices.append(choice)
+            body["choices"] = choices
+            if not choices and usage is not None:
+                if include_usage:
+                    yield _sse({**body, "usage": usage})
+                continue
+            yield _sse(body)  # OpenAI's completion chunk has no null usage
+        if not finished:
+            raise incomplete_stream()
+        yield SSE_DONE
     except ApiError as exc:
         outcome.error_code = exc.code
         yield _sse(exc.body())

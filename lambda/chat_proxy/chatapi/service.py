@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from chatapi import policy
 from chatapi.backend import tgi_error
 from chatapi.errors import ApiError, bad_request, incomplete_stream
 from chatapi.prompts import FAMILIES, StopFilter, Turn, render, strip_stop
@@ -25,7 +26,8 @@ SSE_DONE = b"data: [DONE]\n\n"
 
 
 def check_max_new_tokens(value: int, param: str, settings: Settings) -> None:
-    if value > settings.max_new_tokens_cap:
+    """TGI refuses more than MAX_TOTAL_TOKENS - MAX_INPUT_TOKENS; vLLM checks max_model_len - prompt itself."""
+    if not settings.engine_bounds_tokens and value > settings.max_new_tokens_cap:
         raise bad_request(
             f"{param}={value} exceeds this deployment's limit of {settings.max_new_tokens_cap} new tokens.", param
         )
@@ -77,8 +79,41 @@ def _server_only(what: str, param: str, settings: Settings) -> ApiError:
     )
 
 
+def chat_path(settings: Settings) -> str:
+    """The column of ``chatapi.policy``'s table a chat request takes here."""
+    if not settings.server_templates:
+        return "proxy"
+    return "vllm" if settings.engine == "vllm" else "tgi"
+
+
+def _policy_refusal(param: str, text: str) -> ApiError:
+    reason = text.partition(": ")[2] or text
+    return ApiError(400, f"{param} is not supported here: {reason}.", param=param, code="unsupported_parameter")
+
+
+def check_chat_policy(request: ChatCompletionRequest, settings: Settings) -> dict[str, Any]:
+    """What ``chatapi.policy`` refuses on this deployment's path, as a 400 naming the field and the reason; returns
+    the request's vLLM fields as the engine takes them."""
+    path = chat_path(settings)
+    refused = request.refused_openai_field()
+    if refused is not None:
+        name, reason = refused
+        message = f"{name}: {reason}." if reason.startswith("send ") else f"{name} is not supported: {reason}."
+        raise ApiError(400, message, param=name, code="unsupported_parameter")
+    if path != "vllm":
+        rules = policy.CHAT_FIELDS
+        if request.n is not None and request.n > 1:
+            raise _policy_refusal("n", getattr(rules["n"], path))
+        if request.logit_bias:
+            raise _policy_refusal("logit_bias", getattr(rules["logit_bias"], path))
+        if request.reasoning_effort is not None:
+            raise _policy_refusal("reasoning_effort", getattr(rules["reasoning_effort"], path))
+    return policy.engine_extras(request.extras, policy.CHAT_FIELDS, path)
+
+
 def check_proxy_family_request(request: ChatCompletionRequest, settings: Settings) -> None:
     """Features only the engine's chat template can render are refused, naming the field, in proxy-family mode."""
+    check_chat_policy(request, settings)
     if request.tools:
         raise _server_only("Tool calling", "tools", settings)
     if request.tool_choice not in (None, "none", "auto"):
@@ -116,6 +151,25 @@ def resolve_max_tokens(max_tokens: int | None, max_completion_tokens: int | None
         check_max_new_tokens(max_tokens, "max_tokens", settings)
         return max_tokens
     return settings.default_max_new_tokens
+
+
+def check_completion_policy(request: CompletionRequest, settings: Settings) -> dict[str, Any]:
+    """``chatapi.policy`` for ``/v1/completions``: the vLLM fields as the engine takes them; on TGI a 400 naming
+    what its ``/generate`` dialect cannot do."""
+    path = "vllm" if settings.engine == "vllm" else "tgi"
+    rules = policy.COMPLETION_FIELDS
+    if path == "tgi":
+        if request.prompt_text() is None:
+            raise _policy_refusal("prompt", rules["prompt"].tgi)
+        if request.n is not None and request.n > 1:
+            raise _policy_refusal("n", rules["n"].tgi)
+        if request.logprobs is not None:
+            raise _policy_refusal("logprobs", rules["logprobs"].tgi)
+        if request.logit_bias:
+            raise _policy_refusal("logit_bias", rules["logit_bias"].tgi)
+        if request.suffix:
+            raise _policy_refusal("suffix", rules["suffix"].tgi)
+    return policy.engine_extras(request.extras, rules, path)
 
 
 def plan_chat(request: ChatCompletionRequest, settings: Settings) -> ChatPlan:
@@ -176,12 +230,14 @@ def _tgi_payload(
     always asking for the token counts (``details``: the stream's last event has the prompt's as ``input_length``;
     every generation is streamed, see ``assemble``)."""
     params = {"max_new_tokens": max_new, **params, "details": True}
-    temperature = 1.0 if temperature is None else temperature
     if temperature == 0:
         params["do_sample"] = False
     else:
+        # OpenAI samples by default: TGI then samples at temperature 1; vLLM (engines.py) applies the model's
+        # generation_config, since no temperature is named.
         params["do_sample"] = True
-        params["temperature"] = temperature
+        if temperature is not None:
+            params["temperature"] = temperature
         if top_p is not None and top_p < 1:
             params["top_p"] = top_p
     if seed is not None:
@@ -358,6 +414,7 @@ class CompletionPlan:
 
 def plan_completion(request: CompletionRequest, settings: Settings) -> CompletionPlan:
     """TGI's payload for an OpenAI text completions request."""
+    check_completion_policy(request, settings)
     if request.stream_options is not None and not request.stream:
         raise bad_request("stream_options is only allowed when stream is true.", "stream_options")
     for name in ("frequency_penalty", "presence_penalty"):
@@ -371,6 +428,7 @@ def plan_completion(request: CompletionRequest, settings: Settings) -> Completio
     if any(not s for s in stops):
         raise bad_request("stop sequences must not be empty.", "stop")
     prompt = request.prompt_text()
+    assert prompt is not None  # check_completion_policy
     params: dict[str, Any] = {"stop": stops} if stops else {}
     payload = _tgi_payload(prompt, params, max_new, request.temperature, request.top_p, request.seed, request.stream)
     return CompletionPlan(payload, tuple(stops), prompt if request.echo else "")

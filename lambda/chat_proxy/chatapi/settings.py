@@ -13,8 +13,12 @@ Variable                        Default                                 Meaning
 ``ENGINE``                      ``tgi``                                 the endpoint's engine: ``tgi`` or ``vllm``
 ``MAX_INPUT_TOKENS``            ``1024``                                the container's MAX_INPUT_LENGTH
 ``MAX_TOTAL_TOKENS``            ``2048``                                the container's MAX_TOTAL_TOKENS
-``MAX_NEW_TOKENS_CAP``          MAX_TOTAL_TOKENS - MAX_INPUT_TOKENS     hard cap on max_tokens / max_new_tokens
-``DEFAULT_MAX_NEW_TOKENS``      ``min(512, MAX_NEW_TOKENS_CAP)``        used when the request gives none
+``MODEL_ALIASES``               (none)                                  comma-separated other names of the model
+                                                                        (accepted as ``model`` and listed)
+``MAX_NEW_TOKENS_CAP``          MAX_TOTAL_TOKENS - MAX_INPUT_TOKENS     TGI: hard cap on max_tokens /
+                                                                        max_new_tokens (vLLM checks the context)
+``DEFAULT_MAX_NEW_TOKENS``      TGI: ``min(512, MAX_NEW_TOKENS_CAP)``;  used when the request gives none; on vLLM
+                                vLLM: (none)                            unset leaves it to the engine
 ``SYSTEM_PROMPT``               (none)                                  system prompt when the chat has none
 ``LOG_PROMPTS``                 ``false``                               log prompt and completion text
 ``REQUEST_BODY_LIMIT_BYTES``    ``1048576``                             larger request bodies get 413
@@ -46,6 +50,7 @@ from chatapi.prompts import FAMILIES
 
 SAGEMAKER_ENDPOINT_NAME = "SAGEMAKER_ENDPOINT_NAME"
 MODEL_ID = "MODEL_ID"
+MODEL_ALIASES = "MODEL_ALIASES"
 PROMPT_FAMILY = "PROMPT_FAMILY"
 ENGINE = "ENGINE"
 MAX_INPUT_TOKENS = "MAX_INPUT_TOKENS"
@@ -104,6 +109,14 @@ class Settings:
     engine: str = "tgi"
     active_hours: ActiveHours | None = None
     image_url_domains: tuple[str, ...] = ()
+    model_aliases: tuple[str, ...] = ()
+    # Set by the operator (DEFAULT_MAX_NEW_TOKENS): vLLM paths then send it when a request gives no limit.
+    default_max_tokens: int | None = None
+
+    @property
+    def engine_bounds_tokens(self) -> bool:
+        """vLLM checks max_tokens against the context itself (max_model_len - prompt); TGI needs the proxy's cap."""
+        return self.engine == "vllm"
 
     @property
     def server_templates(self) -> bool:
@@ -158,9 +171,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError(
             f"{MAX_NEW_TOKENS_CAP}={cap} exceeds {MAX_TOTAL_TOKENS} - {MAX_INPUT_TOKENS} = {max_total - max_input}"
         )
-    default_new = _int(env, DEFAULT_MAX_NEW_TOKENS, str(min(DEFAULT_MAX_NEW_TOKENS_PREFERRED, cap)))
-    if default_new > cap:
+    operator_default = _int(env, DEFAULT_MAX_NEW_TOKENS) if env.get(DEFAULT_MAX_NEW_TOKENS) else None
+    default_new = min(DEFAULT_MAX_NEW_TOKENS_PREFERRED, cap) if operator_default is None else operator_default
+    if engine == "tgi" and default_new > cap:
         raise SettingsError(f"{DEFAULT_MAX_NEW_TOKENS}={default_new} exceeds {MAX_NEW_TOKENS_CAP}={cap}")
+    if default_new >= max_total:
+        raise SettingsError(
+            f"{DEFAULT_MAX_NEW_TOKENS}={default_new} leaves no room for a prompt in {MAX_TOTAL_TOKENS}={max_total}"
+        )
     system_prompt = env.get(SYSTEM_PROMPT) or None
     timeout = _int(env, BACKEND_READ_TIMEOUT_SECONDS, DEFAULTS[BACKEND_READ_TIMEOUT_SECONDS])
     try:
@@ -187,6 +205,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         engine=engine,
         active_hours=_active_hours(env),
         image_url_domains=domains,
+        model_aliases=_aliases(env, model_id),
+        default_max_tokens=operator_default,
     )
 
 
@@ -198,6 +218,11 @@ def _active_hours(env: Mapping[str, str]) -> ActiveHours | None:
         return ActiveHours.parse(raw)
     except ActiveHoursError as err:
         raise SettingsError(f"{ACTIVE_HOURS}: {err}") from None
+
+
+def _aliases(env: Mapping[str, str], model_id: str) -> tuple[str, ...]:
+    names = [n.strip() for n in env.get(MODEL_ALIASES, "").split(",") if n.strip()]
+    return tuple(dict.fromkeys(n for n in names if n != model_id))
 
 
 def _component(env: Mapping[str, str]) -> str | None:
