@@ -9,7 +9,7 @@ from pathlib import Path
 
 import openai
 import pytest
-from chat_harness import app_env, start_app
+from chat_harness import MODEL_ID, app_env, start_app
 from chatapi.active_hours import MAX_RETRY_AFTER_SECONDS, ActiveHours
 from chatapi.settings import SettingsError, load_settings
 from sagemaker_runtime_emulator import Emulator
@@ -99,7 +99,7 @@ def test_a_refused_call_outside_the_hours_names_the_next_start(
     _, start = closed_hours(datetime.now(UTC))
     with openai.OpenAI(base_url=closed_url + "/v1", api_key="unused", max_retries=0, timeout=15) as client:
         with pytest.raises(openai.InternalServerError) as caught:
-            client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}], stream=stream)
+            client.chat.completions.create(model=MODEL_ID, messages=[{"role": "user", "content": "hi"}], stream=stream)
     response = caught.value.response
     assert response.status_code == 503
     error = response.json()["error"]
@@ -112,5 +112,5 @@ def test_a_refused_call_outside_the_hours_names_the_next_start(
 def test_outside_the_hours_a_model_that_still_answers_is_used(closed_url: str, emulator: Emulator) -> None:
     # The schedule only explains a refusal; it never refuses a call SageMaker would serve.
     with openai.OpenAI(base_url=closed_url + "/v1", api_key="unused", max_retries=0, timeout=15) as client:
-        answer = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+        answer = client.chat.completions.create(model=MODEL_ID, messages=[{"role": "user", "content": "hi"}])
     assert answer.choices[0].message.content == "Hello! How can I help?"
