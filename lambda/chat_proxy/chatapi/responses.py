@@ -213,13 +213,35 @@ class StreamOptions(_Model):
     include_obfuscation: StrictBool | None = None
 
 
+def _by_python_type(value: Any) -> str:
+    return "str" if isinstance(value, str) else "list"
+
+
+def _tool_kind(value: Any) -> str:
+    raw = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return "type=function" if raw == "function" else "type=hosted"
+
+
+# One branch per JSON type, so an error is reported against the branch the value took (not "should be a string"
+# for a list).
+Input = Annotated[
+    Annotated[Annotated[str, Field(strict=True, min_length=1)], Tag("str")]
+    | Annotated[Annotated[list[InputItem], Field(min_length=1)], Tag("list")],
+    Discriminator(_by_python_type),
+]
+AnyTool = Annotated[
+    Annotated[FunctionTool, Tag("type=function")] | Annotated[HostedTool, Tag("type=hosted")],
+    Discriminator(_tool_kind),
+]
+
+
 class ResponsesRequest(_Model):
     """``CreateResponse`` of OpenAI's spec, as far as an open model on SageMaker can honour it."""
 
-    input: Annotated[str, Field(strict=True, min_length=1)] | Annotated[list[InputItem], Field(min_length=1)]
+    input: Input
     model: StrictStr | None = None
     instructions: StrictStr | None = None
-    tools: Annotated[list[FunctionTool | HostedTool], Field(max_length=128)] | None = None
+    tools: Annotated[list[AnyTool], Field(max_length=128)] | None = None
     tool_choice: Literal["none", "auto", "required"] | NamedFunctionChoice | dict[str, Any] | None = None
     parallel_tool_calls: StrictBool | None = None
     text: TextConfig | None = None
