@@ -99,6 +99,9 @@ class AppConfig:
     reserved_concurrency: int | None = None
     daily_token_budget: int | None = None
     max_streams_per_caller: int | None = None
+    # /v1/responses state (docs/responses.md): off = stateless; on = a DynamoDB table of per-caller responses.
+    responses_store: bool = False
+    responses_retention_days: int = 30
     jumpstart_model: str | None = None
     jumpstart_version: str = "*"
     accept_eula: bool = False
@@ -394,6 +397,11 @@ CONTEXT_KEYS: dict[str, tuple[Callable[[str, Any], Any], str]] = {
     "daily_token_budget": (_int(1, 10**12), "tokens per caller per UTC day (default: no budget)"),
     # Each slot is one item; a caller at its limit costs one failed conditional write per slot: keep N small.
     "max_streams_per_caller": (_int(1, 100), "concurrent streamed answers per caller (default: no limit)"),
+    "responses_store": (
+        _bool,
+        "keep /v1/responses answers per caller in DynamoDB for previous_response_id and GET (default false)",
+    ),
+    "responses_retention_days": (_int(1, 3650), "responses_store: days a stored response is kept (default 30)"),
     "jumpstart_model": (_pattern(re.compile(r"^[\w.\-]+$"), "a JumpStart model id"), "JumpStart model id"),
     "jumpstart_version": (_pattern(re.compile(r"^(\*|[\w.\-]+)$"), "'*' or a version"), "default *"),
     "accept_eula": (_bool, "accept the JumpStart model's EULA (default false)"),
@@ -467,6 +475,9 @@ APPLIES_WHEN: dict[str, AppliesWhen | tuple[AppliesWhen, ...]] = {
         for key in ("jumpstart_model", "jumpstart_version", "accept_eula")
     },
     "api_quota_per_day": AppliesWhen("api_auth", ("api_key",), "only API keys have a usage plan with a daily quota"),
+    "responses_retention_days": AppliesWhen(
+        "responses_store", (True,), "without responses_store=true no response is kept (stateless /v1/responses)"
+    ),
     # Engine-specific keys (vllm_version, tgi_version, ...) are checked once the engine is resolved from the
     # model (_check_engine), since its default depends on the model.
     "trust_remote_code": AppliesWhen("deployment", ("tgi",), _TGI_ONLY),

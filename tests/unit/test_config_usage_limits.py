@@ -37,3 +37,17 @@ def test_stream_limit_cannot_exceed_the_reserved_concurrency() -> None:
     with pytest.raises(ConfigError, match=r"'max_streams_per_caller': 30 .*at most reserved_concurrency \(20\)"):
         from_context({"max_streams_per_caller": "30", "reserved_concurrency": "20"})
     assert from_context({"max_streams_per_caller": "20", "reserved_concurrency": "20"}).max_streams_per_caller == 20
+
+
+def test_responses_store_is_off_by_default_and_validated() -> None:
+    from stacks.config import ConfigError, from_context
+
+    assert from_context({}).responses_store is False
+    on = from_context({"responses_store": "true", "responses_retention_days": "7"})
+    assert (on.responses_store, on.responses_retention_days) == (True, 7)
+    with pytest.raises(ConfigError, match="responses_store"):
+        from_context({"responses_store": "maybe"})
+    with pytest.raises(ConfigError, match="responses_retention_days"):
+        from_context({"responses_store": "true", "responses_retention_days": "0"})
+    with pytest.raises(ConfigError, match="responses_retention_days"):
+        from_context({"responses_retention_days": "7"})  # no effect without the store: refused, not ignored
