@@ -1,0 +1,53 @@
+// Node clients of the Responses API against this API: `node responses_clients.mjs <base url ending in /v1> <model>`.
+// Prints one JSON line per check: {"client", "check", "ok", "detail"}. Unchanged clients: base URL, key, model only.
+import OpenAI from "openai";
+import { createOpenAI } from "@ai-sdk/openai";
+import { generateText, jsonSchema, stepCountIs, streamText, tool } from "ai";
+
+const [baseURL, model] = process.argv.slice(2);
+const report = (client, check, ok, detail) => console.log(JSON.stringify({ client, check, ok, detail }));
+
+async function check(client, name, fn) {
+  try {
+    report(client, name, true, await fn());
+  } catch (error) {
+    report(client, name, false, String(error?.message ?? error));
+  }
+}
+
+const openai = new OpenAI({ baseURL, apiKey: "unused", maxRetries: 0 });
+await check("openai", "create", async () => (await openai.responses.create({ model, input: "Hi" })).output_text);
+await check("openai", "stream", async () => {
+  let text = "";
+  const stream = await openai.responses.create({ model, input: "Hi", stream: true });
+  for await (const event of stream) if (event.type === "response.output_text.delta") text += event.delta;
+  return text;
+});
+
+// The AI SDK's default OpenAI provider: `provider(model)` speaks the Responses API.
+const provider = createOpenAI({ baseURL, apiKey: "unused" });
+await check("ai-sdk", "generateText", async () => (await generateText({ model: provider(model), prompt: "Hi" })).text);
+await check("ai-sdk", "streamText", async () => {
+  let text = "";
+  for await (const piece of streamText({ model: provider(model), prompt: "Hi" }).textStream) text += piece;
+  return text;
+});
+await check("ai-sdk", "tool round trip", async () => {
+  const calls = [];
+  const result = await generateText({
+    model: provider(model),
+    prompt: "Weather in Paris?",
+    tools: {
+      get_weather: tool({
+        description: "The weather in a city",
+        inputSchema: jsonSchema({ type: "object", properties: { city: { type: "string" } }, required: ["city"] }),
+        execute: async ({ city }) => {
+          calls.push(city);
+          return `Sunny in ${city}`;
+        },
+      }),
+    },
+    stopWhen: stepCountIs(3),
+  });
+  return { text: result.text, calls };
+});
