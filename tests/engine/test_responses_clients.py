@@ -11,17 +11,23 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
 from typing import Annotated, Any
 
 import agents
 import httpx
 import openai
 import pytest
+from chat_harness import REPO
 from engine_harness import EngineApi
 from openai_schema import assert_conforms
 from pydantic import Field
 
 TIMEOUT = httpx.Timeout(300.0, connect=10.0)
+NODE_SCRIPT = REPO / "tests" / "chat" / "node" / "responses_clients.mjs"
 TOOL = {
     "type": "function",
     "name": "get_weather",
@@ -216,3 +222,64 @@ def test_openai_agents_sdk_agent_with_a_function_tool_ends_as_it_does_direct(eng
 def test_openai_agents_sdk_default_provider_by_model_name(engine_api: EngineApi) -> None:
     outcome, _ = run_agent(engine_api.api_url, engine_api.model, by_name=True)
     assert not outcome.startswith("UserError")
+
+
+def pydantic_ai_text(base_url: str, model: str) -> str:
+    from pydantic_ai import Agent
+    from pydantic_ai.models.openai import OpenAIResponsesModel
+    from pydantic_ai.providers.openai import OpenAIProvider
+
+    chosen = OpenAIResponsesModel(model, provider=OpenAIProvider(base_url=base_url, api_key="unused"))
+    result = Agent(chosen).run_sync("Say hi", model_settings={"temperature": 0, "max_tokens": 8})
+    return str(result.output)
+
+
+def langchain_texts(base_url: str, model: str) -> tuple[str, str]:
+    from langchain_openai import ChatOpenAI
+
+    llm = ChatOpenAI(
+        model=model,
+        base_url=base_url,
+        api_key="unused",
+        use_responses_api=True,
+        temperature=0,
+        max_tokens=8,  # type: ignore[arg-type]
+    )
+    return llm.invoke("Say hi").text, "".join(chunk.text for chunk in llm.stream("Say hi"))
+
+
+def test_pydantic_ai_and_langchain_answer_the_same_both_ways(engine_api: EngineApi) -> None:
+    assert pydantic_ai_text(engine_api.api_url, engine_api.model) == pydantic_ai_text(
+        engine_api.vllm_url, engine_api.model
+    )
+    through = langchain_texts(engine_api.api_url, engine_api.model)
+    assert through == langchain_texts(engine_api.vllm_url, engine_api.model)
+    assert through[0] == through[1] != ""
+
+
+def node_results(base_url: str, model: str, tmp: Path) -> dict[str, Any]:
+    node = shutil.which("node")
+    assert node is not None
+    modules = Path(os.environ.get("NODE_MODULES_DIR", REPO / "node_modules"))
+    if not (tmp / "node_modules").exists():
+        (tmp / "node_modules").symlink_to(modules.resolve(), target_is_directory=True)
+        shutil.copy(NODE_SCRIPT, tmp / NODE_SCRIPT.name)
+    done = subprocess.run(
+        [node, str(tmp / NODE_SCRIPT.name), base_url, model, "greedy"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    return {f"{r['client']} {r['check']}": (r["ok"], r["detail"]) for r in lines}
+
+
+def test_node_clients_answer_the_same_both_ways(engine_api: EngineApi, tmp_path: Path) -> None:
+    """``openai`` (create, stream) and the AI SDK's default provider (generateText, streamText, a tool round trip)."""
+    direct = node_results(engine_api.vllm_url, engine_api.model, tmp_path)
+    through = node_results(engine_api.api_url, engine_api.model, tmp_path)
+    for check in ("openai create", "openai stream", "ai-sdk generateText", "ai-sdk streamText"):
+        assert through[check][0], through[check]
+    assert through == direct
