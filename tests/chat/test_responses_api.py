@@ -232,3 +232,22 @@ def test_openai_client_sees_unsupported_features_as_bad_request(oai: openai.Open
         oai.responses.create(model=MODEL_ID, input="Hi", tools=[{"type": "web_search"}])
     assert caught.value.body["param"] == "tools[0].type"  # type: ignore[index]
     assert "hosted tools" in caught.value.body["message"]  # type: ignore[index]
+
+
+def test_input_image_reaches_the_engine_as_chat_image_part(stack: Stack) -> None:
+    if not stack.server:
+        pytest.skip("images need the engine's chat template; refused otherwise (test_responses_bad_input.py)")
+    content = [
+        {"type": "input_text", "text": "What is this?"},
+        {"type": "input_image", "image_url": "https://example.com/cat.png", "detail": "low"},
+    ]
+    with stack.http() as http:
+        response = http.post("/v1/responses", json={"input": [{"role": "user", "content": content}]})
+    assert response.status_code == 200, response.text
+    (message,) = engine_payload(stack)["messages"]
+    image = {"url": "https://example.com/cat.png"} if stack.engine == "tgi" else {
+        "url": "https://example.com/cat.png", "detail": "low"}  # fmt: skip
+    assert message["content"] == [
+        {"type": "text", "text": "What is this?"},
+        {"type": "image_url", "image_url": image},
+    ]

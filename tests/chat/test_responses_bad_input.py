@@ -106,7 +106,7 @@ CASES: list[tuple[str, Any, str | None, str, str]] = [
     (
         "image on a prompt-rendering family",
         {"input": [{"role": "user", "content": [{"type": "input_image", "image_url": "https://x/y.png"}]}]},
-        "input[0]",
+        "input[0].content[0].type",
         "unsupported_parameter",
         "",
     ),

@@ -408,7 +408,7 @@ def to_chat(request: ResponsesRequest, history: list[Any], max_output_tokens: in
                 messages.append({"role": "user", "content": _user_content(item.content)})
             else:
                 messages.append({"role": item.role, "content": _text_of(item.content)})
-            out.origins.append(f"{origin}.content" if item.role != "user" else origin)
+            out.origins.append(origin)
         elif isinstance(item, FunctionCallItem):
             call = {
                 "id": item.call_id,
@@ -416,7 +416,7 @@ def to_chat(request: ResponsesRequest, history: list[Any], max_output_tokens: in
                 "function": {"name": item.name, "arguments": item.arguments},
             }
             last = messages[-1] if messages else None
-            if last is not None and last["role"] == "assistant" and out.origins[-1] != "tool":
+            if last is not None and last["role"] == "assistant":
                 last.setdefault("tool_calls", []).append(call)
                 if last.get("content") == "":
                     last["content"] = None
@@ -486,9 +486,11 @@ def rename_param(error: ApiError, origins: list[str]) -> ApiError:
     if param is None:
         return error
     if param.startswith("messages[") and "]" in param:
-        index_text, _, _ = param[len("messages[") :].partition("]")
+        index_text, _, rest = param[len("messages[") :].partition("]")
         if index_text.isdigit() and int(index_text) < len(origins):
-            param = origins[int(index_text)]
+            origin = origins[int(index_text)]
+            # A message's content and its parts keep their names and indexes in the Responses item.
+            param = origin if origin in ("instructions", "previous_response_id") else origin + rest
     elif param == "messages":
         param = "input"
     else:
