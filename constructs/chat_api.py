@@ -17,6 +17,7 @@ from constructs import Construct, time_limits
 from constructs.lambda_asset import PythonTarget, build_python_asset
 from constructs.nag import REDUNDANT_ROLE_DEPENDENCY, acknowledge, ignore_cfn_lint, skip_checkov
 from constructs.owned_logs import allow_logs_to_use
+from constructs.responses_table import ResponsesTable
 from constructs.sagemaker_common import HostedEndpoint
 from constructs.usage_table import UsageTable
 
@@ -45,6 +46,10 @@ API_ROUTES: tuple[tuple[str, str], ...] = (
     ("GET", "/v1/models/{model+}"),
     ("POST", "/v1/chat/completions"),
     ("POST", "/v1/completions"),
+    # Served whether or not responses are stored: without a store the app answers why and how to enable it.
+    ("POST", "/v1/responses"),
+    ("GET", "/v1/responses/{response_id}"),
+    ("DELETE", "/v1/responses/{response_id}"),
     ("POST", "/generate"),
 )
 
@@ -180,7 +185,9 @@ class ChatApi(Construct):
         settings: ChatSettings,
         limits: ApiLimits | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        responses_retention_days: int | None = None,
     ) -> None:
+        """``responses_retention_days``: keep /v1/responses answers that long in a table (None: stateless)."""
         limits = limits or ApiLimits()
         super().__init__(scope, construct_id)
         self.limits = limits
@@ -204,6 +211,7 @@ class ChatApi(Construct):
         self.function = self._function(endpoint, settings, limits)
         endpoint.grant_invoke(self.function)
         self.usage_table = self._usage(limits)
+        self.responses_table = self._responses_store(responses_retention_days)
 
         self.api = self._rest_api(limits)
         self._routes(limits)
@@ -314,6 +322,19 @@ class ChatApi(Construct):
             self.function.add_environment("REQUESTS_PER_MINUTE_PER_CALLER", str(limits.requests_per_minute))
         return usage
 
+    def _responses_store(self, retention_days: int | None) -> ResponsesTable | None:
+        if retention_days is None:
+            return None
+        if not 1 <= retention_days <= 3650:
+            raise ValueError(f"responses_retention_days {retention_days} must be 1 to 3650 days")
+        # The API's own customer-managed key (it already encrypts the API's logs): stored conversations are
+        # callers' prompts and answers, so they get the same protection as the logs, and no second key.
+        store = ResponsesTable(self, "Responses", key=self.log_key)
+        store.grant_store(self.function)
+        self.function.add_environment("RESPONSES_TABLE_NAME", store.table.table_name)
+        self.function.add_environment("RESPONSES_TTL_DAYS", str(retention_days))
+        return store
+
     def _rest_api(self, limits: ApiLimits) -> apigw.RestApi:
         api = apigw.RestApi(
             self,
@@ -378,7 +399,19 @@ class ChatApi(Construct):
             required=["inputs"],
             properties={"inputs": {"type": "string"}, "parameters": {"type": "object"}, "stream": {"type": "boolean"}},
         )
-        body_models = {"/v1/chat/completions": chat_model, "/generate": generate_model}
+        responses_model = self._model(
+            "ResponsesRequest",
+            required=["input"],
+            properties={
+                "input": {"type": ["string", "array"], "minLength": 1, "minItems": 1},
+                "stream": {"type": "boolean"},
+            },
+        )
+        body_models = {
+            "/v1/chat/completions": chat_model,
+            "/v1/responses": responses_model,
+            "/generate": generate_model,
+        }
         for method, path in API_ROUTES:
             if (method, path) == PAGE_ROUTE:
                 continue
@@ -419,6 +452,7 @@ class ChatApi(Construct):
                     key: apigw.JsonSchema(
                         type=_schema_type(spec),
                         min_items=spec.get("minItems"),  # type: ignore[arg-type]
+                        min_length=spec.get("minLength"),  # type: ignore[arg-type]
                     )
                     for key, spec in properties.items()
                 },
@@ -546,10 +580,16 @@ def _access_log_format() -> apigw.AccessLogFormat:
     )
 
 
-def _schema_type(spec: dict[str, object]) -> apigw.JsonSchemaType:
-    return {
-        "array": apigw.JsonSchemaType.ARRAY,
-        "boolean": apigw.JsonSchemaType.BOOLEAN,
-        "object": apigw.JsonSchemaType.OBJECT,
-        "string": apigw.JsonSchemaType.STRING,
-    }[str(spec["type"])]
+_SCHEMA_TYPES = {
+    "array": apigw.JsonSchemaType.ARRAY,
+    "boolean": apigw.JsonSchemaType.BOOLEAN,
+    "object": apigw.JsonSchemaType.OBJECT,
+    "string": apigw.JsonSchemaType.STRING,
+}
+
+
+def _schema_type(spec: dict[str, object]) -> apigw.JsonSchemaType | list[apigw.JsonSchemaType]:
+    kind = spec["type"]
+    if isinstance(kind, list):  # draft 4 allows a list of types (``input``: a string or a list of items)
+        return [_SCHEMA_TYPES[str(k)] for k in kind]
+    return _SCHEMA_TYPES[str(kind)]

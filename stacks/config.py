@@ -111,6 +111,9 @@ class AppConfig:
     caller_key: str = "role"
     # Chat API: max_tokens for requests that give none (None: TGI paths 512, vLLM the rest of the context).
     default_max_tokens: int | None = None
+    # /v1/responses state (docs/responses.md): off = stateless; on = a DynamoDB table of per-caller responses.
+    responses_store: bool = False
+    responses_retention_days: int = 30
     jumpstart_model: str | None = None
     jumpstart_version: str = "*"
     accept_eula: bool = False
@@ -483,6 +486,11 @@ CONTEXT_KEYS: dict[str, tuple[Callable[[str, Any], Any], str]] = {
         _int(1, 1_000_000),
         "chat API: max_tokens when a request gives none (default: vLLM the rest of the context, TGI 512)",
     ),
+    "responses_store": (
+        _bool,
+        "keep /v1/responses answers per caller in DynamoDB for previous_response_id and GET (default false)",
+    ),
+    "responses_retention_days": (_int(1, 3650), "responses_store: days a stored response is kept (default 30)"),
     "jumpstart_model": (_pattern(re.compile(r"^[\w.\-]+$"), "a JumpStart model id"), "JumpStart model id"),
     "jumpstart_version": (_pattern(re.compile(r"^(\*|[\w.\-]+)$"), "'*' or a version"), "default *"),
     "accept_eula": (_bool, "accept the JumpStart model's EULA (default false)"),
@@ -566,6 +574,9 @@ APPLIES_WHEN: dict[str, AppliesWhen | tuple[AppliesWhen, ...]] = {
     "caller_key": AppliesWhen("api_auth", ("iam",), "only IAM callers have role sessions"),
     "api_key_rate_limit": AppliesWhen("api_auth", ("api_key",), "only API keys have a usage plan with a throttle"),
     "api_key_burst_limit": AppliesWhen("api_auth", ("api_key",), "only API keys have a usage plan with a throttle"),
+    "responses_retention_days": AppliesWhen(
+        "responses_store", (True,), "without responses_store=true no response is kept (stateless /v1/responses)"
+    ),
     # Engine-specific keys (vllm_version, tgi_version, ...) are checked once the engine is resolved from the
     # model (_check_engine), since its default depends on the model.
     "trust_remote_code": AppliesWhen("deployment", ("tgi",), _TGI_ONLY),

@@ -79,6 +79,7 @@ class LlmChatStack(cdk.Stack):
                 requests_per_minute=config.iam_requests_per_minute,
                 caller_key=config.caller_key,
             ),
+            responses_retention_days=config.responses_retention_days if config.responses_store else None,
         )
         own_execution_log_group(self.chat.api, stage_name=STAGE_NAME, key=self.chat.log_key)
         own_log_retention_logs(self, key=self.chat.log_key, name=f"{self.chat.log_group_prefix}log-retention")

@@ -275,7 +275,7 @@ def collect() -> Facts:
 # Drawing
 # ---------------------------------------------------------------------------------------------------------------
 
-WIDTH, HEIGHT = 1000, 820
+WIDTH, HEIGHT = 1000, 870
 SANS = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, 'Liberation Sans', sans-serif"
 MONO = "ui-monospace, SFMono-Regular, Menlo, Consolas, 'Liberation Mono', 'DejaVu Sans Mono', monospace"
 INK, MUTED, LINE = "#1f2933", "#52606d", "#616e7c"

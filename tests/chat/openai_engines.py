@@ -115,7 +115,9 @@ def _limit(payload: dict[str, Any]) -> int | None:
 def plan_answer(scenario: Any, payload: dict[str, Any]) -> tuple[list[str], list[dict[str, str]], str]:
     """The text tokens, the tool calls and the OpenAI finish reason the model produces for ``payload``."""
     wants_tools = bool(payload.get("tools")) and payload.get("tool_choice") != "none"
-    if "messages" in payload and wants_tools and scenario.tool_calls:
+    # A tool's result answered: the model writes its answer (as agent loops expect), unless a tool is forced.
+    answered = (payload.get("messages") or [{}])[-1].get("role") == "tool" and payload.get("tool_choice") != "required"
+    if "messages" in payload and wants_tools and scenario.tool_calls and not answered:
         return [], list(scenario.tool_calls), "tool_calls"
     tokens = list(scenario.tokens)
     limit = _limit(payload)

@@ -68,3 +68,44 @@ def chunks_of(sse_text: str) -> list[Any]:
     data = [line[len("data:") :].strip() for line in sse_text.splitlines() if line.startswith("data:")]
     assert data and data[-1] == "[DONE]", data[-3:]
     return [json.loads(d) for d in data[:-1]]
+
+
+# Each Responses stream event type and its schema in the spec (``ResponseStreamEvent`` is their union).
+RESPONSE_EVENTS = {
+    "response.created": "ResponseCreatedEvent",
+    "response.in_progress": "ResponseInProgressEvent",
+    "response.output_item.added": "ResponseOutputItemAddedEvent",
+    "response.output_item.done": "ResponseOutputItemDoneEvent",
+    "response.content_part.added": "ResponseContentPartAddedEvent",
+    "response.content_part.done": "ResponseContentPartDoneEvent",
+    "response.output_text.delta": "ResponseTextDeltaEvent",
+    "response.output_text.done": "ResponseTextDoneEvent",
+    "response.function_call_arguments.delta": "ResponseFunctionCallArgumentsDeltaEvent",
+    "response.function_call_arguments.done": "ResponseFunctionCallArgumentsDoneEvent",
+    "response.reasoning_text.delta": "ResponseReasoningTextDeltaEvent",
+    "response.reasoning_text.done": "ResponseReasoningTextDoneEvent",
+    "response.completed": "ResponseCompletedEvent",
+    "response.incomplete": "ResponseIncompleteEvent",
+    "response.failed": "ResponseFailedEvent",
+    "error": "ResponseErrorEvent",
+}
+
+
+def response_events(sse_text: str) -> list[dict[str, Any]]:
+    """The events of a Responses SSE body, each checked against its schema and against the ``ResponseStreamEvent``
+    union, its ``event:`` line equal to its ``type`` and the sequence numbers 0, 1, 2, ..."""
+    events: list[dict[str, Any]] = []
+    for block in sse_text.split("\n\n"):
+        lines = [line for line in block.splitlines() if line]
+        if not lines:
+            continue
+        names = [line[len("event:") :].strip() for line in lines if line.startswith("event:")]
+        data = [line[len("data:") :].strip() for line in lines if line.startswith("data:")]
+        assert len(data) == 1, block
+        event = json.loads(data[0])
+        assert names == [event["type"]], block
+        assert_conforms(RESPONSE_EVENTS[event["type"]], event)
+        assert_conforms("ResponseStreamEvent", event)
+        events.append(event)
+    assert [e["sequence_number"] for e in events] == list(range(len(events)))
+    return events

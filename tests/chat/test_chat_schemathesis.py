@@ -21,6 +21,9 @@ OPERATIONS = [
     "GET /v1/models/{model}",
     "POST /v1/chat/completions",
     "POST /v1/completions",
+    "POST /v1/responses",
+    "GET /v1/responses/{response_id}",
+    "DELETE /v1/responses/{response_id}",
     "POST /generate",
     "GET /",
 ]
@@ -74,7 +77,9 @@ def test_no_server_errors(fuzz_schema, emulator: Emulator, operation: str) -> No
         assert emulator.requests, "no generated request reached the backend"
 
 
-@pytest.mark.parametrize("operation", ["POST /v1/chat/completions", "POST /v1/completions", "POST /generate"])
+@pytest.mark.parametrize(
+    "operation", ["POST /v1/chat/completions", "POST /v1/completions", "POST /v1/responses", "POST /generate"]
+)
 def test_no_server_errors_on_vllm_with_server_templates(  # type: ignore[no-untyped-def]
     vllm_server_schema, emulator: Emulator, operation: str
 ) -> None:

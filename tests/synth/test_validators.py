@@ -92,6 +92,12 @@ CONTEXTS: dict[str, dict[str, str]] = {
     },
     "ops-no-guardrails": {"deployment_strategy": "none"},
     "per-caller-limits": {"daily_token_budget": "100000", "max_streams_per_caller": "2"},
+    "responses-store-vllm-limits": {
+        "model": "qwen2.5-7b-instruct",
+        "responses_store": "true",
+        "daily_token_budget": "100000",
+        "region": "us-east-1",
+    },
     # Combinations across issues (same contexts as tests/synth/test_scaling.py).
     "vllm-scale-to-zero": {"model": "qwen2.5-7b-instruct", "scale_to_zero": "true", "region": "us-east-1"},
     "private-scale-to-zero": {

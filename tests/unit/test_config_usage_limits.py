@@ -114,3 +114,17 @@ def test_per_key_throttle_defaults_share_the_stage() -> None:
     assert ApiLimits(auth="api_key", key_rate_limit=3, key_burst_limit=4).key_throttle == (3, 4)
     with pytest.raises(ValueError, match="per-key throttle 11/s"):
         ApiLimits(auth="api_key", key_rate_limit=11)
+
+
+def test_responses_store_is_off_by_default_and_validated() -> None:
+    from stacks.config import ConfigError, from_context
+
+    assert from_context({}).responses_store is False
+    on = from_context({"responses_store": "true", "responses_retention_days": "7"})
+    assert (on.responses_store, on.responses_retention_days) == (True, 7)
+    with pytest.raises(ConfigError, match="responses_store"):
+        from_context({"responses_store": "maybe"})
+    with pytest.raises(ConfigError, match="responses_retention_days"):
+        from_context({"responses_store": "true", "responses_retention_days": "0"})
+    with pytest.raises(ConfigError, match="responses_retention_days"):
+        from_context({"responses_retention_days": "7"})  # no effect without the store: refused, not ignored

@@ -34,12 +34,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chatapi import assemble, engines
 from chatapi.backend import SageMakerBackend, TgiStream, make_client, tgi_error
+from chatapi.caller import resolve_caller
 from chatapi.errors import ApiError
 from chatapi.grammar import check_grammars
 from chatapi.media import check_media, defuse_tgi_payload
 from chatapi.page import add_page_route
 from chatapi.policy import check_model
 from chatapi.request_ids import resolve
+from chatapi.responses_api import add_responses_routes
+from chatapi.responses_store import ResponseStore, load_store_settings
 from chatapi.schemas import (
     ChatCompletion,
     ChatCompletionRequest,
@@ -499,6 +502,16 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
             legacy_functions=plan.legacy_functions,
         )
         return streaming(body_iter, stream, outcome, "chat")
+
+    add_responses_routes(
+        app,
+        model_id=settings.model_id,
+        chat=chat_completions,
+        caller=lambda request: resolve_caller(dict(request.scope["headers"]), usage.settings.caller_identity),
+        store=ResponseStore.from_settings(load_store_settings(), region=settings.aws_region),
+        responses=ERROR_RESPONSES,
+        stream_content=STREAM_CONTENT,
+    )
 
     @app.post(
         "/v1/completions",

@@ -62,6 +62,11 @@ class EventStreamResponse(Response):
         self._finished = finished
         self.init_headers(headers)
 
+    def map_chunks(self, transform: Callable[[Iterator[bytes]], Iterator[bytes]]) -> None:
+        """Send ``transform(chunks)`` instead (another event protocol over the same model stream); the transform
+        must close the chunks it was given when it is closed."""
+        self._chunks = transform(self._chunks)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         produced_all = False
         disconnected = False
