@@ -237,16 +237,17 @@ def test_openai_client_sees_unsupported_features_as_bad_request(oai: openai.Open
 def test_input_image_reaches_the_engine_as_chat_image_part(stack: Stack) -> None:
     if not stack.server:
         pytest.skip("images need the engine's chat template; refused otherwise (test_responses_bad_input.py)")
+    # A data: URL: the media policy refuses https hosts unless the operator allows them (test_chat_media_urls.py).
+    url = "data:image/png;base64,iVBORw0KGgo="
     content = [
         {"type": "input_text", "text": "What is this?"},
-        {"type": "input_image", "image_url": "https://example.com/cat.png", "detail": "low"},
+        {"type": "input_image", "image_url": url, "detail": "low"},
     ]
     with stack.http() as http:
         response = http.post("/v1/responses", json={"input": [{"role": "user", "content": content}]})
     assert response.status_code == 200, response.text
     (message,) = engine_payload(stack)["messages"]
-    image = {"url": "https://example.com/cat.png"} if stack.engine == "tgi" else {
-        "url": "https://example.com/cat.png", "detail": "low"}  # fmt: skip
+    image = {"url": url} if stack.engine == "tgi" else {"url": url, "detail": "low"}
     assert message["content"] == [
         {"type": "text", "text": "What is this?"},
         {"type": "image_url", "image_url": image},
