@@ -2,12 +2,14 @@
 
 What each engine accepts and answers at SageMaker's ``/invocations``, as read from their sources:
 
-- vLLM (``vllm/entrypoints/sagemaker/api_router.py``): OpenAI chat or completions JSON only (TGI's ``{"inputs"}``
-  is a 400 "Cannot find suitable handler"); ``model`` must be the served name (404 otherwise); errors are
+- vLLM 0.29 (``vllm/entrypoints/serve/sagemaker/api_router.py``): OpenAI chat or completions JSON only (TGI's
+  ``{"inputs"}`` is a 400 "Cannot find suitable handler"); ``/invocations`` ignores ``model`` (only vLLM's own
+  ``/v1`` routes answer 404 for a name it does not serve: the ``model404`` fault scripts that); errors are
   ``{"error": {"message", "type", "param", "code": <status>}}``, in a stream as a ``data:`` event; streams end with
   ``data: [DONE]``; usage only with ``stream_options.include_usage``, in a last chunk with no choices; tool calls
-  stream as ``delta.tool_calls`` (id, type and name first, then argument pieces); ``reasoning_content`` in the
-  message and deltas when a reasoning parser is on; message fields it does not use are ``null``.
+  stream as ``delta.tool_calls`` (id, type and name first, then argument pieces); ``reasoning`` (vLLM 0.29's
+  name; older versions said ``reasoning_content``) in the message and deltas when a reasoning parser is on; message
+  fields it does not use are ``null``. tests/engine/test_emulator_agrees.py pairs these shapes with a real vLLM.
 - TGI 3.3.6 (``router/src/sagemaker.rs``, ``lib.rs``, ``chat.rs``, ``infer/mod.rs``): chat through the untagged
   ``SagemakerRequest`` enum (a body fitting no variant is a 422); ``stop`` a list only, ``response_format`` its
   ``{"type", "value"}`` grammar, a message body either ``content`` or ``tool_calls``; answers with ``"id": ""``,
@@ -59,7 +61,7 @@ def prompt_tokens(payload: dict[str, Any]) -> int:
     return _words(payload.get("prompt"))
 
 
-def check_vllm(payload: dict[str, Any], served: str | None) -> None:
+def check_vllm(payload: dict[str, Any]) -> None:
     if "messages" not in payload and "prompt" not in payload:
         raise EngineRefusal(
             400,
@@ -68,8 +70,6 @@ def check_vllm(payload: dict[str, Any], served: str | None) -> None:
                 "'CompletionRequest']"
             ),
         )  # fmt: skip
-    if served is not None and payload.get("model") != served:
-        raise EngineRefusal(404, vllm_error(404, f"The model `{payload.get('model')}` does not exist.", "model"))
     fmt = payload.get("response_format")
     if fmt is not None and (fmt.get("type") not in ("text", "json_object", "json_schema") or "value" in fmt):
         raise EngineRefusal(400, vllm_error(400, "response_format: invalid", "response_format"))
@@ -171,7 +171,7 @@ def chat_answer(scenario: Any, payload: dict[str, Any], engine: str) -> dict[str
             ],
         }
         if scenario.reasoning is not None:
-            message["reasoning_content"] = scenario.reasoning
+            message["reasoning"] = scenario.reasoning
         return {
             "id": "chatcmpl-emulated",
             "object": "chat.completion",
@@ -251,7 +251,7 @@ def chat_chunks(scenario: Any, payload: dict[str, Any], engine: str) -> list[dic
     if engine == "vllm":
         chunks.append(chunk({"role": "assistant", "content": ""}))
         for piece in (scenario.reasoning or "").split(" ") if scenario.reasoning else []:
-            chunks.append(chunk({"reasoning_content": piece + " "}))
+            chunks.append(chunk({"reasoning": piece + " "}))
     for i, token in enumerate(tokens):
         last = i == len(tokens) - 1 and not calls
         delta = {"content": token} if engine == "vllm" else {"role": "assistant", "content": token}
