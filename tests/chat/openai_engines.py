@@ -26,6 +26,7 @@ import json
 import time
 from typing import Any
 
+VLLM_FINGERPRINT = "vllm-0.29.0-emulated"  # vLLM 0.29 stamps `vllm-<version>-<hash>`
 VLLM_ERROR_TYPES = {400: "BadRequestError", 404: "NotFoundError", 429: "TooManyRequests", 500: "InternalServerError"}
 
 
@@ -116,7 +117,8 @@ def plan_answer(scenario: Any, payload: dict[str, Any]) -> tuple[list[str], list
     """The text tokens, the tool calls and the OpenAI finish reason the model produces for ``payload``."""
     wants_tools = bool(payload.get("tools")) and payload.get("tool_choice") != "none"
     if "messages" in payload and wants_tools and scenario.tool_calls:
-        return [], list(scenario.tool_calls), "tool_calls"
+        # vLLM (chat_completion/serving.py): "tool_calls" for auto or required, "stop" for a named function.
+        return [], list(scenario.tool_calls), "stop" if _named(payload) else "tool_calls"
     tokens = list(scenario.tokens)
     limit = _limit(payload)
     if limit is not None and len(tokens) > limit:
@@ -126,6 +128,10 @@ def plan_answer(scenario: Any, payload: dict[str, Any]) -> tuple[list[str], list
     if scenario.finish_reason == "stop_sequence" and tokens and tokens[-1] in stops:
         tokens = tokens[:-1]  # both engines leave the matched stop string out of OpenAI answers
     return tokens, [], "length" if scenario.finish_reason == "length" else "stop"
+
+
+def _named(payload: dict[str, Any]) -> bool:
+    return isinstance(payload.get("tool_choice"), dict)
 
 
 def _usage(payload: dict[str, Any], completion: int) -> dict[str, Any]:
@@ -154,22 +160,24 @@ def chat_answer(scenario: Any, payload: dict[str, Any], engine: str) -> dict[str
     completion = len(tokens) + sum(len(c["arguments"].split()) + 1 for c in calls)
     text = "".join(tokens)
     if engine == "vllm":
+        # A named tool call leaves content "" (the forced output was all arguments); no tool_calls key without one.
         message: dict[str, Any] = {
             "role": "assistant",
-            "content": None if calls else text,
+            "content": ("" if _named(payload) else None) if calls else text,
             "refusal": None,
             "annotations": None,
             "audio": None,
             "function_call": None,
-            "tool_calls": [
+        }
+        if calls:
+            message["tool_calls"] = [
                 {
                     "id": f"chatcmpl-tool-{i}",
                     "type": "function",
                     "function": {"name": c["name"], "arguments": c["arguments"]},
                 }
                 for i, c in enumerate(calls)
-            ],
-        }
+            ]
         if scenario.reasoning is not None:
             message["reasoning"] = scenario.reasoning
         return {
@@ -187,7 +195,7 @@ def chat_answer(scenario: Any, payload: dict[str, Any], engine: str) -> dict[str
                 }
             ],
             "service_tier": None,
-            "system_fingerprint": None,
+            "system_fingerprint": VLLM_FINGERPRINT,
             "usage": {**_usage(payload, completion), "prompt_tokens_details": None},
             "prompt_logprobs": None,
             "kv_transfer_params": None,
@@ -273,11 +281,22 @@ def chat_chunks(scenario: Any, payload: dict[str, Any], engine: str) -> list[dic
                         "function": {"name": call["name"] if j == 0 else None, "arguments": piece}}  # fmt: skip
                 last = index == len(calls) - 1 and j == len(pieces) - 1
                 chunks.append(chunk({"role": "assistant", "tool_calls": [tool]}, "stop" if last else None))
-    if engine == "vllm" or (not tokens and not calls):
-        chunks.append(chunk({} if engine == "vllm" else {"role": "assistant", "content": ""}, finish))
+    if engine == "vllm":
+        # vLLM (chat_completion/serving.py) puts the finish reason on the delta of the last step: the last text
+        # token when max_tokens cut it, else the end-of-sequence step, whose text is "" ({} through a tool parser).
+        if finish == "length" and tokens and not calls:
+            chunks[-1]["choices"][0]["finish_reason"] = finish
+        else:
+            chunks.append(chunk({} if calls else {"content": ""}, finish))
+        if not include_usage:  # the fingerprint goes on the last chunk: the finish, or else the usage chunk
+            chunks[-1]["system_fingerprint"] = VLLM_FINGERPRINT
+    elif not tokens and not calls:
+        chunks.append(chunk({"role": "assistant", "content": ""}, finish))
     if include_usage:
         completion = len(tokens) + sum(len(c["arguments"].split()) + 1 for c in calls)
         usage_chunk = {**base, "choices": [], "usage": _usage(payload, completion)}
+        if engine == "vllm":
+            usage_chunk["system_fingerprint"] = VLLM_FINGERPRINT
         chunks.append(usage_chunk)
     return chunks
 
@@ -291,6 +310,7 @@ def completion_answer(scenario: Any, payload: dict[str, Any]) -> dict[str, Any]:
         "object": "text_completion",
         "created": int(time.time()),
         "model": payload.get("model"),
+        "system_fingerprint": VLLM_FINGERPRINT,
         "choices": [
             {
                 "index": 0,
@@ -331,6 +351,7 @@ def completion_chunks(scenario: Any, payload: dict[str, Any]) -> list[dict[str, 
         chunks.append({**base, "choices": [{"index": 0, "text": "", "logprobs": None, "finish_reason": finish}]})
     if (payload.get("stream_options") or {}).get("include_usage"):
         chunks.append({**base, "choices": [], "usage": _usage(payload, len(tokens))})
+    chunks[-1]["system_fingerprint"] = VLLM_FINGERPRINT  # vLLM stamps the last chunk only
     return chunks
 
 

@@ -111,6 +111,7 @@ class Scenario:
     fault: str | None = None
     fault_times: int | None = None  # fail this many calls then behave (None = always)
     model_message: str = "Input validation error: `inputs` tokens + `max_new_tokens` must be <= 2048"
+    error_param: str | None = None  # vllm model4xx faults: the `param` vLLM's error names (e.g. temperature)
     prompt_tokens: bool = True  # report input_length/prefill so the proxy can count usage
     engine: str = "tgi"  # tgi | vllm: which container answers
     # vllm: the served name; /invocations ignores a request's `model` as real vLLM does (fault model404 scripts
@@ -480,7 +481,7 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
                 original = MODEL_ERROR_STATUS[fault]
                 if scenario.engine == "vllm":  # vLLM answers 400 where TGI says 422, and 500 for a failed generation
                     original = {422: 400, 424: 500}.get(original, original)
-                    body = oe.vllm_error(original, scenario.model_message)
+                    body = oe.vllm_error(original, scenario.model_message, scenario.error_param)
                 else:
                     body = {"error": scenario.model_message, "error_type": "validation"}
                 self._model_error(original, json.dumps(body))

@@ -28,7 +28,6 @@ def completion(api: EngineApi, **fields: Any) -> dict[str, Any]:
 COMPLETIONS: dict[str, dict[str, Any]] = {
     "plain": {},
     "echo": {"echo": True},
-    "stop": {"stop": ["W"], "max_tokens": 20},
     "suffix-free long prompt": {"prompt": "The quick brown fox " * 20},
 }
 COMPLETIONS_POLICY: dict[str, dict[str, Any]] = {
@@ -52,6 +51,17 @@ def test_completion_stream_equals_the_engines(engine_api: EngineApi, case: str) 
     body = completion(engine_api, **COMPLETIONS[case], stream=True)
     engine, _ = compare_stream(engine_api, "completions", body)
     assert engine.status == 200, engine.body
+
+
+@pytest.mark.xfail(strict=True, reason="differs: the API's /v1/completions drops vLLM's stop_reason; for the lead")
+@pytest.mark.parametrize("stream", [False, True])
+def test_completion_stop_reason_is_passed_on(engine_api: EngineApi, stream: bool) -> None:
+    """vLLM names the stop string that ended the text (`stop_reason: "W"`); chat completions pass it on."""
+    body = completion(engine_api, stop=["W"], max_tokens=20, stream=stream or None)
+    if stream:
+        compare_stream(engine_api, "completions", body)
+    else:
+        compare(engine_api, "POST", "completions", body)
 
 
 @POLICY
