@@ -271,10 +271,11 @@ def chat_chunks(scenario: Any, payload: dict[str, Any], engine: str) -> list[dic
         pieces = _pieces(call["arguments"])
         for j, piece in enumerate(pieces):
             if engine == "vllm":
+                if j == 0:  # vLLM 0.29 opens a call with its id, type and name alone, then streams the arguments
+                    header = {"index": index, "id": f"chatcmpl-tool-{index}", "type": "function",
+                              "function": {"name": call["name"]}}  # fmt: skip
+                    chunks.append(chunk({"tool_calls": [header]}))
                 tool: dict[str, Any] = {"index": index, "function": {"arguments": piece}}
-                if j == 0:
-                    tool = {"index": index, "id": f"chatcmpl-tool-{index}", "type": "function",
-                            "function": {"name": call["name"], "arguments": piece}}  # fmt: skip
                 chunks.append(chunk({"tool_calls": [tool]}))
             else:
                 tool = {"index": index, "id": "0", "type": "function",

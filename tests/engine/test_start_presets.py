@@ -65,8 +65,8 @@ def test_vllm_refuses_a_reasoning_parser_whose_tokens_the_tokenizer_lacks(
     preset_envs: Callable[[str], Any],
     tmp_path: Path,
 ) -> None:
-    """-c reasoning_parser=deepseek_r1 on the Qwen2.5 preset: Qwen2.5's tokenizer (like the tiny ChatML one) has
-    no <think>, and vLLM refuses to start; this is how a preset with arguments vLLM refuses fails a test."""
+    """-c reasoning_parser=deepseek_r1's arguments on a tokenizer without <think> (the tiny ChatML one): vLLM
+    refuses to start. This is how a preset with arguments vLLM refuses fails a test."""
     engines.stop()
     container, _ = preset_envs("deepseek_r1")
     port = free_port()
