@@ -2,12 +2,14 @@
 
 What each engine accepts and answers at SageMaker's ``/invocations``, as read from their sources:
 
-- vLLM (``vllm/entrypoints/sagemaker/api_router.py``): OpenAI chat or completions JSON only (TGI's ``{"inputs"}``
-  is a 400 "Cannot find suitable handler"); ``model`` must be the served name (404 otherwise); errors are
+- vLLM 0.29 (``vllm/entrypoints/serve/sagemaker/api_router.py``): OpenAI chat or completions JSON only (TGI's
+  ``{"inputs"}`` is a 400 "Cannot find suitable handler"); ``/invocations`` ignores ``model`` (only vLLM's own
+  ``/v1`` routes answer 404 for a name it does not serve: the ``model404`` fault scripts that); errors are
   ``{"error": {"message", "type", "param", "code": <status>}}``, in a stream as a ``data:`` event; streams end with
   ``data: [DONE]``; usage only with ``stream_options.include_usage``, in a last chunk with no choices; tool calls
-  stream as ``delta.tool_calls`` (id, type and name first, then argument pieces); ``reasoning_content`` in the
-  message and deltas when a reasoning parser is on; message fields it does not use are ``null``.
+  stream as ``delta.tool_calls`` (id, type and name first, then argument pieces); ``reasoning`` (vLLM 0.29's
+  name; older versions said ``reasoning_content``) in the message and deltas when a reasoning parser is on; message
+  fields it does not use are ``null``. tests/engine/test_emulator_agrees.py pairs these shapes with a real vLLM.
 - TGI 3.3.6 (``router/src/sagemaker.rs``, ``lib.rs``, ``chat.rs``, ``infer/mod.rs``): chat through the untagged
   ``SagemakerRequest`` enum (a body fitting no variant is a 422); ``stop`` a list only, ``response_format`` its
   ``{"type", "value"}`` grammar, a message body either ``content`` or ``tool_calls``; answers with ``"id": ""``,
@@ -24,6 +26,7 @@ import json
 import time
 from typing import Any
 
+VLLM_FINGERPRINT = "vllm-0.29.0-emulated"  # vLLM 0.29 stamps `vllm-<version>-<hash>`
 VLLM_ERROR_TYPES = {400: "BadRequestError", 404: "NotFoundError", 429: "TooManyRequests", 500: "InternalServerError"}
 
 
@@ -59,7 +62,7 @@ def prompt_tokens(payload: dict[str, Any]) -> int:
     return _words(payload.get("prompt"))
 
 
-def check_vllm(payload: dict[str, Any], served: str | None) -> None:
+def check_vllm(payload: dict[str, Any]) -> None:
     if "messages" not in payload and "prompt" not in payload:
         raise EngineRefusal(
             400,
@@ -68,8 +71,6 @@ def check_vllm(payload: dict[str, Any], served: str | None) -> None:
                 "'CompletionRequest']"
             ),
         )  # fmt: skip
-    if served is not None and payload.get("model") != served:
-        raise EngineRefusal(404, vllm_error(404, f"The model `{payload.get('model')}` does not exist.", "model"))
     fmt = payload.get("response_format")
     if fmt is not None and (fmt.get("type") not in ("text", "json_object", "json_schema") or "value" in fmt):
         raise EngineRefusal(400, vllm_error(400, "response_format: invalid", "response_format"))
@@ -118,7 +119,8 @@ def plan_answer(scenario: Any, payload: dict[str, Any]) -> tuple[list[str], list
     # A tool's result answered: the model writes its answer (as agent loops expect), unless a tool is forced.
     answered = (payload.get("messages") or [{}])[-1].get("role") == "tool" and payload.get("tool_choice") != "required"
     if "messages" in payload and wants_tools and scenario.tool_calls and not answered:
-        return [], list(scenario.tool_calls), "tool_calls"
+        # vLLM (chat_completion/serving.py): "tool_calls" for auto or required, "stop" for a named function.
+        return [], list(scenario.tool_calls), "stop" if _named(payload) else "tool_calls"
     tokens = list(scenario.tokens)
     limit = _limit(payload)
     if limit is not None and len(tokens) > limit:
@@ -128,6 +130,10 @@ def plan_answer(scenario: Any, payload: dict[str, Any]) -> tuple[list[str], list
     if scenario.finish_reason == "stop_sequence" and tokens and tokens[-1] in stops:
         tokens = tokens[:-1]  # both engines leave the matched stop string out of OpenAI answers
     return tokens, [], "length" if scenario.finish_reason == "length" else "stop"
+
+
+def _named(payload: dict[str, Any]) -> bool:
+    return isinstance(payload.get("tool_choice"), dict)
 
 
 def _usage(payload: dict[str, Any], completion: int) -> dict[str, Any]:
@@ -156,24 +162,26 @@ def chat_answer(scenario: Any, payload: dict[str, Any], engine: str) -> dict[str
     completion = len(tokens) + sum(len(c["arguments"].split()) + 1 for c in calls)
     text = "".join(tokens)
     if engine == "vllm":
+        # A named tool call leaves content "" (the forced output was all arguments); no tool_calls key without one.
         message: dict[str, Any] = {
             "role": "assistant",
-            "content": None if calls else text,
+            "content": ("" if _named(payload) else None) if calls else text,
             "refusal": None,
             "annotations": None,
             "audio": None,
             "function_call": None,
-            "tool_calls": [
+        }
+        if calls:
+            message["tool_calls"] = [
                 {
                     "id": f"chatcmpl-tool-{i}",
                     "type": "function",
                     "function": {"name": c["name"], "arguments": c["arguments"]},
                 }
                 for i, c in enumerate(calls)
-            ],
-        }
+            ]
         if scenario.reasoning is not None:
-            message["reasoning_content"] = scenario.reasoning
+            message["reasoning"] = scenario.reasoning
         return {
             "id": "chatcmpl-emulated",
             "object": "chat.completion",
@@ -189,7 +197,7 @@ def chat_answer(scenario: Any, payload: dict[str, Any], engine: str) -> dict[str
                 }
             ],
             "service_tier": None,
-            "system_fingerprint": None,
+            "system_fingerprint": VLLM_FINGERPRINT,
             "usage": {**_usage(payload, completion), "prompt_tokens_details": None},
             "prompt_logprobs": None,
             "kv_transfer_params": None,
@@ -254,7 +262,7 @@ def chat_chunks(scenario: Any, payload: dict[str, Any], engine: str) -> list[dic
         chunks.append(chunk({"role": "assistant", "content": ""}))
         words = (scenario.reasoning or "").split(" ") if scenario.reasoning else []
         for i, word in enumerate(words):
-            chunks.append(chunk({"reasoning_content": word + (" " if i < len(words) - 1 else "")}))
+            chunks.append(chunk({"reasoning": word + (" " if i < len(words) - 1 else "")}))
     for i, token in enumerate(tokens):
         last = i == len(tokens) - 1 and not calls
         delta = {"content": token} if engine == "vllm" else {"role": "assistant", "content": token}
@@ -266,21 +274,33 @@ def chat_chunks(scenario: Any, payload: dict[str, Any], engine: str) -> list[dic
         pieces = _pieces(call["arguments"])
         for j, piece in enumerate(pieces):
             if engine == "vllm":
+                if j == 0:  # vLLM 0.29 opens a call with its id, type and name alone, then streams the arguments
+                    header = {"index": index, "id": f"chatcmpl-tool-{index}", "type": "function",
+                              "function": {"name": call["name"]}}  # fmt: skip
+                    chunks.append(chunk({"tool_calls": [header]}))
                 tool: dict[str, Any] = {"index": index, "function": {"arguments": piece}}
-                if j == 0:
-                    tool = {"index": index, "id": f"chatcmpl-tool-{index}", "type": "function",
-                            "function": {"name": call["name"], "arguments": piece}}  # fmt: skip
                 chunks.append(chunk({"tool_calls": [tool]}))
             else:
                 tool = {"index": index, "id": "0", "type": "function",
                         "function": {"name": call["name"] if j == 0 else None, "arguments": piece}}  # fmt: skip
                 last = index == len(calls) - 1 and j == len(pieces) - 1
                 chunks.append(chunk({"role": "assistant", "tool_calls": [tool]}, "stop" if last else None))
-    if engine == "vllm" or (not tokens and not calls):
-        chunks.append(chunk({} if engine == "vllm" else {"role": "assistant", "content": ""}, finish))
+    if engine == "vllm":
+        # vLLM (chat_completion/serving.py) puts the finish reason on the delta of the last step: the last text
+        # token when max_tokens cut it, else the end-of-sequence step, whose text is "" ({} through a tool parser).
+        if finish == "length" and tokens and not calls:
+            chunks[-1]["choices"][0]["finish_reason"] = finish
+        else:
+            chunks.append(chunk({} if calls else {"content": ""}, finish))
+        if not include_usage:  # the fingerprint goes on the last chunk: the finish, or else the usage chunk
+            chunks[-1]["system_fingerprint"] = VLLM_FINGERPRINT
+    elif not tokens and not calls:
+        chunks.append(chunk({"role": "assistant", "content": ""}, finish))
     if include_usage:
         completion = len(tokens) + sum(len(c["arguments"].split()) + 1 for c in calls)
         usage_chunk = {**base, "choices": [], "usage": _usage(payload, completion)}
+        if engine == "vllm":
+            usage_chunk["system_fingerprint"] = VLLM_FINGERPRINT
         chunks.append(usage_chunk)
     return chunks
 
@@ -294,6 +314,7 @@ def completion_answer(scenario: Any, payload: dict[str, Any]) -> dict[str, Any]:
         "object": "text_completion",
         "created": int(time.time()),
         "model": payload.get("model"),
+        "system_fingerprint": VLLM_FINGERPRINT,
         "choices": [
             {
                 "index": 0,
@@ -337,6 +358,7 @@ def completion_chunks(scenario: Any, payload: dict[str, Any]) -> list[dict[str, 
         chunks.append({**base, "choices": [{"index": 0, "text": "", "logprobs": None, "finish_reason": finish}]})
     if (payload.get("stream_options") or {}).get("include_usage"):
         chunks.append({**base, "choices": [], "usage": _usage(payload, len(tokens))})
+    chunks[-1]["system_fingerprint"] = VLLM_FINGERPRINT  # vLLM stamps the last chunk only
     return chunks
 
 

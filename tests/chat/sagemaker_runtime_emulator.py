@@ -108,15 +108,18 @@ class Scenario:
     error_message: str = "CUDA out of memory"
     cut_after: int | None = None  # close the connection after N tokens
     stream_exception_after: int | None = None  # ModelStreamError event after N tokens
-    # model422 | model424 | model429 | throttle | not_found | unavailable | internal | badjson | no_capacity
+    # model404 | model422 | model424 | model429 | throttle | not_found | unavailable | internal | badjson | no_capacity
     fault: str | None = None
     fault_times: int | None = None  # fail this many calls then behave (None = always)
     model_message: str = "Input validation error: `inputs` tokens + `max_new_tokens` must be <= 2048"
+    error_param: str | None = None  # vllm model4xx faults: the `param` vLLM's error names (e.g. temperature)
     prompt_tokens: bool = True  # report input_length/prefill so the proxy can count usage
     engine: str = "tgi"  # tgi | vllm: which container answers
-    served_model_name: str | None = None  # vllm: any other request `model` gets vLLM's 404
+    # vllm: the served name; /invocations ignores a request's `model` as real vLLM does (fault model404 scripts
+    # the 404 vLLM's own /v1 routes give another name)
+    served_model_name: str | None = None
     tool_calls: list[dict[str, str]] | None = None  # [{"name", "arguments"}]: called when the request has tools
-    reasoning: str | None = None  # vllm: reasoning_content in the message / deltas
+    reasoning: str | None = None  # vllm: reasoning in the message / deltas (vLLM 0.29)
     # SageMaker's limits on one invocation (docs/limits.md), scaled down by tests: a non-streamed answer that takes
     # longer (delay + token_delay per token) is SageMaker's ModelError "invocation timed out"; a stream still
     # running at stream_limit ends with ModelStreamError ModelInvocationTimeExceeded.
@@ -335,7 +338,7 @@ def openai_refusal(scenario: Scenario, payload: dict[str, Any]) -> oe.EngineRefu
     """What the container refuses before generating (as the engine's own status and body)."""
     try:
         if scenario.engine == "vllm":
-            oe.check_vllm(payload, scenario.served_model_name)
+            oe.check_vllm(payload)
         elif "messages" in payload:
             oe.check_tgi_chat(payload)
     except oe.EngineRefusal as refusal:
@@ -519,11 +522,15 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
             )
 
         def _fault(self, fault: str, scenario: Scenario, endpoint: str) -> bool:
-            if fault in MODEL_ERROR_STATUS:
+            if fault == "model404":
+                name = scenario.served_model_name or "model"
+                body = oe.vllm_error(404, f"The model `{name}-other` does not exist.", "model")
+                self._model_error(404, json.dumps(body))
+            elif fault in MODEL_ERROR_STATUS:
                 original = MODEL_ERROR_STATUS[fault]
                 if scenario.engine == "vllm":  # vLLM answers 400 where TGI says 422, and 500 for a failed generation
                     original = {422: 400, 424: 500}.get(original, original)
-                    body = oe.vllm_error(original, scenario.model_message)
+                    body = oe.vllm_error(original, scenario.model_message, scenario.error_param)
                 else:
                     body = {"error": scenario.model_message, "error_type": "validation"}
                 self._model_error(original, json.dumps(body))
@@ -670,7 +677,7 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9000)
     parser.add_argument("--engine", choices=["tgi", "vllm"], default="tgi", help="the model container to emulate")
-    parser.add_argument("--served-model-name", help="vllm: the only `model` accepted (others get vLLM's 404)")
+    parser.add_argument("--served-model-name", help="vllm: the served model name")
     parser.add_argument("--upstream", help="a real model container's base URL: forward every call to it")
     args = parser.parse_args()
     emulator = Emulator(args.host, args.port, upstream=args.upstream)

@@ -227,23 +227,24 @@ def test_stream_without_usage_still_asks_the_engine_for_it(server: Stack) -> Non
     assert sent(server)["stream_options"] == {"include_usage": True}
 
 
-def test_reasoning_content_passes_through(combo_apps: dict[str, str], session_emulator: Emulator) -> None:
+def test_reasoning_passes_through(combo_apps: dict[str, str], session_emulator: Emulator) -> None:
     stack = make_stack(combo_apps, session_emulator, "vllm", "server")
     stack.scenario(reasoning="The user greets me.")
     with stack.http() as http:
         body = http.post("/v1/chat/completions", json={"messages": USER}).json()
         assert_conforms("CreateChatCompletionResponse", body)
-        assert body["choices"][0]["message"]["reasoning_content"] == "The user greets me."
+        assert body["choices"][0]["message"]["reasoning"] == "The user greets me."  # vLLM 0.29's field name
         chunks = chunks_of(http.post("/v1/chat/completions", json={"messages": USER, "stream": True}).text)
     for chunk in chunks:
         assert_conforms("CreateChatCompletionStreamResponse", chunk)
-    reasoning = "".join(c["choices"][0]["delta"].get("reasoning_content", "") for c in chunks if c["choices"])
+    reasoning = "".join(c["choices"][0]["delta"].get("reasoning", "") for c in chunks if c["choices"])
     assert reasoning.strip() == "The user greets me."
 
 
 def test_vllm_served_name_mismatch_is_a_502(combo_apps: dict[str, str], session_emulator: Emulator) -> None:
     stack = make_stack(combo_apps, session_emulator, "vllm", "server")
-    session_emulator.set_scenario(engine="vllm", served_model_name="some-other-name")
+    # Real vLLM's /invocations ignores `model`; a container that checks it (vLLM's /v1 routes) answers this 404.
+    session_emulator.set_scenario(engine="vllm", served_model_name="some-other-name", fault="model404")
     with stack.http() as http:
         response = http.post("/v1/chat/completions", json={"messages": USER})
     assert response.status_code == 502

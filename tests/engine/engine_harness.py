@@ -72,10 +72,8 @@ def dlc_args(env: Mapping[str, str], model_dir_populated: bool = False) -> list[
 
 def local_args(env: Mapping[str, str], model_dir: Path, port: int) -> list[str]:
     """``dlc_args`` for this machine: the tiny model, one CPU process, a free port on loopback."""
-    local = {k: v for k, v in env.items() if k not in SWAPPED or k == "SM_VLLM_MODEL"}
-    local["SM_VLLM_MODEL"] = str(model_dir)
-    if "SM_VLLM_TENSOR_PARALLEL_SIZE" in env:
-        local["SM_VLLM_TENSOR_PARALLEL_SIZE"] = "1"
+    replaced = {"SM_VLLM_MODEL": str(model_dir), "SM_VLLM_TENSOR_PARALLEL_SIZE": "1"}
+    local = {k: replaced.get(k, v) for k, v in env.items() if k not in SWAPPED or k in replaced}
     args = dlc_args(local)
     # --port 8080 is SageMaker's; tests take a free port and keep the server off the network.
     at = args.index("--port")

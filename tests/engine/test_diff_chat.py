@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 import pytest
-from differential import compare, compare_stream
+from differential import compare, compare_stream, send
 from engine_harness import EngineApi
 
 TOOLS = [
@@ -135,10 +135,33 @@ def test_chat_fields_the_engine_serves_are_served(engine_api: EngineApi, case: s
     assert engine.status == 200, engine.body
 
 
-def test_grammar_forced_tool_call_is_valid_json_on_both_sides(engine_api: EngineApi) -> None:
-    engine, api = compare(engine_api, "POST", "chat/completions", chat(engine_api, tools=TOOLS, tool_choice=NAMED,
-                                                                           max_tokens=60))  # fmt: skip
-    for answer in (engine, api):
-        (call,) = answer.body["choices"][0]["message"]["tool_calls"]
+def _closed_named_call(api: EngineApi) -> dict[str, Any]:
+    """A named tool call request whose forced call closes: greedy decoding of random weights may pick whitespace
+    (which JSON allows anywhere) until max_tokens, so the call is sampled, with the first seed that closes it."""
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {
+        "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]  # fmt: skip
+    for seed in range(1, 9):
+        body = chat(api, tools=tools, tool_choice=NAMED, max_tokens=200, temperature=1.0, seed=seed)
+        if send(api.vllm_url, "POST", "chat/completions", body).body["choices"][0]["message"].get("tool_calls"):
+            return body
+    pytest.fail("no seed produced a complete forced tool call within 200 tokens")
+
+
+def test_grammar_forced_tool_call_is_the_same_valid_call_on_both_sides(engine_api: EngineApi) -> None:
+    body = _closed_named_call(engine_api)
+    calls = []
+    for url in (engine_api.vllm_url, engine_api.api_url):
+        (call,) = send(url, "POST", "chat/completions", body).body["choices"][0]["message"]["tool_calls"]
         assert call["function"]["name"] == "get_weather"
         assert isinstance(json.loads(call["function"]["arguments"])["city"], str)
+        calls.append(call["function"])
+    assert calls[0] == calls[1]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_named_tool_call_finish_reason_equals_the_engines(engine_api: EngineApi, stream: bool) -> None:
+    body = _closed_named_call(engine_api)
+    if stream:
+        compare_stream(engine_api, "chat/completions", {**body, "stream": True})
+    else:
+        compare(engine_api, "POST", "chat/completions", body)

@@ -484,7 +484,12 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
                 answer = assemble.openai_chat(events)
             finally:
                 stream.close()
-            body = normalize_completion(answer, settings.model_id, legacy_functions=plan.legacy_functions)
+            body = normalize_completion(
+                answer,
+                settings.model_id,
+                legacy_functions=plan.legacy_functions,
+                engine_finish=settings.engine == "vllm",
+            )
             outcome.finish_reason = body["choices"][0]["finish_reason"]
             outcome.record_usage(body.get("usage"))
             call_finished("chat", outcome, streamed=False, ticket=ticket)
@@ -500,6 +505,7 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
             include_usage=plan.include_usage,
             outcome=outcome,
             legacy_functions=plan.legacy_functions,
+            engine_finish=settings.engine == "vllm",
         )
         return streaming(body_iter, stream, outcome, "chat")
 

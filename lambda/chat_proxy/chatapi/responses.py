@@ -524,7 +524,8 @@ def usage_of(chat_usage: Any) -> dict[str, Any] | None:
 
 
 def _reasoning_of(message: dict[str, Any]) -> str | None:
-    # vLLM 0.29 reports ``reasoning_content``; 0.32 ``reasoning`` (ARCHITECTURE.md, checked facts).
+    # vLLM 0.29 reports ``reasoning`` (docs/engine-tests.md, checked on the real engine); older versions said
+    # ``reasoning_content``: both are read.
     for key in ("reasoning_content", "reasoning"):
         value = message.get(key)
         if isinstance(value, str) and value:

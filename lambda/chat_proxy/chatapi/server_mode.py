@@ -15,9 +15,9 @@ forwards it as OpenAI JSON to the endpoint's ``/invocations``:
 Answers and stream chunks are passed through, normalised to OpenAI's published schema (``refusal`` present, tool
 call ``arguments`` a string, TGI's ``stop_sequence``/``eos_token`` finish reasons as ``stop``, ``tool_calls`` when
 the model called a tool, ``null`` fields the schema does not allow dropped) and reporting ``MODEL_ID`` as the
-model. Extra fields the engine adds (``reasoning_content`` from vLLM's reasoning parser, ``system_fingerprint``)
-stay. The stream always asks the engine for usage, so the token counts are known for every request; the usage
-chunk reaches the client only when it asked for it (``stream_options.include_usage``).
+model. Extra fields the engine adds (``reasoning`` from vLLM's reasoning parser, ``reasoning_content`` in older
+versions, ``system_fingerprint``) stay. The stream always asks the engine for usage, so the token counts are known
+for every request; the usage chunk reaches the client only when it asked for it (``stream_options.include_usage``).
 """
 
 from __future__ import annotations
@@ -153,9 +153,12 @@ def _tool_call(call: Any, *, stream: bool) -> Any:
     return call
 
 
-def _finish(reason: Any, called_tools: bool) -> Any:
+def _finish(reason: Any, called_tools: bool, engine_says: bool = False) -> Any:
+    """OpenAI's finish reason. vLLM already reports OpenAI's (``engine_says``): ``tool_calls`` for auto or required
+    tool choice, ``stop`` for a named function (vllm/entrypoints/openai/chat_completion/serving.py), as OpenAI does;
+    TGI says ``stop``/``eos_token`` for any tool call, so a called tool becomes ``tool_calls`` there."""
     reason = FINISH_REASONS.get(reason, reason) if isinstance(reason, str) else reason
-    return "tool_calls" if called_tools and reason == "stop" else reason
+    return "tool_calls" if called_tools and reason == "stop" and not engine_says else reason
 
 
 def _token_logprob(entry: Any) -> Any:
@@ -200,7 +203,9 @@ def _legacy_finish(reason: Any) -> Any:
     return "function_call" if reason == "tool_calls" else reason
 
 
-def normalize_completion(answer: Any, model: str, *, legacy_functions: bool = False) -> dict[str, Any]:
+def normalize_completion(
+    answer: Any, model: str, *, legacy_functions: bool = False, engine_finish: bool = False
+) -> dict[str, Any]:
     """The engine's ``chat.completion`` in OpenAI's schema (see the module docstring)."""
     if not isinstance(answer, dict) or not isinstance(answer.get("choices"), list) or not answer["choices"]:
         raise ApiError(502, "The model answered in an unexpected shape.", type="upstream_error", code="bad_response")
@@ -224,7 +229,8 @@ def normalize_completion(answer: Any, model: str, *, legacy_functions: bool = Fa
         choice["message"] = message
         choice.setdefault("index", index)
         choice["logprobs"] = _logprobs(choice.get("logprobs"))
-        choice["finish_reason"] = _finish(choice.get("finish_reason") or "stop", bool(message.get("tool_calls")))
+        reason = choice.get("finish_reason") or "stop"
+        choice["finish_reason"] = _finish(reason, bool(message.get("tool_calls")), engine_finish)
         if legacy_functions:
             _as_function_call(message)
             choice["finish_reason"] = _legacy_finish(choice["finish_reason"])
@@ -249,6 +255,7 @@ def server_chat_stream(
     include_usage: bool,
     outcome: Any,
     legacy_functions: bool = False,
+    engine_finish: bool = False,
 ) -> Iterator[bytes]:
     """The engine's ``chat.completion.chunk`` events, normalised, ending in ``[DONE]``; an error after the start
     becomes an OpenAI error event. Records finish reason and token counts in ``outcome``."""
@@ -287,7 +294,7 @@ def server_chat_stream(
                 choice["delta"] = delta
                 if "logprobs" in choice:
                     choice["logprobs"] = _logprobs(choice["logprobs"])
-                reason = _finish(choice.get("finish_reason"), choice["index"] in called_tools)
+                reason = _finish(choice.get("finish_reason"), choice["index"] in called_tools, engine_finish)
                 if legacy_functions:
                     _as_function_call(delta)
                     reason = _legacy_finish(reason)
