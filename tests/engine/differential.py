@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import pytest
 
 IGNORED = frozenset({"id", "created", "system_fingerprint"})
 TIMEOUT = httpx.Timeout(300.0, connect=10.0)
@@ -159,3 +160,14 @@ def compare_stream(api: Any, path: str, body: Any) -> tuple[Answer, Answer]:
         found += differences(engine_answer.normalized(), api_answer.normalized())
     assert not found, "the API's stream differs from the engine's:\n" + "\n".join(found[:40])
     return engine_answer, api_answer
+
+
+# vLLM parses a tool call differently with and without a stream when the call never closes (the tiny random model
+# writes JSON whitespace until max_tokens): without a stream it answers the raw text with finish_reason "length";
+# its stream parser has already sent a partial call. The API answers a non-streamed request from the engine's stream
+# (SageMaker allows InvokeEndpoint 60 s, a stream 8 min: docs/limits.md), so these cases differ on purpose.
+ASSEMBLED_FROM_STREAM = pytest.mark.xfail(
+    strict=True,
+    reason="documented difference: a non-streamed answer is assembled from vLLM's stream (SageMaker's 60 s "
+    "InvokeEndpoint limit); an unclosed forced tool call parses differently there (docs/engine-tests.md)",
+)

@@ -45,6 +45,9 @@ SWAPPED = {
 }
 # Outside the SM_VLLM_* contract, read by the DLC's own scripts or the Hub client, never by vLLM's arguments.
 NOT_ARGUMENTS = ("HF_ENABLE_LMCACHE", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_MODEL_ID")
+# vLLM's own environment variables (vllm/envs.py, e.g. VLLM_MEDIA_URL_ALLOW_REDIRECTS): the container sets them
+# and vLLM reads them from its environment, so the local process gets them exactly as synthesized.
+VLLM_ENVIRONMENT = "VLLM_"
 
 
 def dlc_args(env: Mapping[str, str], model_dir_populated: bool = False) -> list[str]:
@@ -81,9 +84,10 @@ def local_args(env: Mapping[str, str], model_dir: Path, port: int) -> list[str]:
     return [*args, "--host", "127.0.0.1"]
 
 
-def engine_process_env() -> dict[str, str]:
+def engine_process_env(container_env: Mapping[str, str] | None = None) -> dict[str, str]:
     # vLLM's compile cache stays where the user keeps it (~/.cache/vllm): a warm start takes half as long.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SM_VLLM_", "VLLM_"))}
+    env.update({k: v for k, v in (container_env or {}).items() if k.startswith(VLLM_ENVIRONMENT)})
     env.update(
         HF_HUB_OFFLINE="1",  # nothing may come from the Hub
         TRANSFORMERS_OFFLINE="1",
@@ -145,13 +149,15 @@ class EngineRefused(RuntimeError):
     """vLLM exited before it was healthy; the message carries its log."""
 
 
-def start_vllm(python: Path, args: list[str], port: int, log_path: Path) -> VllmServer:
+def start_vllm(
+    python: Path, args: list[str], port: int, log_path: Path, container_env: Mapping[str, str] | None = None
+) -> VllmServer:
     """Start vLLM and wait for /health: an event (its socket answers 200), bounded by START_DEADLINE_SECONDS."""
     log = log_path.open("wb")
     began = time.monotonic()
     process = subprocess.Popen(
         [str(python), "-m", "vllm.entrypoints.openai.api_server", *args],
-        env=engine_process_env(),
+        env=engine_process_env(container_env),
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -241,7 +247,7 @@ def running_stack(
 ) -> Iterator[EngineApi]:
     """vLLM + stand-in + app for one synthesized preset; everything is stopped on exit."""
     port = free_port()
-    server = start_vllm(python, local_args(container_env, model_dir, port), port, work_dir / "vllm.log")
+    server = start_vllm(python, local_args(container_env, model_dir, port), port, work_dir / "vllm.log", container_env)
     stand_in = Emulator(upstream=server.url).start()
     app_log = work_dir / "app.log"
     app = None

@@ -285,6 +285,14 @@ def _as_asked(item: Any, asked: dict[str, Any]) -> Any:
     return item
 
 
+def _prompt_scoring(payload: dict[str, Any]) -> bool:
+    """A completions request that scores its prompt (``prompt_logprobs``, or ``echo`` with ``logprobs``): vLLM 0.29
+    reports prompt logprobs only in its answer without a stream (checked on the real engine, tests/engine)."""
+    return payload.get("prompt_logprobs") is not None or (
+        bool(payload.get("echo")) and payload.get("logprobs") is not None
+    )
+
+
 def create_app(settings: Settings, backend: SageMakerBackend | None = None, usage: Usage | None = None) -> FastAPI:
     """The chat API for ``settings``; ``backend`` defaults to boto3's sagemaker-runtime client, ``usage`` (callers,
     metering, limits) to what the environment configures (``chatapi.usage``)."""
@@ -476,14 +484,19 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
         ticket = usage.start(http_request, stream=bool(request.stream), cost=cost)
         outcome = StreamOutcome()
         if not request.stream:
-            # Streamed and assembled (``assemble``): SageMaker allows a stream 8 minutes, InvokeEndpoint 60 s.
-            stream, events = _open_stream(
-                backend, {**plan.payload, "stream": True, "stream_options": {"include_usage": True}}
-            )
-            try:
-                answer = assemble.openai_chat(events)
-            finally:
-                stream.close()
+            if plan.payload.get("prompt_logprobs") is not None:
+                # vLLM sends prompt logprobs only without a stream: InvokeEndpoint, within SageMaker's 60 seconds.
+                answer = backend.invoke(plan.payload)
+            else:
+                # Streamed and assembled (``assemble``): SageMaker allows a stream 8 minutes, InvokeEndpoint 60 s.
+                stream, events = _open_stream(
+                    backend, {**plan.payload, "stream": True, "stream_options": {"include_usage": True}}
+                )
+                named = isinstance(plan.payload.get("tool_choice"), dict)
+                try:
+                    answer = assemble.openai_chat(events, named_tool=named and settings.engine == "vllm")
+                finally:
+                    stream.close()
             body = normalize_completion(
                 answer,
                 settings.model_id,
@@ -569,14 +582,18 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
         ticket = usage.start(http_request, stream=bool(request.stream), cost=cost)
         outcome = StreamOutcome()
         if not request.stream:
-            # Streamed and assembled (``assemble``): SageMaker allows a stream 8 minutes, InvokeEndpoint 60 s.
-            stream, events = _open_stream(
-                backend, {**plan.payload, "stream": True, "stream_options": {"include_usage": True}}
-            )
-            try:
-                answer = assemble.openai_completion(events)
-            finally:
-                stream.close()
+            if _prompt_scoring(plan.payload):
+                # vLLM sends prompt logprobs only without a stream: InvokeEndpoint, within SageMaker's 60 seconds.
+                answer = backend.invoke(plan.payload)
+            else:
+                # Streamed and assembled (``assemble``): SageMaker allows a stream 8 minutes, InvokeEndpoint 60 s.
+                stream, events = _open_stream(
+                    backend, {**plan.payload, "stream": True, "stream_options": {"include_usage": True}}
+                )
+                try:
+                    answer = assemble.openai_completion(events, token_ids=bool(plan.payload.get("return_token_ids")))
+                finally:
+                    stream.close()
             body = normalize_text_completion(answer, settings.model_id)
             outcome.finish_reason = body["choices"][0]["finish_reason"]
             outcome.record_usage(body.get("usage"))

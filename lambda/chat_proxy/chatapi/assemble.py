@@ -93,8 +93,21 @@ def _join_tool_call(calls: dict[int, dict[str, Any]], call: Any) -> None:
         entry["function"]["arguments"] += piece
 
 
-def openai_chat(events: Iterable[Event]) -> dict[str, Any]:
-    """One ``chat.completion`` from an OpenAI chat stream (normalise it with ``server_mode.normalize_completion``)."""
+def _as_engine_serializes(arguments: str) -> str:
+    """Streamed arguments are the text as generated (any JSON whitespace); without a stream vLLM parses them and
+    writes ``json.dumps(..., ensure_ascii=False)`` (its tool parsers and named-function path), so the assembled call
+    carries the same string. Arguments that are not JSON stay as generated, as vLLM leaves them."""
+    try:
+        return json.dumps(json.loads(arguments), ensure_ascii=False)
+    except ValueError:
+        return arguments
+
+
+def openai_chat(events: Iterable[Event], *, named_tool: bool = False) -> dict[str, Any]:
+    """One ``chat.completion`` from an OpenAI chat stream (normalise it with ``server_mode.normalize_completion``).
+
+    ``content`` as vLLM 0.29 answers without a stream (checked on the real engine, tests/engine): ``null`` when the
+    model only called tools or only reasoned, ``""`` beside a call to a named function (``named_tool``)."""
     answer: dict[str, Any] = {"object": "chat.completion"}
     choices: dict[int, dict[str, Any]] = {}
     calls: dict[int, dict[int, dict[str, Any]]] = {}
@@ -135,11 +148,17 @@ def openai_chat(events: Iterable[Event]) -> dict[str, Any]:
                 choice["stop_reason"] = raw["stop_reason"]
     if not choices or any(c["finish_reason"] is None for c in choices.values()):
         raise incomplete_stream()
+    for choice in choices.values():
+        message = choice["message"]
+        if not message.get("content") and (message.get("reasoning") or message.get("reasoning_content")):
+            message["content"] = None  # all of it was reasoning
     for index, joined_calls in calls.items():
         message = choices[index]["message"]
+        for call in joined_calls.values():
+            call["function"]["arguments"] = _as_engine_serializes(call["function"]["arguments"])
         message["tool_calls"] = [joined_calls[i] for i in sorted(joined_calls)]
         if not message.get("content"):
-            message["content"] = None  # as the engines answer a tool call without a stream
+            message["content"] = "" if named_tool else None  # as the engines answer a tool call without a stream
     answer["choices"] = [choices[i] for i in sorted(choices)]
     return answer
 
@@ -147,8 +166,10 @@ def openai_chat(events: Iterable[Event]) -> dict[str, Any]:
 LOGPROB_LISTS = ("tokens", "token_logprobs", "top_logprobs", "text_offset")
 
 
-def openai_completion(events: Iterable[Event]) -> dict[str, Any]:
-    """One ``text_completion`` from an OpenAI completions stream (normalise with ``normalize_text_completion``)."""
+def openai_completion(events: Iterable[Event], *, token_ids: bool = False) -> dict[str, Any]:
+    """One ``text_completion`` from an OpenAI completions stream (normalise with ``normalize_text_completion``).
+    vLLM's stream carries ``prompt_token_ids`` whatever was asked; its answer without a stream only with
+    ``return_token_ids`` (``token_ids``)."""
     answer: dict[str, Any] = {"object": "text_completion"}
     choices: dict[int, dict[str, Any]] = {}
     for _, chunk in events:
@@ -175,7 +196,7 @@ def openai_completion(events: Iterable[Event]) -> dict[str, Any]:
                     if isinstance(logprobs.get(name), list):
                         joined[name] = joined[name] + logprobs[name]
                 choice["logprobs"] = joined
-            for name in ("prompt_logprobs", "prompt_token_ids", "token_ids"):
+            for name in ("prompt_logprobs", "prompt_token_ids", "token_ids") if token_ids else ("prompt_logprobs",):
                 if raw.get(name) is not None:
                     choice[name] = (choice.get(name) or []) + raw[name] if name == "token_ids" else raw[name]
             if raw.get("finish_reason") is not None:
