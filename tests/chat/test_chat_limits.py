@@ -36,6 +36,9 @@ from moto.server import ThreadedMotoServer
 from sagemaker_runtime_emulator import Emulator
 from usage_harness import context_header, wait_for
 
+# A bound for a hung server, not a timing assertion: generous for a loaded 2-core machine.
+HTTP_TIMEOUT = 120.0
+
 TABLE = "usage-test"
 REGION = "us-east-1"
 
@@ -352,7 +355,7 @@ def test_requests_are_admitted_while_their_reservation_fits_then_429(limited_app
     headers = context_header(user_arn=user("budget-e2e"))
     used = admitted = 0
     for _ in range(40):
-        response = httpx.post(limited_app + "/v1/chat/completions", json=CHAT, headers=headers)
+        response = httpx.post(limited_app + "/v1/chat/completions", json=CHAT, headers=headers, timeout=HTTP_TIMEOUT)
         if response.status_code != 200:
             break
         used += response.json()["usage"]["total_tokens"]
@@ -383,12 +386,17 @@ def test_a_second_concurrent_stream_is_refused_until_the_first_ends(limited_app:
     with httpx.Client(base_url=limited_app, timeout=15) as client:
         with client.stream("POST", "/v1/chat/completions", json=body, headers=headers) as first:
             assert first.status_code == 200
-            second = httpx.post(limited_app + "/v1/chat/completions", json=body, headers=headers)
+            second = httpx.post(limited_app + "/v1/chat/completions", json=body, headers=headers, timeout=HTTP_TIMEOUT)
             assert second.status_code == 429
             assert second.json()["error"]["code"] == "too_many_concurrent_streams"
             assert second.headers["retry-after"].isdigit()
             # Non-streamed requests are not stream-limited.
-            assert httpx.post(limited_app + "/v1/chat/completions", json=CHAT, headers=headers).status_code == 200
+            assert (
+                httpx.post(
+                    limited_app + "/v1/chat/completions", json=CHAT, headers=headers, timeout=HTTP_TIMEOUT
+                ).status_code
+                == 200
+            )
             first.read()
         assert first.text.endswith("data: [DONE]\n\n")
         again = client.post("/v1/chat/completions", json=body, headers=headers)
@@ -412,13 +420,18 @@ def test_a_client_that_disconnects_mid_stream_releases_its_slot(
                     break
     wait_for(lambda: "Item" not in moto_dynamodb.get_item(TableName=TABLE, Key=slot), 5, "the slot released")
     emulator.set_scenario()
-    assert httpx.post(limited_app + "/v1/chat/completions", json=body, headers=headers).status_code == 200
+    assert (
+        httpx.post(limited_app + "/v1/chat/completions", json=body, headers=headers, timeout=HTTP_TIMEOUT).status_code
+        == 200
+    )
 
 
 def test_tokens_of_a_stream_are_charged_to_the_caller(limited_app: str, emulator: Emulator, moto_dynamodb: Any) -> None:
     caller = user("charge-e2e")
     body = {**CHAT, "stream": True, "stream_options": {"include_usage": True}}
-    response = httpx.post(limited_app + "/v1/chat/completions", json=body, headers=context_header(user_arn=caller))
+    response = httpx.post(
+        limited_app + "/v1/chat/completions", json=body, headers=context_header(user_arn=caller), timeout=HTTP_TIMEOUT
+    )
     total = [line for line in response.text.splitlines() if '"usage":{' in line]
     assert total
     day = datetime.now(UTC).strftime("%Y-%m-%d")
@@ -439,7 +452,7 @@ def test_a_stream_that_fails_to_open_releases_its_slot(limited_app: str, emulato
     body = {**CHAT, "stream": True}
     emulator.set_scenario(fault="unavailable")
     for _ in range(3):  # one slot: a leaked slot would turn the second attempt into a 429
-        response = httpx.post(limited_app + "/v1/chat/completions", json=body, headers=headers)
+        response = httpx.post(limited_app + "/v1/chat/completions", json=body, headers=headers, timeout=HTTP_TIMEOUT)
         assert response.status_code == 503, response.text
 
 
@@ -486,14 +499,14 @@ def test_concurrent_requests_of_one_caller_are_capped_whatever_their_kind(limite
     assert {r.json()["error"]["code"] for r in refused} == {"too_many_concurrent_requests"}
     assert all(r.headers["retry-after"].isdigit() for r in refused)
     # The slots are free again.
-    assert httpx.post(limited_app + "/generate", json=TINY, headers=headers).status_code == 200
+    assert httpx.post(limited_app + "/generate", json=TINY, headers=headers, timeout=HTTP_TIMEOUT).status_code == 200
 
 
 def test_an_iam_callers_request_rate_is_limited_per_minute(limited_app: str, emulator: Emulator) -> None:
     headers = context_header(user_arn=user("rate-e2e"))
     statuses = []
     for _ in range(2 * RATE + 1):  # a minute boundary inside the run lets at most RATE more through
-        response = httpx.post(limited_app + "/generate", json=TINY, headers=headers)
+        response = httpx.post(limited_app + "/generate", json=TINY, headers=headers, timeout=HTTP_TIMEOUT)
         statuses.append(response.status_code)
         if response.status_code != 200:
             break
@@ -503,7 +516,7 @@ def test_an_iam_callers_request_rate_is_limited_per_minute(limited_app: str, emu
     assert 1 <= int(response.headers["retry-after"]) <= 60
     # Another caller is not slowed down.
     other = context_header(user_arn=user("rate-e2e-other"))
-    assert httpx.post(limited_app + "/generate", json=TINY, headers=other).status_code == 200
+    assert httpx.post(limited_app + "/generate", json=TINY, headers=other, timeout=HTTP_TIMEOUT).status_code == 200
 
 
 @pytest.fixture(scope="module")

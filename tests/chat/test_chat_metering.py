@@ -14,6 +14,9 @@ from chat_harness import MODEL_ID, app_env, start_app
 from sagemaker_runtime_emulator import Emulator
 from usage_harness import context_header, emf_for, emf_records, wait_for
 
+# A bound for a hung server, not a timing assertion: generous for a loaded 2-core machine.
+HTTP_TIMEOUT = 120.0
+
 NAMESPACE = "LlmChat/MeterTest"
 PROMPT = "SECRET-PROMPT-77 tell me about SageMaker"
 CHAT = {"messages": [{"role": "user", "content": PROMPT}]}
@@ -82,7 +85,9 @@ def assert_one_record(log: Path, caller: str, prompt: int, completion: int) -> d
 def test_iam_caller_non_stream_chat(iam_app: tuple[str, Path], emulator: Emulator) -> None:
     url, log = iam_app
     user = new_user()
-    response = httpx.post(url + "/v1/chat/completions", json=CHAT, headers=context_header(user_arn=user))
+    response = httpx.post(
+        url + "/v1/chat/completions", json=CHAT, headers=context_header(user_arn=user), timeout=HTTP_TIMEOUT
+    )
     assert response.status_code == 200
     usage = response.json()["usage"]
     assert_one_record(log, user, usage["prompt_tokens"], usage["completion_tokens"])
@@ -93,7 +98,9 @@ def test_iam_caller_streamed_chat(iam_app: tuple[str, Path], emulator: Emulator)
     url, log = iam_app
     user = new_user()
     body = {**CHAT, "stream": True}
-    response = httpx.post(url + "/v1/chat/completions", json=body, headers=context_header(user_arn=user))
+    response = httpx.post(
+        url + "/v1/chat/completions", json=body, headers=context_header(user_arn=user), timeout=HTTP_TIMEOUT
+    )
     assert response.text.endswith("data: [DONE]\n\n")
     assert_one_record(log, user, prompt_tokens(emulator), COMPLETION_TOKENS)
 
@@ -103,7 +110,10 @@ def test_assumed_role_sessions_are_one_caller(iam_app: tuple[str, Path], emulato
     role = f"arn:aws:sts::123456789012:assumed-role/Chatters-{uuid.uuid4().hex[:6]}"
     for session in ("alice", "bob"):
         headers = context_header(user_arn=f"{role}/{session}")
-        assert httpx.post(url + "/v1/chat/completions", json=CHAT, headers=headers).status_code == 200
+        assert (
+            httpx.post(url + "/v1/chat/completions", json=CHAT, headers=headers, timeout=HTTP_TIMEOUT).status_code
+            == 200
+        )
     assert len(emf_for(log, role, count=2)) == 2
 
 
@@ -113,7 +123,10 @@ def test_with_caller_key_session_each_role_session_is_its_own_caller(emulator: E
         role = f"arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Chat_{uuid.uuid4().hex[:6]}"
         for session in ("alice@example.com", "bob@example.com"):
             headers = context_header(user_arn=f"{role}/{session}")
-            assert httpx.post(url + "/v1/chat/completions", json=CHAT, headers=headers).status_code == 200
+            assert (
+                httpx.post(url + "/v1/chat/completions", json=CHAT, headers=headers, timeout=HTTP_TIMEOUT).status_code
+                == 200
+            )
         assert len(emf_for(log, f"{role}/alice@example.com")) == 1
         assert len(emf_for(log, f"{role}/bob@example.com")) == 1
         assert emf_for(log, role, timeout=0) == []
@@ -125,7 +138,9 @@ def test_with_caller_key_session_each_role_session_is_its_own_caller(emulator: E
 def test_api_key_caller_non_stream_generate(key_app: tuple[str, Path], emulator: Emulator) -> None:
     url, log = key_app
     key_id = new_key_id()
-    response = httpx.post(url + "/generate", json={"inputs": PROMPT}, headers=context_header(api_key_id=key_id))
+    response = httpx.post(
+        url + "/generate", json={"inputs": PROMPT}, headers=context_header(api_key_id=key_id), timeout=HTTP_TIMEOUT
+    )
     # Counts were asked of TGI for metering only: the caller gets the answer it asked for.
     assert response.json() == [{"generated_text": "Hello! How can I help?"}]
     assert_one_record(log, key_id, len(PROMPT.split()), COMPLETION_TOKENS)
@@ -135,7 +150,7 @@ def test_api_key_caller_streamed_generate(key_app: tuple[str, Path], emulator: E
     url, log = key_app
     key_id = new_key_id()
     body = {"inputs": PROMPT, "stream": True}
-    response = httpx.post(url + "/generate", json=body, headers=context_header(api_key_id=key_id))
+    response = httpx.post(url + "/generate", json=body, headers=context_header(api_key_id=key_id), timeout=HTTP_TIMEOUT)
     events = [json.loads(line[5:]) for line in response.text.splitlines() if line.startswith("data:")]
     assert events[-1]["generated_text"] == "Hello! How can I help?"
     assert events[-1]["details"] is None  # not asked for
@@ -146,7 +161,9 @@ def test_generate_details_asked_by_the_caller_are_kept(key_app: tuple[str, Path]
     url, log = key_app
     key_id = new_key_id()
     body = {"inputs": PROMPT, "parameters": {"details": True}}
-    (item,) = httpx.post(url + "/generate", json=body, headers=context_header(api_key_id=key_id)).json()
+    (item,) = httpx.post(
+        url + "/generate", json=body, headers=context_header(api_key_id=key_id), timeout=HTTP_TIMEOUT
+    ).json()
     assert item["details"]["generated_tokens"] == COMPLETION_TOKENS
     assert item["details"]["prefill"] == []  # decoder_input_details was not asked for
     assert_one_record(log, key_id, len(PROMPT.split()), COMPLETION_TOKENS)
@@ -156,7 +173,9 @@ def test_api_key_caller_streamed_chat(key_app: tuple[str, Path], emulator: Emula
     url, log = key_app
     key_id = new_key_id()
     body = {**CHAT, "stream": True}
-    response = httpx.post(url + "/v1/chat/completions", json=body, headers=context_header(api_key_id=key_id))
+    response = httpx.post(
+        url + "/v1/chat/completions", json=body, headers=context_header(api_key_id=key_id), timeout=HTTP_TIMEOUT
+    )
     assert response.status_code == 200
     assert_one_record(log, key_id, prompt_tokens(emulator), COMPLETION_TOKENS)
 
@@ -164,7 +183,7 @@ def test_api_key_caller_streamed_chat(key_app: tuple[str, Path], emulator: Emula
 def test_in_api_key_mode_the_iam_identity_is_not_the_caller(key_app: tuple[str, Path], emulator: Emulator) -> None:
     url, log = key_app
     user = new_user()
-    httpx.post(url + "/v1/chat/completions", json=CHAT, headers=context_header(user_arn=user))
+    httpx.post(url + "/v1/chat/completions", json=CHAT, headers=context_header(user_arn=user), timeout=HTTP_TIMEOUT)
     assert emf_for(log, user, timeout=0.5) == []
     assert emf_for(log, "unknown")
 
@@ -221,7 +240,7 @@ def test_generate_best_of_charges_the_prompt_and_every_candidate(key_app: tuple[
     url, log = key_app
     key = new_key_id()
     body = {"inputs": PROMPT, "parameters": {"best_of": 2, "do_sample": True}}
-    response = httpx.post(url + "/generate", json=body, headers=context_header(api_key_id=key))
+    response = httpx.post(url + "/generate", json=body, headers=context_header(api_key_id=key), timeout=HTTP_TIMEOUT)
     assert response.status_code == 200, response.text
     assert "details" not in response.json()[0]  # the caller did not ask for them
     # TGI gives no prompt count without decoder_input_details: the admission estimate (bytes + template tokens).
@@ -232,7 +251,9 @@ def test_model_errors_count_the_request_with_no_tokens(iam_app: tuple[str, Path]
     url, log = iam_app
     user = new_user()
     emulator.set_scenario(fault="model424")
-    response = httpx.post(url + "/v1/chat/completions", json=CHAT, headers=context_header(user_arn=user))
+    response = httpx.post(
+        url + "/v1/chat/completions", json=CHAT, headers=context_header(user_arn=user), timeout=HTTP_TIMEOUT
+    )
     assert response.status_code == 502
     (record,) = emf_for(log, user)
     assert [value(record, m) for m in ("Requests", "PromptTokens", "CompletionTokens")] == [1, 0, 0]
@@ -241,7 +262,9 @@ def test_model_errors_count_the_request_with_no_tokens(iam_app: tuple[str, Path]
 def test_invalid_requests_are_not_metered(iam_app: tuple[str, Path], emulator: Emulator) -> None:
     url, log = iam_app
     user = new_user()
-    response = httpx.post(url + "/v1/chat/completions", json={"messages": []}, headers=context_header(user_arn=user))
+    response = httpx.post(
+        url + "/v1/chat/completions", json={"messages": []}, headers=context_header(user_arn=user), timeout=HTTP_TIMEOUT
+    )
     assert response.status_code == 400
     assert emf_for(log, user, timeout=0.5) == []
 
@@ -251,7 +274,9 @@ def test_without_caller_identity_a_forged_context_header_is_ignored(
 ) -> None:
     # The session app runs like `make dev`: no CALLER_IDENTITY, so nothing a client sends names the caller.
     user = new_user()
-    response = httpx.post(app_url + "/v1/chat/completions", json=CHAT, headers=context_header(user_arn=user))
+    response = httpx.post(
+        app_url + "/v1/chat/completions", json=CHAT, headers=context_header(user_arn=user), timeout=HTTP_TIMEOUT
+    )
     assert response.status_code == 200
     assert not [r for r in emf_records(app_log) if r.get("Caller") == user]
     local = emf_for(app_log, "local")
@@ -261,6 +286,10 @@ def test_without_caller_identity_a_forged_context_header_is_ignored(
 
 def test_prompts_never_reach_the_metrics(iam_app: tuple[str, Path], emulator: Emulator) -> None:
     url, log = iam_app
-    httpx.post(url + "/v1/chat/completions", json=CHAT, headers=context_header(user_arn=new_user()))
-    httpx.post(url + "/generate", json={"inputs": PROMPT}, headers=context_header(user_arn=new_user()))
+    httpx.post(
+        url + "/v1/chat/completions", json=CHAT, headers=context_header(user_arn=new_user()), timeout=HTTP_TIMEOUT
+    )
+    httpx.post(
+        url + "/generate", json={"inputs": PROMPT}, headers=context_header(user_arn=new_user()), timeout=HTTP_TIMEOUT
+    )
     assert "SECRET-PROMPT-77" not in log.read_text()

@@ -19,6 +19,9 @@ from chatapi.settings import load_settings
 from fastapi.testclient import TestClient
 from moto.server import ThreadedMotoServer
 
+# A bound for a hung server, not a timing assertion: generous for a loaded 2-core machine.
+HTTP_TIMEOUT = 120.0
+
 
 @pytest.fixture(scope="module")
 def moto_url() -> Iterator[str]:
@@ -45,7 +48,9 @@ def moto_app(moto_url: str) -> Iterator[TestClient]:
 
 def queue(moto_url: str, *bodies: object) -> None:
     results = [{"Body": json.dumps(b), "ContentType": "application/json"} for b in bodies]
-    httpx.post(f"{moto_url}/moto-api/static/sagemaker/endpoint-results", json={"results": results}).raise_for_status()
+    httpx.post(
+        f"{moto_url}/moto-api/static/sagemaker/endpoint-results", json={"results": results}, timeout=HTTP_TIMEOUT
+    ).raise_for_status()
 
 
 def test_generate_through_moto_returns_the_predict_shape(moto_url: str, moto_app: TestClient) -> None:
