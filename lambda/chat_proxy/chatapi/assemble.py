@@ -27,7 +27,7 @@ An error event raises the engine's error; a stream that ends before its finish r
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from chatapi.backend import engine_error, tgi_error
@@ -93,6 +93,22 @@ def _join_tool_call(calls: dict[int, dict[str, Any]], call: Any) -> None:
         entry["function"]["arguments"] += piece
 
 
+def _choices(events: Iterable[Event], answer: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Each choice delta of an OpenAI stream up to ``[DONE]``; the chunks' id, created, model, fingerprint and usage
+    go into ``answer``, and an error event raises the engine's error."""
+    for _, chunk in events:
+        if chunk is None:  # [DONE]
+            return
+        if "error" in chunk or chunk.get("object") == "error":
+            raise engine_error(chunk)
+        for key in ("id", "created", "model", "system_fingerprint"):
+            if chunk.get(key) not in (None, "") and key not in answer:
+                answer[key] = chunk[key]
+        if isinstance(chunk.get("usage"), dict):
+            answer["usage"] = chunk["usage"]
+        yield from (raw for raw in chunk.get("choices") or [] if isinstance(raw, dict))
+
+
 def _as_engine_serializes(arguments: str) -> str:
     """Streamed arguments are the text as generated (any JSON whitespace); without a stream vLLM parses them and
     writes ``json.dumps(..., ensure_ascii=False)`` (its tool parsers and named-function path), so the assembled call
@@ -111,41 +127,29 @@ def openai_chat(events: Iterable[Event], *, named_tool: bool = False) -> dict[st
     answer: dict[str, Any] = {"object": "chat.completion"}
     choices: dict[int, dict[str, Any]] = {}
     calls: dict[int, dict[int, dict[str, Any]]] = {}
-    for _, chunk in events:
-        if chunk is None:  # [DONE]
-            break
-        if "error" in chunk or chunk.get("object") == "error":
-            raise engine_error(chunk)
-        for key in ("id", "created", "model", "system_fingerprint"):
-            if chunk.get(key) not in (None, "") and key not in answer:
-                answer[key] = chunk[key]
-        if isinstance(chunk.get("usage"), dict):
-            answer["usage"] = chunk["usage"]
-        for raw in chunk.get("choices") or []:
-            if not isinstance(raw, dict):
-                continue
-            index = _index(raw.get("index"), 0)
-            choice = choices.setdefault(
-                index, {"index": index, "message": {"role": "assistant"}, "logprobs": None, "finish_reason": None}
-            )
-            delta = _dict(raw.get("delta"))
-            message = choice["message"]
-            for name in TEXT_FIELDS:
-                if isinstance(delta.get(name), str):
-                    message[name] = (message.get(name) or "") + delta[name]
-            for call in delta.get("tool_calls") or []:
-                _join_tool_call(calls.setdefault(index, {}), call)
-            logprobs = raw.get("logprobs")
-            if isinstance(logprobs, dict):
-                joined = choice["logprobs"] or {}
-                for name in ("content", "refusal"):
-                    if isinstance(logprobs.get(name), list):
-                        joined[name] = (joined.get(name) or []) + logprobs[name]
-                choice["logprobs"] = joined
-            if raw.get("finish_reason") is not None:
-                choice["finish_reason"] = raw["finish_reason"]
-            if raw.get("stop_reason") is not None:
-                choice["stop_reason"] = raw["stop_reason"]
+    for raw in _choices(events, answer):
+        index = _index(raw.get("index"), 0)
+        choice = choices.setdefault(
+            index, {"index": index, "message": {"role": "assistant"}, "logprobs": None, "finish_reason": None}
+        )
+        delta = _dict(raw.get("delta"))
+        message = choice["message"]
+        for name in TEXT_FIELDS:
+            if isinstance(delta.get(name), str):
+                message[name] = (message.get(name) or "") + delta[name]
+        for call in delta.get("tool_calls") or []:
+            _join_tool_call(calls.setdefault(index, {}), call)
+        logprobs = raw.get("logprobs")
+        if isinstance(logprobs, dict):
+            joined = choice["logprobs"] or {}
+            for name in ("content", "refusal"):
+                if isinstance(logprobs.get(name), list):
+                    joined[name] = (joined.get(name) or []) + logprobs[name]
+            choice["logprobs"] = joined
+        if raw.get("finish_reason") is not None:
+            choice["finish_reason"] = raw["finish_reason"]
+        if raw.get("stop_reason") is not None:
+            choice["stop_reason"] = raw["stop_reason"]
     if not choices or any(c["finish_reason"] is None for c in choices.values()):
         raise incomplete_stream()
     for choice in choices.values():
@@ -172,37 +176,25 @@ def openai_completion(events: Iterable[Event], *, token_ids: bool = False) -> di
     ``return_token_ids`` (``token_ids``)."""
     answer: dict[str, Any] = {"object": "text_completion"}
     choices: dict[int, dict[str, Any]] = {}
-    for _, chunk in events:
-        if chunk is None:  # [DONE]
-            break
-        if "error" in chunk or chunk.get("object") == "error":
-            raise engine_error(chunk)
-        for key in ("id", "created", "model", "system_fingerprint"):
-            if chunk.get(key) not in (None, "") and key not in answer:
-                answer[key] = chunk[key]
-        if isinstance(chunk.get("usage"), dict):
-            answer["usage"] = chunk["usage"]
-        for raw in chunk.get("choices") or []:
-            if not isinstance(raw, dict):
-                continue
-            index = _index(raw.get("index"), 0)
-            choice = choices.setdefault(index, {"index": index, "text": "", "logprobs": None, "finish_reason": None})
-            if isinstance(raw.get("text"), str):
-                choice["text"] += raw["text"]
-            logprobs = raw.get("logprobs")
-            if isinstance(logprobs, dict):
-                joined = choice["logprobs"] or {name: [] for name in LOGPROB_LISTS}
-                for name in LOGPROB_LISTS:
-                    if isinstance(logprobs.get(name), list):
-                        joined[name] = joined[name] + logprobs[name]
-                choice["logprobs"] = joined
-            for name in ("prompt_logprobs", "prompt_token_ids", "token_ids") if token_ids else ("prompt_logprobs",):
-                if raw.get(name) is not None:
-                    choice[name] = (choice.get(name) or []) + raw[name] if name == "token_ids" else raw[name]
-            if raw.get("finish_reason") is not None:
-                choice["finish_reason"] = raw["finish_reason"]
-            if raw.get("stop_reason") is not None:
-                choice["stop_reason"] = raw["stop_reason"]
+    for raw in _choices(events, answer):
+        index = _index(raw.get("index"), 0)
+        choice = choices.setdefault(index, {"index": index, "text": "", "logprobs": None, "finish_reason": None})
+        if isinstance(raw.get("text"), str):
+            choice["text"] += raw["text"]
+        logprobs = raw.get("logprobs")
+        if isinstance(logprobs, dict):
+            joined = choice["logprobs"] or {name: [] for name in LOGPROB_LISTS}
+            for name in LOGPROB_LISTS:
+                if isinstance(logprobs.get(name), list):
+                    joined[name] = joined[name] + logprobs[name]
+            choice["logprobs"] = joined
+        for name in ("prompt_logprobs", "prompt_token_ids", "token_ids") if token_ids else ("prompt_logprobs",):
+            if raw.get(name) is not None:
+                choice[name] = (choice.get(name) or []) + raw[name] if name == "token_ids" else raw[name]
+        if raw.get("finish_reason") is not None:
+            choice["finish_reason"] = raw["finish_reason"]
+        if raw.get("stop_reason") is not None:
+            choice["stop_reason"] = raw["stop_reason"]
     if not choices or any(c["finish_reason"] is None for c in choices.values()):
         raise incomplete_stream()
     answer["choices"] = [choices[i] for i in sorted(choices)]

@@ -248,6 +248,25 @@ def _sse(obj: Any) -> bytes:
     return b"data: " + json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
 
 
+def _chunk_body(
+    chunk: dict[str, Any], outcome: Any, object_name: str, completion_id: str, model: str
+) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """One engine chunk's usage (recorded in ``outcome``) and its body as the client gets it (the engine's error
+    raised): nulls dropped, the id kept or made, the model named as the client knows it."""
+    if "error" in chunk or chunk.get("object") == "error":
+        raise engine_error(chunk)
+    usage = _usage(chunk.get("usage"))
+    if usage is not None:
+        outcome.prompt_tokens = usage["prompt_tokens"]
+        outcome.generated_tokens = usage["completion_tokens"]
+    body = {k: v for k, v in chunk.items() if v is not None and k != "usage"}
+    body["id"] = chunk.get("id") or completion_id
+    body["object"] = object_name
+    body["model"] = model
+    body.setdefault("created", int(time.time()))
+    return usage, body
+
+
 def server_chat_stream(
     events: Iterable[tuple[str, dict[str, Any] | None]],
     *,
@@ -269,17 +288,7 @@ def server_chat_stream(
                     raise incomplete_stream()
                 yield SSE_DONE
                 return
-            if "error" in chunk or chunk.get("object") == "error":
-                raise engine_error(chunk)
-            usage = _usage(chunk.get("usage"))
-            if usage is not None:
-                outcome.prompt_tokens = usage["prompt_tokens"]
-                outcome.generated_tokens = usage["completion_tokens"]
-            body = {k: v for k, v in chunk.items() if v is not None and k != "usage"}
-            body["id"] = chunk.get("id") or completion_id
-            body["object"] = "chat.completion.chunk"
-            body["model"] = model
-            body.setdefault("created", int(time.time()))
+            usage, body = _chunk_body(chunk, outcome, "chat.completion.chunk", completion_id, model)
             choices = []
             for index, raw in enumerate(chunk.get("choices") or []):
                 choice = _without_nulls(raw if isinstance(raw, dict) else {})
@@ -385,17 +394,7 @@ def server_completion_stream(
                     raise incomplete_stream()
                 yield SSE_DONE
                 return
-            if "error" in chunk or chunk.get("object") == "error":
-                raise engine_error(chunk)
-            usage = _usage(chunk.get("usage"))
-            if usage is not None:
-                outcome.prompt_tokens = usage["prompt_tokens"]
-                outcome.generated_tokens = usage["completion_tokens"]
-            body = {k: v for k, v in chunk.items() if v is not None and k != "usage"}
-            body["id"] = chunk.get("id") or completion_id
-            body["object"] = "text_completion"
-            body["model"] = model
-            body.setdefault("created", int(time.time()))
+            usage, body = _chunk_body(chunk, outcome, "text_completion", completion_id, model)
             choices = []
             for index, raw in enumerate(chunk.get("choices") or []):
                 choice = _without_nulls(raw if isinstance(raw, dict) else {}, frozenset({"logprobs", "finish_reason"}))
