@@ -709,19 +709,7 @@ class _Stream:
 
     def text(self, delta: str) -> Iterator[bytes]:
         if self.open is None or self.open["type"] != "message":
-            yield from self._open(
-                {"type": "message", "id": _new_id("msg"), "role": "assistant", "status": "in_progress", "content": []}
-            )
-            part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
-            assert self.open is not None
-            self.open["content"].append(dict(part))
-            yield self.emit(
-                "response.content_part.added",
-                item_id=self.open["id"],
-                output_index=self._index(),
-                content_index=0,
-                part=part,
-            )
+            yield from self._empty_message()
         assert self.open is not None
         self.open["content"][0]["text"] += delta
         yield self.emit(
@@ -843,6 +831,8 @@ class _Stream:
         yield self.emit(f"response.{status}", response=final)
 
     def _empty_message(self) -> Iterator[bytes]:
+        """Open a message item with one empty output_text part (``response.output_item.added`` and
+        ``response.content_part.added``)."""
         yield from self._open(
             {"type": "message", "id": _new_id("msg"), "role": "assistant", "status": "in_progress", "content": []}
         )
