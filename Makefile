@@ -79,6 +79,7 @@ test-engine: $(VENV)/.installed $(ENGINE_VENV)/.installed
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(PY) tools/import_contracts.py
 
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy app.py stacks constructs lambda/chat_proxy llmchat

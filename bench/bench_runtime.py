@@ -1,6 +1,6 @@
 """Runtime weight of the chat proxy Lambda: the deployment package's size and the app's import time.
 
-The package is built exactly as synth builds it (``constructs/lambda_asset.py``: the locked linux/arm64 wheels plus
+The package is built exactly as synth builds it (``constructs/api/lambda_asset.py``: the locked linux/arm64 wheels plus
 the source, zipped deterministically) and its zipped size is broken down by top-level package. Import time is what
 a cold start pays before the first request: ``import main`` (which also creates the app and its SageMaker runtime
 client) in a fresh interpreter, the interpreter's own start-up subtracted. Each is the median of several runs, as
@@ -38,7 +38,7 @@ DEPENDENCIES = {
 
 def package() -> Path:
     sys.path.insert(0, str(REPO))
-    from constructs.lambda_asset import PythonTarget, build_python_asset
+    from constructs.api.lambda_asset import PythonTarget, build_python_asset
 
     cache = Path(tempfile.mkdtemp(prefix="bench-runtime-"))
     archive, _ = build_python_asset(

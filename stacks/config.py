@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from constructs.active_hours import IDLE_MINUTES_RANGE, ActiveHours
-from constructs.catalog import (
+from constructs.engines.quantization import quantize_problem
+from constructs.facts.catalog import (
     DEFAULT_MODEL,
     PRESETS,
     QUANTIZE_CHOICES,
@@ -24,14 +24,14 @@ from constructs.catalog import (
     ModelPreset,
     default_instance,
 )
-from constructs.deployment import STRATEGIES, resolve_strategy
-from constructs.model_data import KMS_KEY_ARN, S3_PREFIX_URI
-from constructs.model_lock import command_for, locked_model
-from constructs.monitoring import EMAIL
-from constructs.private_network import SECURITY_GROUP_ID, SUBNET_ID, VPC_ID
-from constructs.quantization import quantize_problem
-from constructs.regions import LWA_REGIONS, SUPPORTED_PARTITIONS
-from constructs.sdk_data import gpu_table, image_aliases, image_versions, partition
+from constructs.facts.model_lock import command_for, locked_model
+from constructs.facts.regions import LWA_REGIONS, SUPPORTED_PARTITIONS
+from constructs.facts.sdk_data import gpu_table, image_aliases, image_versions, partition
+from constructs.hosting.active_hours import IDLE_MINUTES_RANGE, ActiveHours
+from constructs.hosting.deployment import STRATEGIES, resolve_strategy
+from constructs.hosting.monitoring import EMAIL
+from constructs.private.model_data import KMS_KEY_ARN, S3_PREFIX_URI
+from constructs.private.network import SECURITY_GROUP_ID, SUBNET_ID, VPC_ID
 from stacks.context_rules import AppliesWhen, check_applicability, is_cdk_key, unknown_keys_message
 from stacks.pipeline_config import PIPELINE_KEYS, check_pipeline
 
@@ -363,7 +363,7 @@ EXTRA_ENV_OWNERS = {
     "REVISION": "model (the revision pinned in models.lock.json)",
     "HF_MODEL_TRUST_REMOTE_CODE": "trust_remote_code",
     "TRUST_REMOTE_CODE": "trust_remote_code",
-    # The vLLM construct's (constructs/vllm_endpoint.py RESERVED_ENV).
+    # The vLLM construct's (constructs/engines/vllm_endpoint.py RESERVED_ENV).
     "SM_VLLM_MODEL": "model",
     "SM_VLLM_SERVED_MODEL_NAME": "model",
     "SM_VLLM_REVISION": "model (the revision pinned in models.lock.json)",

@@ -7,9 +7,9 @@ from typing import Any
 
 import aws_cdk as cdk
 
-from constructs import Construct, time_limits
-from constructs.catalog import VLLM_GPU_MEMORY_UTILIZATION
-from constructs.chat_api import (
+from constructs import Construct
+from constructs.api import time_limits
+from constructs.api.chat_api import (
     STAGE_NAME,
     ApiLimits,
     ChatApi,
@@ -17,19 +17,20 @@ from constructs.chat_api import (
     consumer_suffix,
     model_aliases,
 )
-from constructs.inference_component import InstanceScaling, ScaleToZero
-from constructs.jumpstart_endpoint import JumpStartEndpoint, JumpStartModelRef, jumpstart_hosting
-from constructs.jumpstart_lock import jumpstart_lock_command, load_locked_model
-from constructs.model_data import S3ModelData
-from constructs.monitoring import Monitoring
-from constructs.owned_logs import own_execution_log_group, own_log_retention_logs
-from constructs.private_hosting import PrivateSettings
-from constructs.private_network import NetworkSettings
-from constructs.regions import supported_regions
-from constructs.sagemaker_common import Hosting
-from constructs.sdk_data import gpu_info
-from constructs.tgi_endpoint import TgiEndpoint, TgiModel
-from constructs.vllm_endpoint import VllmEndpoint, VllmModel, default_health_check
+from constructs.compliance.owned_logs import own_execution_log_group, own_log_retention_logs
+from constructs.engines.jumpstart_endpoint import JumpStartEndpoint, JumpStartModelRef, jumpstart_hosting
+from constructs.engines.tgi_endpoint import TgiEndpoint, TgiModel
+from constructs.engines.vllm_endpoint import VllmEndpoint, VllmModel, default_health_check
+from constructs.facts.catalog import VLLM_GPU_MEMORY_UTILIZATION
+from constructs.facts.jumpstart_lock import jumpstart_lock_command, load_locked_model
+from constructs.facts.regions import supported_regions
+from constructs.facts.sdk_data import gpu_info
+from constructs.hosting.endpoint import Hosting
+from constructs.hosting.inference_component import InstanceScaling, ScaleToZero
+from constructs.hosting.monitoring import Monitoring
+from constructs.private.model_data import S3ModelData
+from constructs.private.network import NetworkSettings
+from constructs.private.private_hosting import PrivateSettings
 from stacks.config import AppConfig
 
 

@@ -19,7 +19,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import pipelines
 
 from constructs import Construct
-from constructs.nag import acknowledge, ignore_cfn_lint, skip_checkov
+from constructs.compliance.nag import acknowledge, ignore_cfn_lint, skip_checkov
 from stacks.config import AppConfig
 from stacks.llm_chat_stack import LlmChatStack
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 
-from constructs.catalog import PRICE_TABLE_DATE, hourly_cost
-from constructs.jumpstart_endpoint import JumpStartEndpoint
-from constructs.sdk_data import SDK_DISTRIBUTION, gpu_source
-from constructs.tgi_endpoint import TgiEndpoint
-from constructs.vllm_endpoint import VllmEndpoint
+from constructs.engines.jumpstart_endpoint import JumpStartEndpoint
+from constructs.engines.tgi_endpoint import TgiEndpoint
+from constructs.engines.vllm_endpoint import VllmEndpoint
+from constructs.facts.catalog import PRICE_TABLE_DATE, hourly_cost
+from constructs.facts.sdk_data import SDK_DISTRIBUTION, gpu_source
 from stacks.cost import cost_lines, fixed_cost
 from stacks.llm_chat_stack import LlmChatStack
 

@@ -4,12 +4,13 @@
     python tools/architecture.py --check   # exits 1 when the committed file differs from what the code says
 
 Every number and name in the picture is read from the project: the default deployment from cdk.json's context
-through ``stacks.config.from_context``, the model from ``constructs.catalog``, GPU facts and the TGI image from the
-SageMaker SDK's bundled data (``constructs.sdk_data``), the JumpStart alternative from ``jumpstart.lock.json``, the
-routes from the chat proxy's FastAPI app, and the API Gateway/Lambda settings from ``constructs/chat_api.py``. That
-module imports aws_cdk (~5 s of jsii start-up), so its constants are read from its syntax tree instead of importing
-it. The SVG is plain text built here (no layout engine), so the output is identical byte for byte on every machine;
-``tests/unit/test_architecture_doc.py`` regenerates it and fails when the committed file is stale.
+through ``stacks.config.from_context``, the model from ``constructs.facts.catalog``, GPU facts and the TGI image
+from the SageMaker SDK's bundled data (``constructs.facts.sdk_data``), the JumpStart alternative from
+``jumpstart.lock.json``, the routes from the chat proxy's FastAPI app, and the API Gateway/Lambda settings from
+``constructs/api/chat_api.py``. That module imports aws_cdk (~5 s of jsii start-up), so its constants are read from
+its syntax tree instead of importing it. The SVG is plain text built here (no layout engine), so the output is
+identical byte for byte on every machine; ``tests/unit/test_architecture_doc.py`` regenerates it and fails when the
+committed file is stale.
 """
 
 from __future__ import annotations
@@ -160,8 +161,8 @@ def _field_default(tree: ast.Module, class_name: str, field: str) -> Any:
 
 
 def _time_limit(name: str) -> object:
-    """A number of constructs/time_limits.py (plain Python, no aws_cdk: run, not parsed)."""
-    return runpy.run_path(str(ROOT / "constructs" / "time_limits.py"))[name]
+    """A number of constructs/api/time_limits.py (plain Python, no aws_cdk: run, not parsed)."""
+    return runpy.run_path(str(ROOT / "constructs" / "api" / "time_limits.py"))[name]
 
 
 def _duration_seconds(expr: ast.expr) -> int:
@@ -212,9 +213,9 @@ def _runtime_label(member: str) -> str:
 def collect() -> Facts:
     """Read every fact the picture shows from the project."""
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-    from constructs.catalog import VLLM_IMAGE_FRAMEWORKS, valid_shards
-    from constructs.jumpstart_lock import load_locked_model
-    from constructs.sdk_data import gpu_info, resolve_image
+    from constructs.facts.catalog import VLLM_IMAGE_FRAMEWORKS, valid_shards
+    from constructs.facts.jumpstart_lock import load_locked_model
+    from constructs.facts.sdk_data import gpu_info, resolve_image
     from stacks.config import from_context
 
     context = json.loads((ROOT / "cdk.json").read_text(encoding="utf-8"))["context"]
@@ -223,10 +224,10 @@ def collect() -> Facts:
     instance_type = config.instance_type or model.default_instance_type
     gpus = gpu_info(instance_type)
 
-    chat_api = _tree("constructs/chat_api.py")
-    tgi = _tree("constructs/tgi_endpoint.py")
-    jumpstart = _tree("constructs/jumpstart_endpoint.py")
-    hosting = _tree("constructs/sagemaker_common.py")
+    chat_api = _tree("constructs/api/chat_api.py")
+    tgi = _tree("constructs/engines/tgi_endpoint.py")
+    jumpstart = _tree("constructs/engines/jumpstart_endpoint.py")
+    hosting = _tree("constructs/hosting/endpoint.py")
     image = resolve_image(_constant(tgi, "IMAGE_FRAMEWORK"), config.tgi_version)
     vllm_image = resolve_image(VLLM_IMAGE_FRAMEWORKS[config.vllm_image], config.vllm_version)
     locked = load_locked_model(

@@ -280,7 +280,7 @@ def empty_lock() -> dict[str, Any]:
         "schema_version": LOCK_SCHEMA_VERSION,
         "about": (
             "Resolved SageMaker JumpStart facts, written by tools/jumpstart_lock.py (`make jumpstart-lock "
-            "MODEL=... VERSION=... REGIONS=...`) and read at synth by constructs/jumpstart_lock.py. "
+            "MODEL=... VERSION=... REGIONS=...`) and read at synth by constructs/facts/jumpstart_lock.py. "
             "Do not edit by hand."
         ),
         "models": {},

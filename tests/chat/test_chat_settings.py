@@ -17,13 +17,13 @@ def test_defaults() -> None:
 
 
 def test_time_limits_agree_with_the_stack() -> None:
-    """The proxy's copy of SageMaker's limits (messages, read timeout) is the stack's (constructs/time_limits.py)."""
+    """The proxy's copy of SageMaker's limits (messages, read timeout) is the stack's (constructs/api/time_limits)."""
     import runpy
     from pathlib import Path
 
     from chatapi import backend
 
-    limits = runpy.run_path(str(Path(__file__).resolve().parents[2] / "constructs" / "time_limits.py"))
+    limits = runpy.run_path(str(Path(__file__).resolve().parents[2] / "constructs" / "api" / "time_limits.py"))
     assert backend.STREAM_TIME_LIMIT_SECONDS == limits["SAGEMAKER_STREAM_SECONDS"] == 480
     assert backend.INVOKE_TIME_LIMIT_SECONDS == limits["SAGEMAKER_INVOKE_SECONDS"] == 60
     assert load_settings(BASE).backend_read_timeout_seconds == limits["BACKEND_READ_TIMEOUT_SECONDS"]

@@ -20,7 +20,7 @@ import requests
 from moto.sagemaker import models as sagemaker_models
 from moto.server import ThreadedMotoServer
 
-from constructs.sdk_data import gpu_table
+from constructs.facts.sdk_data import gpu_table
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"

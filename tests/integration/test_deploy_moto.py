@@ -8,7 +8,7 @@ import pytest
 from chatapi.errors import ApiError
 from chatapi.limits import UsageLimits
 
-from constructs.sdk_data import resolve_image
+from constructs.facts.sdk_data import resolve_image
 from tests.integration.moto_cloud import REGION, moto_cloud, without_custom_resources
 
 pytestmark = pytest.mark.xdist_group("synth")

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from constructs.sdk_data import resolve_image
+from constructs.facts.sdk_data import resolve_image
 from tests.integration.moto_cloud import REGION, moto_cloud, without_custom_resources
 
 pytestmark = pytest.mark.xdist_group("synth")

@@ -15,15 +15,15 @@ from aws_cdk.assertions import Match, Template
 from cdk_nag import AwsSolutionsChecks
 from jumpstart_models import EULA_MODEL, FALCON_40B, FALCON_180B, PACKAGE_MODEL
 
-from constructs.jumpstart_endpoint import (
+from constructs.engines.jumpstart_endpoint import (
     MODEL_ID_TAG,
     MODEL_VERSION_TAG,
     JumpStartEndpoint,
     JumpStartModelRef,
     jumpstart_hosting,
 )
-from constructs.jumpstart_lock import load_locked_model
-from constructs.sagemaker_common import Hosting
+from constructs.facts.jumpstart_lock import load_locked_model
+from constructs.hosting.endpoint import Hosting
 
 pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("synth")]
 

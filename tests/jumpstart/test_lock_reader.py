@@ -1,4 +1,4 @@
-"""constructs/jumpstart_lock.py: the synth-time reader (no SDK), its pins and its "run this" messages."""
+"""constructs/facts/jumpstart_lock.py: the synth-time reader (no SDK), its pins and its "run this" messages."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from jumpstart_models import EULA_MODEL, FALCON_40B, FALCON_180B, PACKAGE_MODEL
 
-from constructs.jumpstart_lock import DEFAULT_LOCK_PATH, load_locked_model
+from constructs.facts.jumpstart_lock import DEFAULT_LOCK_PATH, load_locked_model
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -121,7 +121,7 @@ def test_reader_rejects_another_schema_version(tmp_path: Path) -> None:
 
 def test_reading_the_lock_never_imports_the_sagemaker_sdk() -> None:
     code = (
-        "import sys\nfrom constructs.jumpstart_lock import load_locked_model\n"
+        "import sys\nfrom constructs.facts.jumpstart_lock import load_locked_model\n"
         f"load_locked_model({FALCON_40B!r}, '*', ['us-east-1'])\n"
         "print(sorted(m for m in sys.modules if m == 'sagemaker' or m.startswith(('sagemaker.', 'boto3'))))"
     )

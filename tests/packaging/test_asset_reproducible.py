@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from constructs.lambda_asset import PythonTarget, build_python_asset
+from constructs.api.lambda_asset import PythonTarget, build_python_asset
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -104,7 +104,9 @@ def test_every_served_route_is_routed_with_its_authorization(
 ) -> None:
     methods = gateway_methods(synth(**AUTH_CONTEXTS[auth]).template)
     missing = sorted(set(served) - set(methods))
-    assert not missing, f"served by the app but not routed by API Gateway (add to constructs/chat_api.py): {missing}"
+    assert not missing, (
+        f"served by the app but not routed by API Gateway (add to constructs/api/chat_api.py): {missing}"
+    )
     for route, public in served.items():
         props = methods[route]
         integration = props["Integration"]

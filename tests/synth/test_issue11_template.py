@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from constructs.regions import LWA_REGIONS
-from constructs.sdk_data import resolve_image
+from constructs.facts.regions import LWA_REGIONS
+from constructs.facts.sdk_data import resolve_image
 from stacks.summary import summary
 
 pytestmark = pytest.mark.xdist_group("synth")

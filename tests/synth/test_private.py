@@ -207,9 +207,9 @@ def test_kms_key_on_an_nvme_instance_without_capture_fails_synth() -> None:
 def test_jumpstart_construct_refuses_model_data() -> None:
     import aws_cdk as cdk
 
-    from constructs.jumpstart_endpoint import JumpStartEndpoint
-    from constructs.model_data import S3ModelData
-    from constructs.private_hosting import PrivateSettings
+    from constructs.engines.jumpstart_endpoint import JumpStartEndpoint
+    from constructs.private.model_data import S3ModelData
+    from constructs.private.private_hosting import PrivateSettings
 
     stack = cdk.Stack(cdk.App(), "Test")
     with pytest.raises(ValueError, match="model_data is not for JumpStart: its artifacts already come from S3"):

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from constructs.sdk_data import image_versions, resolve_image
+from constructs.facts.sdk_data import image_versions, resolve_image
 
 pytestmark = pytest.mark.xdist_group("synth")
 
@@ -203,7 +203,7 @@ def test_falcon_7b_runs_on_one_shard(synth: Any) -> None:
 
 
 def test_volume_size_only_where_the_instance_takes_one() -> None:
-    from constructs.tgi_endpoint import Hosting, TgiEndpoint, TgiModel
+    from constructs.engines.tgi_endpoint import Hosting, TgiEndpoint, TgiModel
 
     _, stack = _stack("us-east-1")
     endpoint = TgiEndpoint(
@@ -220,14 +220,14 @@ def test_volume_size_only_where_the_instance_takes_one() -> None:
 
 
 def test_health_check_timeout_bounds_are_enforced_by_the_construct() -> None:
-    from constructs.sagemaker_common import Hosting
+    from constructs.hosting.endpoint import Hosting
 
     with pytest.raises(ValueError, match=r"health_check_timeout 59 is out of range; allowed 60 to 3600"):
         Hosting(health_check_timeout=59)
 
 
 def test_too_big_a_model_fails_before_anything_is_emitted() -> None:
-    from constructs.tgi_endpoint import TgiEndpoint, TgiModel
+    from constructs.engines.tgi_endpoint import TgiEndpoint, TgiModel
 
     _, stack = _stack("us-east-1")
     with pytest.raises(
@@ -240,8 +240,8 @@ def test_too_big_a_model_fails_before_anything_is_emitted() -> None:
 
 
 def test_num_gpus_must_divide_the_heads() -> None:
-    from constructs.catalog import PRESETS
-    from constructs.tgi_endpoint import TgiEndpoint, TgiModel
+    from constructs.engines.tgi_endpoint import TgiEndpoint, TgiModel
+    from constructs.facts.catalog import PRESETS
 
     _, stack = _stack("us-east-1")
     with pytest.raises(ValueError, match=r"71 attention heads, which TGI cannot split evenly over 4 shards"):
@@ -257,7 +257,7 @@ def test_num_gpus_must_divide_the_heads() -> None:
 
 
 def test_extra_env_cannot_override_what_the_construct_owns() -> None:
-    from constructs.tgi_endpoint import TgiModel
+    from constructs.engines.tgi_endpoint import TgiModel
 
     with pytest.raises(ValueError, match=r"extra_env may not set SM_NUM_GPUS"):
         TgiModel(extra_env={"SM_NUM_GPUS": "2"})
@@ -267,7 +267,7 @@ def test_existing_role_is_used_instead_of_a_new_one() -> None:
     from aws_cdk import aws_iam as iam
     from aws_cdk.assertions import Template
 
-    from constructs.tgi_endpoint import TgiEndpoint
+    from constructs.engines.tgi_endpoint import TgiEndpoint
 
     _, stack = _stack("us-east-1")
     role = iam.Role(stack, "Mine", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
@@ -284,7 +284,7 @@ def test_grant_invoke_allows_both_invoke_actions_on_this_endpoint_only() -> None
     from aws_cdk import aws_iam as iam
     from aws_cdk.assertions import Template
 
-    from constructs.tgi_endpoint import TgiEndpoint
+    from constructs.engines.tgi_endpoint import TgiEndpoint
 
     _, stack = _stack("us-east-1")
     endpoint = TgiEndpoint(stack, "Llm")

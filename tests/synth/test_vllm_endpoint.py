@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from constructs.catalog import PRESETS
-from constructs.model_lock import locked_model
-from constructs.sagemaker_common import Hosting
-from constructs.sdk_data import resolve_image
-from constructs.vllm_endpoint import VllmEndpoint, VllmModel, inference_ami_for
+from constructs.engines.vllm_endpoint import VllmEndpoint, VllmModel, inference_ami_for
+from constructs.facts.catalog import PRESETS
+from constructs.facts.model_lock import locked_model
+from constructs.facts.sdk_data import resolve_image
+from constructs.hosting.endpoint import Hosting
 
 pytestmark = pytest.mark.xdist_group("synth")
 
@@ -234,21 +234,21 @@ def test_max_total_tokens_may_not_exceed_the_models_context() -> None:
     ],
 )
 def test_host_ami_is_derived_from_the_image_tags_cuda(tag: str, ami: str | None) -> None:
-    from constructs.sdk_data import ImageFamily
+    from constructs.facts.sdk_data import ImageFamily
 
     assert inference_ami_for(ImageFamily("huggingface-vllm", "x", tag, "r", {})) == ami
 
 
 @pytest.mark.parametrize("tag", ["0.40.0-gpu-py313-cu140-ubuntu26.04", "1.0.0-gpu-py312-ubuntu24.04"])
 def test_an_image_the_code_cannot_place_fails_synth(tag: str) -> None:
-    from constructs.sdk_data import ImageFamily
+    from constructs.facts.sdk_data import ImageFamily
 
     with pytest.raises(ValueError, match=r"cannot tell which SageMaker host AMI its CUDA needs"):
         inference_ami_for(ImageFamily("huggingface-vllm", "9.9", tag, "r", {}))
 
 
 def test_every_sdk_vllm_image_can_be_placed() -> None:
-    from constructs.sdk_data import image_versions
+    from constructs.facts.sdk_data import image_versions
 
     for framework in ("huggingface-vllm", "vllm"):
         for version in image_versions(framework):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from constructs.chat_api import model_aliases
+from constructs.api.chat_api import model_aliases
 from stacks.config import ConfigError, from_context
 
 

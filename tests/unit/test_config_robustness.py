@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from constructs.quantization import quantize_problem
-from constructs.sdk_data import gpu_info, gpu_source, gpu_table
+from constructs.engines.quantization import quantize_problem
+from constructs.facts.sdk_data import gpu_info, gpu_source, gpu_table
 from stacks.config import APPLIES_WHEN, CONTEXT_KEYS, ConfigError, from_context, identity_from_context
 from stacks.context_rules import AppliesWhen, check_applicability, is_cdk_key
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from constructs.active_hours import ActiveHours
+from constructs.hosting.active_hours import ActiveHours
 from stacks.config import ConfigError, from_context
 
 BERLIN = "MON-FRI 08:00-19:00 Europe/Berlin"

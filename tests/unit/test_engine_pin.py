@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from constructs.sdk_data import resolve_image
+from constructs.facts.sdk_data import resolve_image
 
 ROOT = Path(__file__).resolve().parents[2]
 

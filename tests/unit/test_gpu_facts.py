@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from constructs.gpu_facts import GPU_ARCHITECTURE_BY_FAMILY, check_cuda_support, cuda_major
-from constructs.sdk_data import gpu_table
+from constructs.facts.gpu_facts import GPU_ARCHITECTURE_BY_FAMILY, check_cuda_support, cuda_major
+from constructs.facts.sdk_data import gpu_table
 
 VLLM_CU130 = "0.29.0-transformers5.15.0-gpu-py312-cu130-ubuntu24.04-v1.0"
 TGI_CU124 = "2.7.0-tgi3.3.6-gpu-py311-cu124-ubuntu22.04"

@@ -17,7 +17,7 @@ def test_construct_base_class_is_the_installed_library_and_our_modules_import() 
     code = (
         "import aws_cdk, constructs, inspect\n"
         "from constructs import Construct\n"
-        "from constructs.tgi_endpoint import TgiEndpoint\n"
+        "from constructs.engines.tgi_endpoint import TgiEndpoint\n"
         "assert 'site-packages' in inspect.getfile(Construct), inspect.getfile(Construct)\n"
         "assert issubclass(TgiEndpoint, Construct)\n"
         "print('ok')\n"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from constructs.deployment import EXECUTION_TIMEOUT_RANGE, STRATEGIES, UpdatePolicy, resolve_strategy
+from constructs.hosting.deployment import EXECUTION_TIMEOUT_RANGE, STRATEGIES, UpdatePolicy, resolve_strategy
 from stacks.config import ConfigError, from_context
 
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from constructs.keys import check_volume_key
-from constructs.model_data import S3ModelData, offline_environment
-from constructs.private_network import NetworkSettings
+from constructs.private.keys import check_volume_key
+from constructs.private.model_data import S3ModelData, offline_environment
+from constructs.private.network import NetworkSettings
 from stacks.config import ConfigError, from_context
 
 WEIGHTS = "s3://my-weights/models/falcon-7b/"

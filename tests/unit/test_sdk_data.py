@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from constructs.sdk_data import gpu_info, image_versions, resolve_image
+from constructs.facts.sdk_data import gpu_info, image_versions, resolve_image
 
 
 @pytest.mark.parametrize(
@@ -67,7 +67,7 @@ def test_gpu_facts_come_from_the_sdk() -> None:
 def test_reading_sdk_data_does_not_import_the_sdk() -> None:
     code = (
         "import sys\n"
-        "from constructs.sdk_data import resolve_image, gpu_info\n"
+        "from constructs.facts.sdk_data import resolve_image, gpu_info\n"
         "resolve_image('huggingface-llm'); gpu_info('ml.g5.12xlarge')\n"
         "loaded = sorted(m for m in sys.modules if m.startswith('sagemaker'))\n"
         "assert not loaded, loaded\n"

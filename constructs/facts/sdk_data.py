@@ -13,7 +13,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from constructs.gpu_facts import SUPPLEMENTARY_GPU_FACTS
+from constructs.facts.gpu_facts import SUPPLEMENTARY_GPU_FACTS
 
 SDK_DISTRIBUTION = "sagemaker-core"
 _CONFIG_DIR = "sagemaker/core/image_uri_config"

@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from constructs.gpu_facts import HOST_MEMORY_GIB
-from constructs.sdk_data import GpuInfo, gpu_info, gpu_table
+from constructs.facts.gpu_facts import HOST_MEMORY_GIB
+from constructs.facts.sdk_data import GpuInfo, gpu_info, gpu_table
 
 GIB = 1024**3
 

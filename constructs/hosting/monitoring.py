@@ -48,7 +48,7 @@ MODEL_LATENCY_STATISTIC = "Average"
 # out of memory fails requests, which the 5XX alarms catch. The dashboard still graphs it.
 DISK_PERCENT = 90
 # Lambda Duration p99 at 90 % of the longest generation SageMaker allows (its 8-minute stream limit,
-# constructs/time_limits.py): generations are about to be cut off.
+# constructs/api/time_limits.py): generations are about to be cut off.
 DURATION_SHARE_OF_TIMEOUT = 0.9
 API_5XX_PER_5_MINUTES = 5
 TOKEN_METRICS = ("Requests", "PromptTokens", "CompletionTokens")

@@ -15,7 +15,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-DEFAULT_LOCK_PATH = Path(__file__).resolve().parent.parent / "jumpstart.lock.json"
+DEFAULT_LOCK_PATH = Path(__file__).resolve().parents[2] / "jumpstart.lock.json"
 LOCK_SCHEMA_VERSION = 1
 # Suggested in the "run this" message when the caller asked for no particular region.
 SUGGESTED_REGIONS = ("us-east-1", "eu-west-1")

@@ -1,7 +1,7 @@
 """The private-deployment options of a hosted endpoint, applied to whichever Model/EndpointConfig shape it builds.
 
 `HostedEndpoint._host` calls `PrivateHosting.apply`; engines only read `settings.model_data` to build their
-container (see constructs/model_data.py). Everything else (VPC, keys, data capture, grants) lives here.
+container (see constructs/private/model_data.py). Everything else (VPC, keys, data capture, grants) lives here.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 
 from constructs import Construct
-from constructs.data_capture import DataCapture
-from constructs.keys import check_volume_key, endpoint_key, grant_via_services
-from constructs.model_data import S3ModelData
-from constructs.private_network import NetworkSettings, PrivateNetwork
+from constructs.private.data_capture import DataCapture
+from constructs.private.keys import check_volume_key, endpoint_key, grant_via_services
+from constructs.private.model_data import S3ModelData
+from constructs.private.network import NetworkSettings, PrivateNetwork
 
 DATA_CAPTURE_DAYS = 30
 

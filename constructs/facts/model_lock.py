@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-DEFAULT_LOCK_PATH = Path(__file__).resolve().parent.parent / "models.lock.json"
+DEFAULT_LOCK_PATH = Path(__file__).resolve().parents[2] / "models.lock.json"
 LOCK_SCHEMA_VERSION = 1
 
 

@@ -7,7 +7,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 
 from constructs import Construct
-from constructs.sagemaker_common import accepts_volume_size
+from constructs.facts.instances import accepts_volume_size
 
 CREATE = "create"
 

@@ -6,10 +6,8 @@ environment, artifacts) and hands it to `_host`, which adds the EndpointConfig, 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
@@ -17,40 +15,32 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sagemaker as sagemaker
 
 from constructs import Construct
-from constructs.deployment import UpdatePolicy
-from constructs.gpu_facts import check_cuda_support
-from constructs.inference_component import (
+from constructs.compliance.nag import acknowledge, acknowledge_log_retention_provider, rendered_arn, skip_checkov
+from constructs.facts.gpu_facts import check_cuda_support
+from constructs.facts.instances import EBS_VOLUME_FAMILIES, INSTANCE_TYPE, accepts_volume_size
+from constructs.facts.sdk_data import ImageFamily, gpu_info
+from constructs.hosting.deployment import UpdatePolicy
+from constructs.hosting.inference_component import (
     ComponentScaling,
     InstanceScaling,
     ScaleToZero,
     VariantScaling,
     component_variant,
 )
-from constructs.monitoring import RollbackAlarms
-from constructs.nag import acknowledge, acknowledge_log_retention_provider, rendered_arn, skip_checkov
-from constructs.sdk_data import ImageFamily, gpu_info
-
-if TYPE_CHECKING:
-    from constructs.model_data import S3ModelData
-    from constructs.private_hosting import PrivateHosting, PrivateSettings
+from constructs.hosting.monitoring import RollbackAlarms
+from constructs.private.model_data import S3ModelData
+from constructs.private.private_hosting import PrivateHosting, PrivateSettings
 
 INVOKE_ACTIONS = ("sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream")
 ECR_PULL_ACTIONS = ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
-# Instance families without local NVMe storage; only they accept an EBS VolumeSizeInGB.
-EBS_VOLUME_FAMILIES = ("ml.p2.", "ml.p3.", "ml.c5.", "ml.m5.", "ml.r5.", "ml.inf1.")
 HEALTH_CHECK_RANGE = (60, 3600)
 DOWNLOAD_TIMEOUT_RANGE = (60, 3600)
 VOLUME_RANGE = (1, 512)
-INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 
 
 def _check_range(name: str, value: int | None, bounds: tuple[int, int]) -> None:
     if value is not None and not bounds[0] <= value <= bounds[1]:
         raise ValueError(f"{name} {value} is out of range; allowed {bounds[0]} to {bounds[1]}")
-
-
-def accepts_volume_size(instance_type: str) -> bool:
-    return instance_type.startswith(EBS_VOLUME_FAMILIES) and not instance_type.startswith("ml.p3dn.")
 
 
 @dataclass(frozen=True)
@@ -362,9 +352,6 @@ class HostedEndpoint(Construct):
         """Private-deployment options onto whichever EndpointConfig shape `_host` built (private_hosting.py)."""
         if self.private is None or not self.private.any:
             return
-        # Imported here: private_hosting imports this module.
-        from constructs.private_hosting import PrivateHosting
-
         self.private_hosting = PrivateHosting(
             self,
             "Private",

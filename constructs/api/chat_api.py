@@ -13,22 +13,23 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 
-from constructs import Construct, time_limits
-from constructs.lambda_asset import PythonTarget, build_python_asset
-from constructs.nag import REDUNDANT_ROLE_DEPENDENCY, acknowledge, ignore_cfn_lint, skip_checkov
-from constructs.owned_logs import allow_logs_to_use
-from constructs.responses_table import ResponsesTable
-from constructs.sagemaker_common import HostedEndpoint
-from constructs.usage_table import UsageTable
+from constructs import Construct
+from constructs.api import time_limits
+from constructs.api.lambda_asset import PythonTarget, build_python_asset
+from constructs.api.responses_table import ResponsesTable
+from constructs.api.usage_table import UsageTable
+from constructs.compliance.nag import REDUNDANT_ROLE_DEPENDENCY, acknowledge, ignore_cfn_lint, skip_checkov
+from constructs.compliance.owned_logs import allow_logs_to_use
+from constructs.hosting.endpoint import HostedEndpoint
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CHAT_PROXY_SOURCE = ROOT / "lambda" / "chat_proxy"
 ASSET_CACHE = ROOT / ".build" / "assets"
 AUTH_MODES = ("iam", "api_key")
-# AWS Lambda Web Adapter, published by AWS under this account in the regions of constructs/regions.py.
+# AWS Lambda Web Adapter, published by AWS under this account in the regions of constructs/facts/regions.py.
 LWA_LAYER_ACCOUNT = "753240598075"
 LWA_LAYER_VERSION = 25
-# One SageMaker stream plus a margin (constructs/time_limits.py): the Lambda's timeout and API Gateway's integration
+# One SageMaker stream plus a margin (constructs/api/time_limits.py): the Lambda's timeout and API Gateway's integration
 # timeout; no request can outlast SageMaker's 8-minute stream limit, so a longer one would only hold a dead stream.
 INTEGRATION_TIMEOUT = cdk.Duration.seconds(time_limits.REQUEST_SECONDS)
 STAGE_NAME = "prod"

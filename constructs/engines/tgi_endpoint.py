@@ -9,17 +9,17 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 
 from constructs import Construct
-from constructs.catalog import (
+from constructs.facts.catalog import (
     QUANTIZE_CHOICES,
     Architecture,
     SizingReport,
     check_fit,
     valid_shards,
 )
-from constructs.model_data import offline_environment
-from constructs.private_hosting import PrivateSettings
-from constructs.sagemaker_common import HostedEndpoint, Hosting
-from constructs.sdk_data import gpu_info, resolve_image
+from constructs.facts.sdk_data import gpu_info, resolve_image
+from constructs.hosting.endpoint import HostedEndpoint, Hosting
+from constructs.private.model_data import offline_environment
+from constructs.private.private_hosting import PrivateSettings
 
 IMAGE_FRAMEWORK = "huggingface-llm"
 # TGI 2.0 renamed MAX_INPUT_LENGTH to MAX_INPUT_TOKENS; older images only know the old name.

@@ -24,7 +24,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 
 from constructs import Construct
-from constructs.catalog import (
+from constructs.facts.catalog import (
     VLLM_GPU_MEMORY_UTILIZATION,
     VLLM_IMAGE_FRAMEWORKS,
     VLLM_QUANTIZE_CHOICES,
@@ -33,10 +33,10 @@ from constructs.catalog import (
     check_fit,
     valid_shards,
 )
-from constructs.model_data import offline_environment
-from constructs.private_hosting import PrivateSettings
-from constructs.sagemaker_common import HostedEndpoint, Hosting
-from constructs.sdk_data import ImageFamily, gpu_info, resolve_image
+from constructs.facts.sdk_data import ImageFamily, gpu_info, resolve_image
+from constructs.hosting.endpoint import HostedEndpoint, Hosting
+from constructs.private.model_data import offline_environment
+from constructs.private.private_hosting import PrivateSettings
 
 IMAGE_FRAMEWORKS = VLLM_IMAGE_FRAMEWORKS
 # Start-up = download + load the weights + capture CUDA graphs; HF's SageMaker vLLM notebook uses 900 s. Weights

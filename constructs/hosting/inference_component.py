@@ -29,9 +29,9 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sagemaker as sagemaker
 
 from constructs import Construct
-from constructs.active_hours import IDLE_MINUTES_RANGE, ActiveHours
-from constructs.gpu_facts import HOST_MEMORY_GIB
-from constructs.nag import acknowledge, acknowledge_log_retention_provider, rendered_arn
+from constructs.compliance.nag import acknowledge, acknowledge_log_retention_provider, rendered_arn
+from constructs.facts.gpu_facts import HOST_MEMORY_GIB
+from constructs.hosting.active_hours import IDLE_MINUTES_RANGE, ActiveHours
 
 SAGEMAKER_NAMESPACE = "AWS/SageMaker"
 # Predefined metric types of Application Auto Scaling (botocore's application-autoscaling service model,

@@ -7,7 +7,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 
 from constructs import Construct
-from constructs.nag import acknowledge, skip_checkov
+from constructs.compliance.nag import acknowledge, skip_checkov
 
 PARTITION_KEY = "pk"
 TTL_ATTRIBUTE = "expires_at"

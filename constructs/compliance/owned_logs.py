@@ -18,7 +18,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 
-from constructs.nag import LOG_RETENTION_PROVIDER_ID
+from constructs.compliance.nag import LOG_RETENTION_PROVIDER_ID
 
 
 def own_execution_log_group(

@@ -11,8 +11,8 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 
 from constructs import Construct
-from constructs.keys import grant_via_services
-from constructs.nag import acknowledge, skip_checkov
+from constructs.compliance.nag import acknowledge, skip_checkov
+from constructs.private.keys import grant_via_services
 
 CAPTURE_PREFIX = "capture"
 # The bodies the chat proxy sends and TGI/vLLM answer; SageMaker stores them as text instead of base64.

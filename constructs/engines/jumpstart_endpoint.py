@@ -13,15 +13,15 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sagemaker as sagemaker
 
 from constructs import Construct
-from constructs.jumpstart_lock import (
+from constructs.compliance.nag import acknowledge
+from constructs.facts.jumpstart_lock import (
     DEFAULT_LOCK_PATH,
     JumpStartDeployment,
     LockedJumpStartModel,
     load_locked_model,
 )
-from constructs.nag import acknowledge
-from constructs.private_hosting import PrivateSettings
-from constructs.sagemaker_common import HostedEndpoint, Hosting
+from constructs.hosting.endpoint import HostedEndpoint, Hosting
+from constructs.private.private_hosting import PrivateSettings
 
 DEFAULT_JUMPSTART_MODEL = "huggingface-llm-falcon-40b-instruct-bf16"
 # The tags the SageMaker SDK puts on JumpStart resources; the console uses them to show the model.
