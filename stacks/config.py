@@ -14,17 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from constructs.engines.quantization import quantize_problem
-from constructs.facts.catalog import (
-    DEFAULT_MODEL,
-    PRESETS,
-    QUANTIZE_CHOICES,
-    VLLM_IMAGE_FRAMEWORKS,
-    VLLM_QUANTIZE_CHOICES,
-    Architecture,
-    ModelPreset,
-    default_instance,
-)
+from constructs.facts.catalog import QUANTIZE_CHOICES, VLLM_IMAGE_FRAMEWORKS, VLLM_QUANTIZE_CHOICES, default_instance
 from constructs.facts.model_lock import command_for, locked_model
+from constructs.facts.presets import DEFAULT_MODEL, PRESETS, Architecture, ModelPreset
 from constructs.facts.regions import LWA_REGIONS, SUPPORTED_PARTITIONS
 from constructs.facts.sdk_data import gpu_table, image_aliases, image_versions, partition
 from constructs.hosting.active_hours import IDLE_MINUTES_RANGE, ActiveHours

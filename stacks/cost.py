@@ -11,7 +11,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 
 from constructs.facts.catalog import hourly_cost
-from constructs.hosting.endpoint import Hosting
+from constructs.hosting.shape import Hosting
 
 HOURS_PER_MONTH = 730  # 365 × 24 / 12, the figure AWS's pricing calculator uses
 WEEKS_PER_MONTH = 365 / 7 / 12

@@ -9,14 +9,8 @@ import aws_cdk as cdk
 
 from constructs import Construct
 from constructs.api import time_limits
-from constructs.api.chat_api import (
-    STAGE_NAME,
-    ApiLimits,
-    ChatApi,
-    ChatSettings,
-    consumer_suffix,
-    model_aliases,
-)
+from constructs.api.chat_api import STAGE_NAME, ChatApi, consumer_suffix
+from constructs.api.settings import ApiLimits, ChatSettings, model_aliases
 from constructs.compliance.owned_logs import own_execution_log_group, own_log_retention_logs
 from constructs.engines.jumpstart_endpoint import JumpStartEndpoint, JumpStartModelRef, jumpstart_hosting
 from constructs.engines.tgi_endpoint import TgiEndpoint, TgiModel
@@ -25,9 +19,10 @@ from constructs.facts.catalog import VLLM_GPU_MEMORY_UTILIZATION
 from constructs.facts.jumpstart_lock import jumpstart_lock_command, load_locked_model
 from constructs.facts.regions import supported_regions
 from constructs.facts.sdk_data import gpu_info
-from constructs.hosting.endpoint import Hosting
-from constructs.hosting.inference_component import InstanceScaling, ScaleToZero
+from constructs.hosting.autoscaling import InstanceScaling
+from constructs.hosting.inference_component import ScaleToZero
 from constructs.hosting.monitoring import Monitoring
+from constructs.hosting.shape import Hosting
 from constructs.private.model_data import S3ModelData
 from constructs.private.network import NetworkSettings
 from constructs.private.private_hosting import PrivateSettings

@@ -4,7 +4,7 @@
     python tools/architecture.py --check   # exits 1 when the committed file differs from what the code says
 
 Every number and name in the picture is read from the project: the default deployment from cdk.json's context
-through ``stacks.config.from_context``, the model from ``constructs.facts.catalog``, GPU facts and the TGI image
+through ``stacks.config.from_context``, the model from ``constructs.facts.presets``, GPU facts and the TGI image
 from the SageMaker SDK's bundled data (``constructs.facts.sdk_data``), the JumpStart alternative from
 ``jumpstart.lock.json``, the routes from the chat proxy's FastAPI app, and the API Gateway/Lambda settings from
 ``constructs/api/chat_api.py``. That module imports aws_cdk (~5 s of jsii start-up), so its constants are read from
@@ -227,7 +227,7 @@ def collect() -> Facts:
     chat_api = _tree("constructs/api/chat_api.py")
     tgi = _tree("constructs/engines/tgi_endpoint.py")
     jumpstart = _tree("constructs/engines/jumpstart_endpoint.py")
-    hosting = _tree("constructs/hosting/endpoint.py")
+    hosting = _tree("constructs/hosting/shape.py")
     image = resolve_image(_constant(tgi, "IMAGE_FRAMEWORK"), config.tgi_version)
     vllm_image = resolve_image(VLLM_IMAGE_FRAMEWORKS[config.vllm_image], config.vllm_version)
     locked = load_locked_model(

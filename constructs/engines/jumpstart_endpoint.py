@@ -20,7 +20,8 @@ from constructs.facts.jumpstart_lock import (
     LockedJumpStartModel,
     load_locked_model,
 )
-from constructs.hosting.endpoint import HostedEndpoint, Hosting
+from constructs.hosting.endpoint import HostedEndpoint
+from constructs.hosting.shape import Hosting
 from constructs.private.private_hosting import PrivateSettings
 
 DEFAULT_JUMPSTART_MODEL = "huggingface-llm-falcon-40b-instruct-bf16"

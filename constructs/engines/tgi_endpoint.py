@@ -9,15 +9,11 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 
 from constructs import Construct
-from constructs.facts.catalog import (
-    QUANTIZE_CHOICES,
-    Architecture,
-    SizingReport,
-    check_fit,
-    valid_shards,
-)
+from constructs.facts.catalog import QUANTIZE_CHOICES, SizingReport, check_fit, valid_shards
+from constructs.facts.presets import Architecture
 from constructs.facts.sdk_data import gpu_info, resolve_image
-from constructs.hosting.endpoint import HostedEndpoint, Hosting
+from constructs.hosting.endpoint import HostedEndpoint
+from constructs.hosting.shape import Hosting
 from constructs.private.model_data import offline_environment
 from constructs.private.private_hosting import PrivateSettings
 

@@ -28,13 +28,14 @@ from constructs.facts.catalog import (
     VLLM_GPU_MEMORY_UTILIZATION,
     VLLM_IMAGE_FRAMEWORKS,
     VLLM_QUANTIZE_CHOICES,
-    Architecture,
     SizingReport,
     check_fit,
     valid_shards,
 )
+from constructs.facts.presets import Architecture
 from constructs.facts.sdk_data import ImageFamily, gpu_info, resolve_image
-from constructs.hosting.endpoint import HostedEndpoint, Hosting
+from constructs.hosting.endpoint import HostedEndpoint
+from constructs.hosting.shape import Hosting
 from constructs.private.model_data import offline_environment
 from constructs.private.private_hosting import PrivateSettings
 

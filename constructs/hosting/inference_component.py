@@ -37,11 +37,9 @@ SAGEMAKER_NAMESPACE = "AWS/SageMaker"
 # Predefined metric types of Application Auto Scaling (botocore's application-autoscaling service model,
 # shape MetricType, lists both); 10-second resolution, so scale-out reacts within a minute.
 COPY_CONCURRENCY_METRIC = "SageMakerInferenceComponentConcurrentRequestsPerCopyHighResolution"
-VARIANT_CONCURRENCY_METRIC = "SageMakerVariantConcurrentRequestsPerModelHighResolution"
 # Published per inference component (dimension InferenceComponentName) when a call finds no copy to serve it.
 NO_CAPACITY_METRIC = "NoCapacityInvocationFailures"
 COPY_DIMENSION = "sagemaker:inference-component:DesiredCopyCount"
-VARIANT_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 # Share of the instance's host memory (per GPU the component uses) that the component asks for. SageMaker keeps
 # some memory for its own agents and refuses asks above what is left ("There is not enough hardware
 # resources"); half of the component's share always fits and is far more than the serving process needs
@@ -79,26 +77,6 @@ class ScaleToZero:
         lo, hi = IDLE_MINUTES_RANGE
         if not lo <= self.idle_minutes <= hi:
             raise ValueError(f"idle_minutes {self.idle_minutes} is out of range; allowed {lo} to {hi}")
-        if self.target_concurrency < 1:
-            raise ValueError(f"target_concurrency {self.target_concurrency} must be at least 1")
-
-
-@dataclass(frozen=True)
-class InstanceScaling:
-    """Always-on autoscaling of the variant's instance count between min and max on concurrent requests."""
-
-    min_instances: int = 1
-    max_instances: int = 2
-    target_concurrency: int = 4
-    scale_out_cooldown: int = 60
-    scale_in_cooldown: int = 600
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.min_instances < self.max_instances:
-            raise ValueError(
-                f"min_instances {self.min_instances} / max_instances {self.max_instances}: autoscaling needs "
-                "1 <= min_instances < max_instances"
-            )
         if self.target_concurrency < 1:
             raise ValueError(f"target_concurrency {self.target_concurrency} must be at least 1")
 
@@ -394,42 +372,3 @@ def _query(
         ),
         return_data=False,
     )
-
-
-class VariantScaling(Construct):
-    """Target tracking of the always-on variant's instance count on concurrent requests per model."""
-
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        endpoint: sagemaker.CfnEndpoint,
-        variant_name: str,
-        settings: InstanceScaling,
-    ) -> None:
-        super().__init__(scope, construct_id)
-        self.target = appscaling.CfnScalableTarget(
-            self,
-            "InstanceTarget",
-            service_namespace="sagemaker",
-            resource_id=f"endpoint/{endpoint.attr_endpoint_name}/variant/{variant_name}",
-            scalable_dimension=VARIANT_DIMENSION,
-            min_capacity=settings.min_instances,
-            max_capacity=settings.max_instances,
-        )
-        self.policy = appscaling.CfnScalingPolicy(
-            self,
-            "LoadPolicy",
-            policy_name="concurrent-requests",
-            policy_type="TargetTrackingScaling",
-            scaling_target_id=self.target.ref,
-            target_tracking_scaling_policy_configuration=appscaling.CfnScalingPolicy.TargetTrackingScalingPolicyConfigurationProperty(
-                target_value=settings.target_concurrency,
-                predefined_metric_specification=appscaling.CfnScalingPolicy.PredefinedMetricSpecificationProperty(
-                    predefined_metric_type=VARIANT_CONCURRENCY_METRIC
-                ),
-                scale_out_cooldown=settings.scale_out_cooldown,
-                scale_in_cooldown=settings.scale_in_cooldown,
-            ),
-        )

@@ -23,7 +23,7 @@ from constructs.engines.jumpstart_endpoint import (
     jumpstart_hosting,
 )
 from constructs.facts.jumpstart_lock import load_locked_model
-from constructs.hosting.endpoint import Hosting
+from constructs.hosting.shape import Hosting
 
 pytestmark = [pytest.mark.synth, pytest.mark.xdist_group("synth")]
 

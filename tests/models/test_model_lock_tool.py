@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from constructs.facts.catalog import PRESETS
 from constructs.facts.model_lock import locked_model, locked_model_ids
+from constructs.facts.presets import PRESETS
 from tests.models.fake_hub import endpoint, fake_hub
 from tests.models.lock_from_fixtures import LOCKED_MODELS, ROOT, SOURCE, regenerate, run_tool
 

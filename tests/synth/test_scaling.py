@@ -303,8 +303,9 @@ def test_jumpstart_autoscaling_takes_the_cooldowns(synth: Any) -> None:
 
 
 def test_hosting_rejects_two_shapes_and_counts_outside_the_range() -> None:
-    from constructs.hosting.endpoint import Hosting
-    from constructs.hosting.inference_component import InstanceScaling, ScaleToZero
+    from constructs.hosting.autoscaling import InstanceScaling
+    from constructs.hosting.inference_component import ScaleToZero
+    from constructs.hosting.shape import Hosting
 
     with pytest.raises(ValueError, match="scale_to_zero and instance_scaling exclude each other"):
         Hosting(scale_to_zero=ScaleToZero(), instance_scaling=InstanceScaling())
@@ -378,8 +379,8 @@ def test_component_takes_no_rolling_update_its_copy_count_cannot_satisfy(synth: 
 
 
 def test_scale_to_zero_refuses_an_update_strategy_it_cannot_apply() -> None:
-    from constructs.hosting.endpoint import Hosting
     from constructs.hosting.inference_component import ScaleToZero
+    from constructs.hosting.shape import Hosting
 
     with pytest.raises(ValueError, match="deployment_strategy 'canary' does not apply with scale_to_zero"):
         Hosting(instance_count=2, scale_to_zero=ScaleToZero(max_instances=2), deployment_strategy="canary")

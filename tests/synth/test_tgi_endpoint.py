@@ -220,7 +220,7 @@ def test_volume_size_only_where_the_instance_takes_one() -> None:
 
 
 def test_health_check_timeout_bounds_are_enforced_by_the_construct() -> None:
-    from constructs.hosting.endpoint import Hosting
+    from constructs.hosting.shape import Hosting
 
     with pytest.raises(ValueError, match=r"health_check_timeout 59 is out of range; allowed 60 to 3600"):
         Hosting(health_check_timeout=59)
@@ -241,7 +241,7 @@ def test_too_big_a_model_fails_before_anything_is_emitted() -> None:
 
 def test_num_gpus_must_divide_the_heads() -> None:
     from constructs.engines.tgi_endpoint import TgiEndpoint, TgiModel
-    from constructs.facts.catalog import PRESETS
+    from constructs.facts.presets import PRESETS
 
     _, stack = _stack("us-east-1")
     with pytest.raises(ValueError, match=r"71 attention heads, which TGI cannot split evenly over 4 shards"):

@@ -111,14 +111,14 @@ def test_the_metrics_namespace_follows_the_stack_name(synth: Any) -> None:
     ],
 )
 def test_api_limits_refuse_bad_values(kwargs: dict[str, int], message: str) -> None:
-    from constructs.api.chat_api import ApiLimits
+    from constructs.api.settings import ApiLimits
 
     with pytest.raises(ValueError, match=message):
         ApiLimits(**kwargs)  # type: ignore[arg-type]
 
 
 def test_api_limits_say_when_the_usage_table_is_needed() -> None:
-    from constructs.api.chat_api import ApiLimits
+    from constructs.api.settings import ApiLimits
 
     assert not ApiLimits().per_caller
     assert ApiLimits(daily_token_budget=1).per_caller

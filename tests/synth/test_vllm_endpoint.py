@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 
 from constructs.engines.vllm_endpoint import VllmEndpoint, VllmModel, inference_ami_for
-from constructs.facts.catalog import PRESETS
 from constructs.facts.model_lock import locked_model
+from constructs.facts.presets import PRESETS
 from constructs.facts.sdk_data import resolve_image
-from constructs.hosting.endpoint import Hosting
+from constructs.hosting.shape import Hosting
 
 pytestmark = pytest.mark.xdist_group("synth")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from constructs.api.chat_api import model_aliases
+from constructs.api.settings import model_aliases
 from stacks.config import ConfigError, from_context
 
 

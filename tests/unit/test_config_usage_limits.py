@@ -103,7 +103,7 @@ def test_bad_concurrency_and_per_key_limits_name_the_key(context: dict[str, str]
 
 
 def test_per_key_throttle_defaults_share_the_stage() -> None:
-    from constructs.api.chat_api import ApiLimits
+    from constructs.api.settings import ApiLimits
 
     assert ApiLimits(auth="api_key").key_throttle == (5, 10)
     assert ApiLimits(auth="api_key", api_keys=("a", "b", "c", "d"), rate_limit=100, burst_limit=200).key_throttle == (

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from constructs.facts.catalog import PRESETS, Architecture, instances_that_fit, size, valid_shards
+from constructs.facts.catalog import instances_that_fit, size, valid_shards
+from constructs.facts.presets import PRESETS, Architecture
 
 FALCON_40B = PRESETS["falcon-40b-instruct"]
 FALCON_180B = PRESETS["falcon-180b-chat"]
