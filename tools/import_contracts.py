@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib.abc
 import importlib.machinery
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,9 +41,11 @@ def main(argv: list[str]) -> int:
     assert "constructs" not in sys.modules, "run before anything imports the constructs library"
     sys.meta_path.insert(0, _OurConstructs())
     sys.path[:0] = [str(ROOT), str(ROOT / "lambda" / "chat_proxy")]
+    # lint-imports puts the working directory first on sys.path: make it this repository's.
+    os.chdir(ROOT)
     from importlinter.cli import lint_imports
 
-    # This repository's config wherever the command runs from; no cache folder left behind.
+    # No cache folder left behind.
     return lint_imports(
         config_filename=str(ROOT / "pyproject.toml"),
         no_cache=True,

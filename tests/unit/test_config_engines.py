@@ -17,7 +17,7 @@ def cfg(**ctx: Any) -> Any:
 
 
 def test_falcon_presets_keep_tgi_and_the_guides_prompt() -> None:
-    # The default preset is pinned to a Hub commit (constructs/facts/catalog.py cites it); falcon-7b serves the head.
+    # The default preset is pinned to a Hub commit (constructs/facts/presets.py cites it); falcon-7b serves the head.
     for name, revision in (
         ("falcon-7b-instruct", None),
         ("falcon-40b-instruct", "ecb78d97ac356d098e79f0db222c9ce7c5d9ee5f"),
