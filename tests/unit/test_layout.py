@@ -20,6 +20,11 @@ def test_construct_base_class_is_the_installed_library_and_our_modules_import() 
         "from constructs.engines.tgi_endpoint import TgiEndpoint\n"
         "assert 'site-packages' in inspect.getfile(Construct), inspect.getfile(Construct)\n"
         "assert issubclass(TgiEndpoint, Construct)\n"
+        # Every package of ours resolves to this folder through the library's extended __path__.
+        "import importlib, pathlib\n"
+        "for name in ('engines', 'hosting', 'private', 'api', 'facts', 'compliance'):\n"
+        "    package = importlib.import_module('constructs.' + name)\n"
+        "    assert pathlib.Path(package.__file__).parent == pathlib.Path('constructs', name).resolve(), package\n"
         "print('ok')\n"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False)
