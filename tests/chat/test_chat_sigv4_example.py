@@ -1,7 +1,12 @@
-"""The README's SigV4 recipe: the unmodified openai client, signed, streaming and not."""
+"""The README's SigV4 recipe: the unmodified openai client, signed, streaming and not; and the README's own block."""
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import botocore.session
@@ -10,7 +15,8 @@ import openai
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-from chat_harness import MODEL_ID
+from chat_harness import MODEL_ID, REPO, app_env, start_app
+from sagemaker_runtime_emulator import Emulator
 
 from llmchat.sigv4 import SigV4
 
@@ -63,3 +69,35 @@ def test_signed_openai_client_streams(app_url: str) -> None:
     )
     text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
     assert text
+
+
+def test_the_readme_openai_example_runs_as_written(session_emulator: Emulator, tmp_path: Path) -> None:
+    """The README's `openai` block, run unchanged in its own Python against an app serving the model it names."""
+    readme = (REPO / "README.md").read_text()
+    code = readme.split("### openai (Python)", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    (model,) = re.findall(r'model="([^"]+)"', code)
+    proc, url = start_app(app_env(session_emulator.url, MODEL_ID=model), tmp_path / "app.log")
+    # The example signs with the standard AWS credential chain: environment credentials only, no profile.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_ACCESS_KEY_ID="AKIDEXAMPLE",
+        AWS_SECRET_ACCESS_KEY="wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+        AWS_CONFIG_FILE=str(tmp_path / "none"),
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+    )
+    try:
+        # A bound for a hung process, not a timing assertion.
+        run = subprocess.run(
+            [sys.executable, "-c", f"URL = {url + '/'!r}\n{code}"],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip()

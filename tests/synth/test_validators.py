@@ -14,7 +14,7 @@ import pytest
 
 pytestmark = pytest.mark.xdist_group("synth")
 
-# Every shape of app the README documents: default (region-agnostic), pinned region, older TGI, gated model.
+# Every shape of app the README and docs/ document: default (region-agnostic), pinned region, older TGI, gated model.
 CONTEXTS: dict[str, dict[str, str]] = {
     "default": {},
     "us-east-1": {"region": "us-east-1"},
