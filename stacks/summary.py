@@ -10,6 +10,7 @@ from constructs.sdk_data import SDK_DISTRIBUTION, gpu_source
 from constructs.tgi_endpoint import TgiEndpoint
 from constructs.vllm_endpoint import VllmEndpoint
 from stacks.cost import cost_lines, fixed_cost
+from stacks.engine_notes import engine_notes
 from stacks.llm_chat_stack import LlmChatStack
 
 
@@ -63,6 +64,7 @@ def summary(stack: LlmChatStack) -> str:
         lines.append(
             f"component    {llm.inference_component_name} (scale to zero; the chat API names it on every call)"
         )
+    lines += engine_notes(stack)
     return "\n".join(lines)
 
 
