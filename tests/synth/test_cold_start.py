@@ -69,3 +69,10 @@ def test_tgi_is_marked_legacy_with_its_dates_and_vllm_is_not(default_synth: Any,
     assert "maintenance mode since 2025-12-11" in legacy and "archived 2026-03-21" in legacy
     assert "-c engine=vllm" in legacy
     assert rows(summary(synth(**VLLM).stack), "legacy") == []
+
+
+def test_jumpstart_weights_come_from_s3_but_their_size_is_not_guessed(synth: Any) -> None:
+    text = summary(synth(deployment="jumpstart", region="us-east-1", scale_to_zero="true").stack)
+    (row,) = rows(text, "  weights")
+    assert row.split()[1] == "?" and "model size unknown" in row
+    assert rows(text, "advice") == []
