@@ -10,6 +10,7 @@ from constructs.engines.vllm_endpoint import VllmEndpoint
 from constructs.facts.catalog import PRICE_TABLE_DATE, hourly_cost
 from constructs.facts.sdk_data import SDK_DISTRIBUTION, gpu_source
 from stacks.cost import cost_lines, fixed_cost
+from stacks.engine_notes import engine_notes
 from stacks.llm_chat_stack import LlmChatStack
 
 
@@ -63,6 +64,7 @@ def summary(stack: LlmChatStack) -> str:
         lines.append(
             f"component    {llm.inference_component_name} (scale to zero; the chat API names it on every call)"
         )
+    lines += engine_notes(stack)
     return "\n".join(lines)
 
 

@@ -59,6 +59,11 @@ FALLBACK_MEMORY_MB = 1024
 # during an update (or never: an update at zero copies only swaps the spec).
 COMPONENT_UPDATE = "blue/green (SageMaker's default for inference components)"
 UPDATE_HEADROOM = 2
+# Specification.DataCacheConfig.EnableCaching: "the endpoint caches this data [model artifacts and container image]
+# in each instance that it provisions for the inference component", so a copy placed again on a live instance skips
+# both downloads (botocore sagemaker 2017-07-24 InferenceComponentDataCacheConfig; CloudFormation
+# AWS::SageMaker::InferenceComponent InferenceComponentSpecification.DataCacheConfig, cfn-lint's schema).
+DATA_CACHE = True
 
 
 @dataclass(frozen=True)
@@ -161,6 +166,9 @@ class ComponentScaling(Construct):
                 startup_parameters=sagemaker.CfnInferenceComponent.InferenceComponentStartupParametersProperty(
                     container_startup_health_check_timeout_in_seconds=health_check_timeout,
                     model_data_download_timeout_in_seconds=model_download_timeout,
+                ),
+                data_cache_config=sagemaker.CfnInferenceComponent.InferenceComponentDataCacheConfigProperty(
+                    enable_caching=DATA_CACHE
                 ),
             ),
             runtime_config=sagemaker.CfnInferenceComponent.InferenceComponentRuntimeConfigProperty(copy_count=1),
