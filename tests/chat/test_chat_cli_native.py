@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import boto3
+import httpx
 import pytest
 from botocore.auth import SigV4Auth, SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
@@ -280,6 +281,8 @@ def test_the_url_and_model_come_from_the_stack_outputs(monkeypatch: pytest.Monke
     server.start()
     try:
         host, port = server.get_host_and_port()
+        # moto's backends are per process, not per server (other tests create stacks too): start from nothing.
+        httpx.post(f"http://{host}:{port}/moto-api/reset", timeout=60)
         for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
             monkeypatch.delenv(name, raising=False)
         monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
@@ -291,9 +294,9 @@ def test_the_url_and_model_come_from_the_stack_outputs(monkeypatch: pytest.Monke
             "Outputs": {"NativeOpenAiBaseUrl": {"Value": url}, "ModelId": {"Value": "Qwen/Qwen3-4B"}},
         }
         boto3.client("cloudformation", region_name="eu-west-1").create_stack(
-            StackName="MyChat", TemplateBody=json.dumps(template)
+            StackName="NativeChat", TemplateBody=json.dumps(template)
         )
-        client, model = connect(parse_args(["--direct", "--stack", "MyChat", "--region", "eu-west-1"]))
+        client, model = connect(parse_args(["--direct", "--stack", "NativeChat", "--region", "eu-west-1"]))
         assert str(client.base_url) == url + "/"
         assert model == "Qwen/Qwen3-4B"
         boto3.client("cloudformation", region_name="eu-west-1").create_stack(
