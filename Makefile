@@ -124,5 +124,10 @@ stage-weights: $(VENV)/.installed
 	@test -n "$(MODEL)" -a -n "$(BUCKET)" || { echo "usage: make stage-weights MODEL=<org/name> BUCKET=<bucket> [PREFIX=<folder/>] [REVISION=<sha>]"; exit 2; }
 	$(PY) tools/stage_weights.py --model "$(MODEL)" --bucket "$(BUCKET)" $(if $(PREFIX),--prefix "$(PREFIX)") $(if $(REVISION),--revision "$(REVISION)")
 
+# Where the minutes of the last wake-up went (docs/cold-start-measure.md); reads the account, changes nothing.
+.PHONY: wake-timeline
+wake-timeline: $(VENV)/.installed
+	$(PY) tools/wake_timeline.py --stack "$(or $(STACK),LlmChat)" --since "$(or $(SINCE),3h)" $(if $(REGION),--region "$(REGION)")
+
 clean:
 	rm -rf cdk.out .build .pytest_cache .mypy_cache .ruff_cache

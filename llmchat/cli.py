@@ -376,6 +376,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--model", default=None, help="model name to send (default: the API's /v1/models)")
     parser.add_argument("--system", default=None, help="initial system prompt")
     parser.add_argument("--max-wait", type=float, default=900, help="seconds to wait for a starting model")
+    from llmchat import native
+
+    native.add_arguments(parser)  # --direct: SageMaker's own OpenAI route (llmchat/native.py)
     return parser.parse_args(argv)
 
 
@@ -383,6 +386,10 @@ def connect(
     args: argparse.Namespace, environ: Mapping[str, str] | None = None, ask: Callable[[str], str] | None = None
 ) -> tuple[openai.OpenAI, str]:
     environ = os.environ if environ is None else environ
+    if getattr(args, "direct", False):
+        from llmchat import native
+
+        return native.connect(args, environ)
     has_env_key = bool(environ.get("LLMCHAT_API_KEY", "").strip())
     auth = args.auth or ("api_key" if args.api_key or has_env_key else "iam")
     key = read_api_key(environ, ask) if auth == "api_key" else None

@@ -27,6 +27,7 @@ from constructs.private.model_data import S3ModelData
 from constructs.private.network import NetworkSettings
 from constructs.private.private_hosting import PrivateSettings
 from stacks.config import AppConfig
+from stacks.native_route import add_native_route_output
 
 
 class LlmChatStack(cdk.Stack):
@@ -100,6 +101,9 @@ class LlmChatStack(cdk.Stack):
         cdk.CfnOutput(self, "ImageUri", value=self.llm.image_uri, description="Serving container image")
         cdk.CfnOutput(self, "InstanceType", value=self.llm.hosting.instance_type, description="Instance type")
         cdk.CfnOutput(self, "ApiUrl", value=self.chat.url, description="Chat API base URL")
+        add_native_route_output(
+            self, endpoint_name=self.llm.endpoint_name, inference_component_name=self.llm.inference_component_name
+        )
         cdk.CfnOutput(self, "DashboardUrl", value=self.monitoring.dashboard_url, description="Operations dashboard")
         for name, (value, description) in _examples(self, config.api_auth).items():
             cdk.CfnOutput(self, name, value=value, description=description)
