@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from constructs.jumpstart_endpoint import JumpStartEndpoint
-from constructs.tgi_endpoint import TgiEndpoint
-from constructs.wake_estimate import estimate
+from constructs.engines.jumpstart_endpoint import JumpStartEndpoint
+from constructs.engines.tgi_endpoint import TgiEndpoint
+from constructs.facts.wake_estimate import estimate
 
 if TYPE_CHECKING:
     from stacks.llm_chat_stack import LlmChatStack

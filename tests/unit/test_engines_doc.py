@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from constructs.catalog import VLLM_IMAGE_FRAMEWORKS
-from constructs.sdk_data import resolve_image
+from constructs.facts.catalog import VLLM_IMAGE_FRAMEWORKS
+from constructs.facts.sdk_data import resolve_image
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "engines.md").read_text(encoding="utf-8")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from constructs.wake_estimate import (
+from constructs.facts.wake_estimate import (
     REFERENCE_S3_SECONDS_CACHED,
     REFERENCE_START_SECONDS,
     REFERENCE_WEIGHTS_GIB,

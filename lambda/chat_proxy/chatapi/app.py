@@ -310,7 +310,7 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
         title="LLM chat API",
         version="1.0.0",
         description="OpenAI-compatible and TGI-native chat API in front of a SageMaker TGI or vLLM endpoint.",
-        # No /docs, /redoc or /openapi.json: API Gateway routes only the API (constructs/chat_api.py), and the
+        # No /docs, /redoc or /openapi.json: API Gateway routes only the API (constructs/api/chat_api.py), and the
         # schema is for tests and tools, which read app.openapi() in process.
         docs_url=None,
         redoc_url=None,

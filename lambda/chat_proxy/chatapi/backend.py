@@ -53,7 +53,7 @@ MAX_MESSAGE_CHARS = 2000
 # ErrorCode ModelInvocationTimeExceeded, "The model failed to finish sending the response within the timeout period
 # allowed by Amazon SageMaker AI" (botocore shape ModelStreamError); botocore keeps only its Message, "Your model
 # primary did not complete sending the inference response in the allotted time." The infrastructure's timeouts
-# come from the same numbers (constructs/time_limits.py; a test checks they agree).
+# come from the same numbers (constructs/api/time_limits.py; a test checks they agree).
 INVOKE_TIME_LIMIT_SECONDS = 60
 STREAM_TIME_LIMIT_SECONDS = 8 * 60
 STREAM_TIME_LIMIT_TEXTS = ("allotted time", "modelinvocationtimeexceeded")

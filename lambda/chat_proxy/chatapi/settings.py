@@ -72,7 +72,7 @@ DEFAULTS: dict[str, str] = {
     MAX_TOTAL_TOKENS: "2048",
     LOG_PROMPTS: "false",
     REQUEST_BODY_LIMIT_BYTES: "1048576",
-    # SageMaker's 8-minute stream limit plus 20 s (constructs/time_limits.py, which the Lambda's value comes from).
+    # SageMaker's 8-minute stream limit plus 20 s (constructs/api/time_limits.py, which the Lambda's value comes from).
     BACKEND_READ_TIMEOUT_SECONDS: "500",
 }
 DEFAULT_MAX_NEW_TOKENS_PREFERRED = 512
