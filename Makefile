@@ -19,7 +19,7 @@ PORT ?= 8080
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := 1
 
-.PHONY: help install synth synth-locked synth-lock test test-engine lint typecheck diff deploy destroy bootstrap dev chat bench jumpstart-lock model-lock stage-weights clean
+.PHONY: help install synth synth-locked synth-lock test test-engine lint typecheck diff deploy destroy bootstrap dev chat bench jumpstart-lock model-lock stage-weights options-doc clean
 
 help:
 	@echo "make synth | test | bootstrap | diff | deploy | destroy | dev | chat | bench | jumpstart-lock MODEL=.. VERSION=.. REGIONS=.. | model-lock MODEL=org/name | stage-weights MODEL=.. BUCKET=.."
@@ -122,6 +122,10 @@ model-lock: $(VENV)/.installed
 stage-weights: $(VENV)/.installed
 	@test -n "$(MODEL)" -a -n "$(BUCKET)" || { echo "usage: make stage-weights MODEL=<org/name> BUCKET=<bucket> [PREFIX=<folder/>] [REVISION=<sha>]"; exit 2; }
 	$(PY) tools/stage_weights.py --model "$(MODEL)" --bucket "$(BUCKET)" $(if $(PREFIX),--prefix "$(PREFIX)") $(if $(REVISION),--revision "$(REVISION)")
+
+# docs/options.md and the README's top-options block, generated from the context-key schema (stacks/options.py).
+options-doc: $(VENV)/.installed
+	$(PY) tools/options_doc.py
 
 clean:
 	rm -rf cdk.out .build .pytest_cache .mypy_cache .ruff_cache
