@@ -13,16 +13,35 @@ import re
 from dataclasses import dataclass
 from typing import Any, cast
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from constructs.active_hours import IDLE_MINUTES_RANGE, ActiveHours
-from constructs.catalog import DEFAULT_MODEL, QUANTIZE_CHOICES, VLLM_IMAGE_FRAMEWORKS
+from constructs.catalog import (
+    DEFAULT_MODEL,
+    PRESETS,
+    QUANTIZE_CHOICES,
+    VLLM_IMAGE_FRAMEWORKS,
+    ModelPreset,
+    default_instance,
+)
 from constructs.deployment import STRATEGIES, resolve_strategy
 from constructs.model_data import KMS_KEY_ARN, S3_PREFIX_URI
 from constructs.monitoring import EMAIL
 from constructs.private_network import SECURITY_GROUP_ID, SUBNET_ID, VPC_ID
+from constructs.quantization import quantize_problem
+from constructs.sdk_data import gpu_table
 from stacks import option_types as t
 from stacks.context_rules import AppliesWhen, check_applicability, is_cdk_key, unknown_keys_message
+from stacks.model_choice import check_engine, plain_checkpoint, resolve_model
 from stacks.option_types import ConfigError, Parser, fail
 
 DEPLOYMENTS = ("tgi", "jumpstart")
@@ -82,6 +101,10 @@ class ContextOptions(BaseModel):
     """Every context key this app reads, with its parser, default, shape and doc (in the order errors are found)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    _resolved: ModelPreset = PrivateAttr()
+    _engine: str = PrivateAttr()
+    _instance_type: str | None = PrivateAttr()
+    _jumpstart_model: str | None = PrivateAttr()
 
     model: str = key(
         t.model,
@@ -610,7 +633,11 @@ class ContextOptions(BaseModel):
     @classmethod
     def _parse(cls, value: Any, info: ValidationInfo) -> Any:
         assert info.field_name is not None
-        return option(info.field_name).parse(info.field_name, value)
+        parse = option(info.field_name).parse
+        try:
+            return parse(info.field_name, value)
+        except TypeError:  # e.g. a JSON list where a version string belongs (`value in dict` cannot hash it)
+            raise fail(info.field_name, value, f"expected {t.allowed(parse)}") from None
 
     @model_validator(mode="after")
     def _applies(self) -> ContextOptions:
@@ -621,19 +648,59 @@ class ContextOptions(BaseModel):
         return self
 
     @model_validator(mode="after")
+    def _alias(self) -> ContextOptions:
+        if {"max_input_length", "max_input_tokens"} <= self.model_fields_set:
+            if self.max_input_tokens != self.max_input_length:
+                raise ConfigError("context keys 'max_input_tokens' and 'max_input_length' disagree; give one of them")
+        return self
+
+    @model_validator(mode="after")
+    def _model(self) -> ContextOptions:
+        """Resolve the model (catalog, models.lock.json) and its engine, then the instance type they default to."""
+        self._resolved = model = resolve_model(self.model, self.model_params_b, self.prompt_family)
+        self._engine = engine = check_engine(self, model)
+        problem = quantize_problem(
+            self.quantize,
+            model_id=model.hf_model_id,
+            checkpoint_quantization=None,
+            checkpoint_known=plain_checkpoint(model),
+        )
+        if problem:
+            raise fail("quantize", self.quantize, problem)
+        self._instance_type = self.instance_type
+        if "instance_type" not in self.model_fields_set and self.deployment == "tgi":
+            self._instance_type = default_instance(
+                model,
+                engine=engine,
+                quantize=self.quantize,
+                max_total_tokens=self.max_total_tokens,
+                gpu_memory_utilization=self.gpu_memory_utilization,
+            )
+        # Otherwise None with JumpStart: the spec's default, read from the lock.
+        return self
+
+    @model_validator(mode="after")
     def _tokens(self) -> ContextOptions:
-        given = self.model_fields_set
-        if {"max_input_length", "max_input_tokens"} <= given and self.max_input_tokens != self.max_input_length:
-            raise ConfigError("context keys 'max_input_tokens' and 'max_input_length' disagree; give one of them")
-        max_input, max_total = self.input_tokens(), self.max_total_tokens
+        max_input, max_total, default_max = self.input_tokens(), self.max_total_tokens, self.default_max_tokens
         if max_total <= max_input:
             raise fail("max_total_tokens", max_total, f"must be greater than max_input_tokens ({max_input})")
+        if default_max is not None and default_max >= max_total:
+            raise fail("default_max_tokens", default_max, f"must be less than max_total_tokens ({max_total})")
+        if default_max is not None and self._engine == "tgi" and default_max > max_total - max_input:
+            raise fail(
+                "default_max_tokens",
+                default_max,
+                f"TGI generates at most max_total_tokens - max_input_tokens = {max_total - max_input} new tokens",
+            )
         prefill = self.max_batch_prefill_tokens
         if prefill is not None and prefill < max_input:
             raise fail("max_batch_prefill_tokens", prefill, f"must be at least max_input_tokens ({max_input})")
         batch_total = self.max_batch_total_tokens
         if batch_total is not None and batch_total < max_total:
             raise fail("max_batch_total_tokens", batch_total, f"must be at least max_total_tokens ({max_total})")
+        gpus = gpu_table()[self._instance_type].count if self._instance_type else 8
+        if self.num_gpus is not None and self.num_gpus > gpus:
+            raise fail("num_gpus", self.num_gpus, f"{self._instance_type} has {gpus} GPU(s)")
         return self
 
     @model_validator(mode="after")
@@ -676,25 +743,15 @@ class ContextOptions(BaseModel):
         return self
 
     @model_validator(mode="after")
-    def _api(self) -> ContextOptions:
-        """Throttles nest: a key's inside the stage's, a caller's streams inside the function's concurrency."""
-        given = self.model_fields_set
+    def _gated(self) -> ContextOptions:
+        model = self._resolved
+        if model.gated and not self.model_fields_set & {"hf_token_secret", "model_data"} and self.deployment == "tgi":
+            raise ConfigError(
+                f"model {model.hf_model_id!r} is gated on the Hugging Face Hub: accept its licence there and pass a "
+                "token stored in Secrets Manager with -c hf_token_secret=<secret name or ARN>"
+            )
         if self.api_burst_limit < self.api_rate_limit:
             raise fail("api_burst_limit", self.api_burst_limit, "must be at least api_rate_limit")
-        if "api_keys" in given and self.api_auth != "api_key":
-            raise fail("api_keys", ",".join(self.api_keys), "named API keys need -c api_auth=api_key")
-        for name, stage in (("api_key_rate_limit", "api_rate_limit"), ("api_key_burst_limit", "api_burst_limit")):
-            value, stage_value = getattr(self, name), getattr(self, stage)
-            if value is not None and value > stage_value:
-                raise fail(name, value, f"must be at most {stage} ({stage_value}): the stage throttles first")
-        rate, burst = self.api_key_rate_limit, self.api_key_burst_limit
-        if rate is not None and burst is not None and burst < rate:
-            raise fail("api_key_burst_limit", burst, f"must be at least api_key_rate_limit ({rate})")
-        concurrency = self.concurrency()
-        for name in ("max_streams_per_caller", "max_requests_per_caller"):
-            value = getattr(self, name)
-            if value is not None and concurrency is not None and value > concurrency:
-                raise fail(name, value, f"must be at most reserved_concurrency ({concurrency})")
         return self
 
     @model_validator(mode="after")
@@ -735,9 +792,50 @@ class ContextOptions(BaseModel):
         return self
 
     @model_validator(mode="after")
+    def _api(self) -> ContextOptions:
+        """Throttles nest: a key's inside the stage's, a caller's streams inside the function's concurrency."""
+        given = self.model_fields_set
+        if "api_keys" in given and self.api_auth != "api_key":
+            raise fail("api_keys", ",".join(self.api_keys), "named API keys need -c api_auth=api_key")
+        for name, stage in (("api_key_rate_limit", "api_rate_limit"), ("api_key_burst_limit", "api_burst_limit")):
+            value, stage_value = getattr(self, name), getattr(self, stage)
+            if value is not None and value > stage_value:
+                raise fail(name, value, f"must be at most {stage} ({stage_value}): the stage throttles first")
+        rate, burst = self.api_key_rate_limit, self.api_key_burst_limit
+        if rate is not None and burst is not None and burst < rate:
+            raise fail("api_key_burst_limit", burst, f"must be at least api_key_rate_limit ({rate})")
+        concurrency = self.concurrency()
+        for name in ("max_streams_per_caller", "max_requests_per_caller"):
+            value = getattr(self, name)
+            if value is not None and concurrency is not None and value > concurrency:
+                raise fail(name, value, f"must be at most reserved_concurrency ({concurrency})")
+        return self
+
+    @model_validator(mode="after")
+    def _jumpstart(self) -> ContextOptions:
+        self._jumpstart_model = self.jumpstart_model
+        if self.deployment == "jumpstart" and self.jumpstart_model is None:
+            if self._resolved.jumpstart_model is None:
+                raise ConfigError(
+                    f"context key 'jumpstart_model' is required with deployment=jumpstart for model "
+                    f"{self._resolved.name!r}; presets with a JumpStart id: "
+                    + ", ".join(f"{p.name} ({p.jumpstart_model})" for p in PRESETS.values() if p.jumpstart_model)
+                )
+            self._jumpstart_model = self._resolved.jumpstart_model
+        return self
+
+    @model_validator(mode="after")
     def _scaling(self) -> ContextOptions:
         self.instances()
         return self
+
+    @classmethod
+    def declared(cls, name: str) -> Option:
+        return option(name)
+
+    def resolved(self) -> tuple[ModelPreset, str, str | None, str | None]:
+        """What the model validators resolved: the model, its engine, the instance type, the JumpStart model."""
+        return self._resolved, self._engine, self._instance_type, self._jumpstart_model
 
     def given(self) -> list[str]:
         """The keys the context set, in declaration order."""

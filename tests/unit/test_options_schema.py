@@ -83,3 +83,17 @@ def test_config_modules_import_downwards_only() -> None:
     assert _imports("option_types") == set()
     assert _imports("context_rules") == set()
     assert not {i for i in _imports("options") if i.startswith("stacks.config")}
+
+
+@pytest.mark.parametrize("key", ["model", "instance_type", "tgi_version"])
+def test_a_json_list_where_text_belongs_fails_naming_the_key(key: str) -> None:
+    # cdk.json or a context file can hold any JSON value; a list used to end synth with "unhashable type: 'list'".
+    with pytest.raises(ConfigError, match=rf"^context key '{key}': \['x'\] is not allowed; expected "):
+        from_context({key: ["x"]})
+
+
+def test_a_burst_below_the_default_rate_names_the_burst_in_effect() -> None:
+    with pytest.raises(
+        ConfigError, match=r"^context key 'api_burst_limit': 20 is not allowed; must be at least api_rate"
+    ):
+        from_context({"api_rate_limit": "50"})
