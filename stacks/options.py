@@ -2,9 +2,9 @@
 
 Each key is one field of ContextOptions: its Python type, the parser that reads it (stacks/option_types.py: range,
 choices, coercion of CLI strings), its default, the shape it applies to, and its one-line doc. Rules between keys
-are the model validators below; rules that need the resolved model (catalog, locks, GPU facts) are in
-stacks/config.py. docs/options.md and the README's top-options block are generated from this class
-(tools/options_doc.py) and a test fails when they drift.
+are the model validators below, in the order they report the first problem; the ones that need the resolved model
+call stacks/model_choice.py (catalog, models.lock.json, SDK data). docs/options.md and the README's top-options
+block are generated from this class (tools/options_doc.py) and a test fails when they drift.
 """
 
 from __future__ import annotations
