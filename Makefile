@@ -19,7 +19,7 @@ PORT ?= 8080
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := 1
 
-.PHONY: help install synth synth-locked synth-lock test test-engine lint typecheck diff deploy destroy bootstrap dev chat bench jumpstart-lock model-lock stage-weights clean
+.PHONY: help install synth synth-locked synth-lock test test-engine lint typecheck diff deploy destroy bootstrap dev chat bench jumpstart-lock model-lock stage-weights options-doc clean
 
 help:
 	@echo "make synth | test | bootstrap | diff | deploy | destroy | dev | chat | bench | jumpstart-lock MODEL=.. VERSION=.. REGIONS=.. | model-lock MODEL=org/name | stage-weights MODEL=.. BUCKET=.."
@@ -128,6 +128,9 @@ stage-weights: $(VENV)/.installed
 .PHONY: wake-timeline
 wake-timeline: $(VENV)/.installed
 	$(PY) tools/wake_timeline.py --stack "$(or $(STACK),LlmChat)" --since "$(or $(SINCE),3h)" $(if $(REGION),--region "$(REGION)")
+# docs/options.md and the README's top-options block, generated from the context-key schema (stacks/options.py).
+options-doc: $(VENV)/.installed
+	$(PY) tools/options_doc.py
 
 clean:
 	rm -rf cdk.out .build .pytest_cache .mypy_cache .ruff_cache

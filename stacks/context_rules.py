@@ -7,8 +7,8 @@ Two rules keep `-c key=value` honest:
   `availability-zones:account=…`, feature flags `@aws-cdk/…`, settings `aws:cdk:…`). Ours are snake_case; the
   CLI's are kebab-case or namespaced. So a key with a hyphen, a colon, or a leading `@`/`$` is the CLI's, unless
   it is one of ours misspelt (`max-input-tokens`), which is still an error that suggests the right key.
-* A key of ours that has no effect in the chosen shape is an error that says why (`APPLIES_WHEN`), never
-  silently dropped.
+* A key of ours that has no effect in the chosen shape is an error that says why (each key's `applies` in
+  stacks/options.py), never silently dropped.
 """
 
 from __future__ import annotations
