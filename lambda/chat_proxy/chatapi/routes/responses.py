@@ -12,8 +12,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from chatapi.errors import ApiError
-from chatapi.responses import (
-    ResponsesRequest,
+from chatapi.responses import ResponsesRequest
+from chatapi.responses_chat import (
     chat_request,
     check_supported,
     input_items,
