@@ -33,7 +33,7 @@ LWA_LAYER_VERSION = 25
 INTEGRATION_TIMEOUT = cdk.Duration.seconds(time_limits.REQUEST_SECONDS)
 STAGE_NAME = "prod"
 
-# Every route the chat proxy app (lambda/chat_proxy/chatapi/app.py) serves, as API Gateway resources: a route the
+# Every route the chat proxy app (lambda/chat_proxy/chatapi/routes/) serves, as API Gateway resources: a route the
 # app serves but API Gateway lacks answers API Gateway's 403 "Missing Authentication Token" once deployed.
 # tests/synth/test_api_routes.py reads the app's routes and checks the synthesized RestApi against them, both
 # ways, in every auth mode. The app's `{model:path}` (a Hugging Face id holds "/") is API Gateway's greedy

@@ -207,8 +207,8 @@ def test_client_disconnect_meters_the_tokens_streamed_so_far(iam_app: tuple[str,
 
 def estimated_prompt(body: dict[str, object]) -> int:
     """The prompt tokens the proxy reserves (and charges when the engine gives no count) for a falcon chat."""
+    from chatapi.dialects.prompted import plan_chat
     from chatapi.schemas import ChatCompletionRequest
-    from chatapi.service import plan_chat
     from chatapi.settings import load_settings
     from chatapi.usage import Cost
 

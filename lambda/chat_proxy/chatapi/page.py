@@ -13,7 +13,6 @@ import hashlib
 from functools import cache
 from pathlib import Path
 
-from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -59,8 +58,3 @@ async def chat_page() -> HTMLResponse:
     """The browser chat page. Static, no auth: it calls this API with the user's API key or SigV4 credentials."""
     body, headers = page()
     return HTMLResponse(body, headers=headers)
-
-
-def add_page_route(app: FastAPI) -> None:
-    """``GET /`` on the app itself (not an included router: route walkers such as tools/architecture.py see it)."""
-    app.add_api_route("/", chat_page, methods=["GET"], response_class=HTMLResponse, tags=["page"])

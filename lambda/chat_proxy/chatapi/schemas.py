@@ -2,11 +2,11 @@
 
 Numbers and booleans are strict (``"0.5"`` or ``1`` for a bool are errors), as TGI's own deserializer is.
 Single-field rules live here; rules that involve several fields or the deployment's limits are checked in
-``service.py`` so the error can name the field.
+``checks.py`` and the dialects so the error can name the field.
 
 The chat request models the whole OpenAI request this API supports (tools, tool messages, ``response_format``,
 logprobs, penalties, image parts), so the shape is checked the same way in both template modes. What needs the
-engine's own chat template is refused afterwards in proxy-family mode (``service.check_proxy_family_request``),
+engine's own chat template is refused afterwards in proxy-family mode (``prompted.check_proxy_family_request``),
 naming the field. Discriminated unions (message ``role``, content part and ``response_format`` ``type``) use tags
 spelled ``field=value`` so an error's location never shows a tag as if it were a field. Informational fields
 (``user``, ``metadata``, ``store``, ``service_tier``, a message's ``name``, ...) are accepted and not forwarded.

@@ -11,7 +11,7 @@ without one:
   ValidationError::PrefillDetailsStream / BestOfStream), so a ``/generate`` asking for either still uses
   InvokeEndpoint. The stream's last event has ``generated_text`` with the prompt prepended when
   ``return_full_text`` is set, as the non-stream answer has. vLLM's completions chunks reach here already as TGI
-  events (``engines.tgi_events``).
+  events (``tgi_to_vllm.tgi_events``).
 - OpenAI ``chat.completion.chunk`` events (vLLM's server, TGI's Messages API) -> one ``chat.completion``: content,
   reasoning, refusal and tool-call arguments joined per choice, token logprobs concatenated, the finish reason and
   the usage chunk (the request always asks for it with ``stream_options.include_usage``: vLLM 0.29 sends usage on a
@@ -120,7 +120,7 @@ def _as_engine_serializes(arguments: str) -> str:
 
 
 def openai_chat(events: Iterable[Event], *, named_tool: bool = False) -> dict[str, Any]:
-    """One ``chat.completion`` from an OpenAI chat stream (normalise it with ``server_mode.normalize_completion``).
+    """One ``chat.completion`` from an OpenAI chat stream (normalise it with ``openai_shape.normalize_completion``).
 
     ``content`` as vLLM 0.29 answers without a stream (checked on the real engine, tests/engine): ``null`` when the
     model only called tools or only reasoned, ``""`` beside a call to a named function (``named_tool``)."""

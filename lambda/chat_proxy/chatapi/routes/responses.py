@@ -8,22 +8,20 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from chatapi.errors import ApiError
-from chatapi.responses import (
-    ResponseShell,
-    ResponsesRequest,
+from chatapi.responses import ResponsesRequest
+from chatapi.responses_chat import (
     chat_request,
     check_supported,
-    from_chat_completion,
     input_items,
     parse_items,
     rename_param,
-    response_events,
     to_chat,
 )
+from chatapi.responses_out import ResponseShell, from_chat_completion, response_events
 from chatapi.responses_store import ResponseStore
 from chatapi.streaming import EventStreamResponse
 
@@ -34,8 +32,7 @@ STATELESS = (
 )
 
 
-def add_responses_routes(
-    app: FastAPI,
+def responses_router(
     *,
     model_id: str,
     chat: Callable[[Any, Request], Response],
@@ -43,15 +40,16 @@ def add_responses_routes(
     store: ResponseStore | None,
     responses: dict[int | str, dict[str, Any]],
     stream_content: dict[str, Any],
-) -> None:
-    """Add the routes; ``chat`` is the chat-completions route function, ``caller`` resolves who calls."""
+) -> APIRouter:
+    """The routes; ``chat`` is the chat-completions route function, ``caller`` resolves who calls."""
+    router = APIRouter()
 
     def stored_or_refuse(what: str, param: str | None) -> ResponseStore:
         if store is None:
             raise ApiError(400, STATELESS.format(what=what), param=param, code="store_disabled")
         return store
 
-    @app.post(
+    @router.post(
         "/v1/responses",
         response_model=None,
         tags=["openai"],
@@ -91,13 +89,15 @@ def add_responses_routes(
         kept_final(body)
         return JSONResponse(body)
 
-    @app.get("/v1/responses/{response_id}", response_model=None, tags=["openai"], responses=responses)
+    @router.get("/v1/responses/{response_id}", response_model=None, tags=["openai"], responses=responses)
     def get_response(response_id: str, http_request: Request) -> dict[str, Any]:
         """A stored response of the calling identity (only where this deployment stores responses)."""
         return stored_or_refuse("retrieve", None).get(caller(http_request), response_id).response
 
-    @app.delete("/v1/responses/{response_id}", response_model=None, tags=["openai"], responses=responses)
+    @router.delete("/v1/responses/{response_id}", response_model=None, tags=["openai"], responses=responses)
     def delete_response(response_id: str, http_request: Request) -> dict[str, Any]:
         """Delete a stored response of the calling identity."""
         stored_or_refuse("delete", None).delete(caller(http_request), response_id)
         return {"id": response_id, "object": "response", "deleted": True}
+
+    return router

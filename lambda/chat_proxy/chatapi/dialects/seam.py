@@ -1,0 +1,82 @@
+"""The engine seam: what the routes ask of an engine, whichever dialect it speaks.
+
+A route validates nothing engine-specific and never asks which engine it talks to: it hands the request to its
+``Dialect`` (chosen once at start-up, ``chatapi.dialects.make_dialect``) and gets a ``Call`` back: the request
+checked and translated, with what to charge for it and what to log, and two ways to run it (an answer, or a
+stream of SSE bytes). The route then meters, logs and answers the same way on every engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeAlias
+
+from chatapi.backend import TgiStream
+from chatapi.errors import ApiError
+from chatapi.schemas import ChatCompletionRequest, CompletionRequest, GenerateRequest
+from chatapi.usage import Cost, Ticket
+
+# The model's open stream, as the routes hold it (to close it when the client leaves: ``chatapi.streaming``).
+ModelStream: TypeAlias = TgiStream
+
+
+@dataclass(slots=True)
+class StreamOutcome:
+    """What a model call produced, streamed or not: the one place the token counts of every route are read from."""
+
+    finish_reason: str | None = None
+    generated_tokens: int | None = None
+    error_code: str | None = None
+    text_chars: int = 0
+    prompt_tokens: int | None = None
+
+    def record_usage(self, usage: dict[str, Any] | None) -> None:
+        if usage is not None:
+            self.prompt_tokens = usage.get("prompt_tokens")
+            self.generated_tokens = usage.get("completion_tokens")
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One checked request, ready for the model. Building it does no I/O, so a bad request costs nothing.
+
+    ``answer(outcome)`` returns the JSON body (recording finish reason and token counts in ``outcome``);
+    ``stream(ticket, outcome)`` opens the model's stream (an error before the first event raises ``ApiError``)
+    and returns it with the SSE bytes for the client, metered by ``ticket`` as they pass.
+    """
+
+    cost: Cost
+    prompt: str  # what LOG_PROMPTS logs
+    answer: Callable[[StreamOutcome], Any]
+    stream: Callable[[Ticket, StreamOutcome], tuple[ModelStream, Iterator[bytes]]]
+
+
+class Dialect(Protocol):
+    """One way of talking to an engine: TGI with a prompt the proxy renders, TGI's Messages API, vLLM's OpenAI
+    server. Embeddings join here as one more method."""
+
+    owned_by: str  # the model card's ``owned_by`` (as vLLM's /v1/models says it)
+
+    def chat(self, request: ChatCompletionRequest) -> Call:
+        """OpenAI chat completions."""
+        ...
+
+    def completion(self, request: CompletionRequest) -> Call:
+        """OpenAI text completions of a raw prompt."""
+        ...
+
+    def generate(self, request: GenerateRequest) -> Call:
+        """TGI-native ``/generate``: answers and streams in TGI's shapes on every engine."""
+        ...
+
+    def error(self, body: dict[str, Any], status: int | None = None) -> ApiError:
+        """The ApiError for the engine's error body or stream event (its own HTTP ``status`` when known)."""
+        ...
+
+
+def openai_outcome(body: dict[str, Any], outcome: StreamOutcome) -> dict[str, Any]:
+    """Record an OpenAI answer's finish reason and usage in ``outcome``; returns ``body``."""
+    outcome.finish_reason = body["choices"][0]["finish_reason"]
+    outcome.record_usage(body.get("usage"))
+    return body
