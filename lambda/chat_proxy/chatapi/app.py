@@ -37,6 +37,7 @@ from chatapi.backend import SageMakerBackend, TgiStream, make_client, tgi_error
 from chatapi.caller import resolve_caller
 from chatapi.errors import ApiError
 from chatapi.grammar import check_grammars
+from chatapi.guardrails import NO_GUARDRAIL, Check, Guardrail, guardrail_from_env, message_texts, prompt_texts
 from chatapi.media import check_media, defuse_tgi_payload
 from chatapi.page import add_page_route
 from chatapi.policy import check_model
@@ -54,6 +55,7 @@ from chatapi.schemas import (
     Health,
     ModelCard,
     ModelList,
+    message_text,
 )
 from chatapi.server_mode import (
     normalize_completion,
@@ -293,7 +295,12 @@ def _prompt_scoring(payload: dict[str, Any]) -> bool:
     )
 
 
-def create_app(settings: Settings, backend: SageMakerBackend | None = None, usage: Usage | None = None) -> FastAPI:
+def create_app(
+    settings: Settings,
+    backend: SageMakerBackend | None = None,
+    usage: Usage | None = None,
+    guardrail: Guardrail | None = None,
+) -> FastAPI:
     """The chat API for ``settings``; ``backend`` defaults to boto3's sagemaker-runtime client, ``usage`` (callers,
     metering, limits) to what the environment configures (``chatapi.usage``)."""
     backend = backend or SageMakerBackend(
@@ -305,6 +312,12 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
     usage = usage or Usage.from_settings(
         load_usage_settings(), settings.model_id, region=settings.aws_region, logger=logger
     )
+    # Bedrock guardrail (GUARDRAIL_ID/GUARDRAIL_VERSION): each model route checks input and output (chatapi.guardrails)
+    guardrail = guardrail or guardrail_from_env(settings.aws_region, usage.meter, logger)
+
+    def guard(ticket: Ticket) -> Check:
+        return guardrail.check(ticket.caller) if guardrail is not None else NO_GUARDRAIL
+
     created = int(time.time())
     app = FastAPI(
         title="LLM chat API",
@@ -448,10 +461,12 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
         log_text("prompt", plan.prompt)
         cost = Cost.of(plan.prompt, plan.payload["parameters"]["max_new_tokens"], settings)
         ticket = usage.start(http_request, stream=bool(request.stream), cost=cost)
+        check = guard(ticket)
+        check.input([message_text(m) for m in request.messages], param="messages")
         outcome = StreamOutcome()
         if not request.stream:
             answer = generate_text(plan.payload)
-            body, _ = chat_completion(answer, plan, settings.model_id)
+            body = check.openai_answer(chat_completion(answer, plan, settings.model_id)[0])
             outcome.finish_reason = body["choices"][0]["finish_reason"]
             outcome.record_usage(body.get("usage"))
             call_finished("chat", outcome, streamed=False, ticket=ticket)
@@ -460,7 +475,7 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
         stream, events = stream_text(plan.payload, ticket)
         include_usage = bool(request.stream_options and request.stream_options.include_usage)
         body_iter = chat_stream(events, plan, model=settings.model_id, include_usage=include_usage, outcome=outcome)
-        return streaming(body_iter, stream, outcome, "chat")
+        return streaming(check.stream(body_iter, "chat"), stream, outcome, "chat")
 
     def server_chat(request: ChatCompletionRequest, http_request: Request) -> Response:
         check_grammars(request.model_dump(mode="json", exclude_unset=True, by_alias=True))
@@ -482,6 +497,8 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
             messages=len(plan.payload["messages"]),
         )
         ticket = usage.start(http_request, stream=bool(request.stream), cost=cost)
+        check = guard(ticket)
+        check.input(message_texts(plan.payload["messages"]), param="messages")
         outcome = StreamOutcome()
         if not request.stream:
             if plan.payload.get("prompt_logprobs") is not None:
@@ -503,6 +520,7 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
                 legacy_functions=plan.legacy_functions,
                 engine_finish=settings.engine == "vllm",
             )
+            body = check.openai_answer(body)
             outcome.finish_reason = body["choices"][0]["finish_reason"]
             outcome.record_usage(body.get("usage"))
             call_finished("chat", outcome, streamed=False, ticket=ticket)
@@ -520,7 +538,7 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
             legacy_functions=plan.legacy_functions,
             engine_finish=settings.engine == "vllm",
         )
-        return streaming(body_iter, stream, outcome, "chat")
+        return streaming(check.stream(body_iter, "chat"), stream, outcome, "chat")
 
     add_responses_routes(
         app,
@@ -547,9 +565,11 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
         log_text("prompt", plan.payload["inputs"])
         cost = Cost.of(plan.payload["inputs"], plan.payload["parameters"]["max_new_tokens"], settings)
         ticket = usage.start(http_request, stream=bool(request.stream), cost=cost)
+        check = guard(ticket)
+        check.input([plan.payload["inputs"]], param="prompt")
         outcome = StreamOutcome()
         if not request.stream:
-            body = text_completion(generate_text(plan.payload), plan, settings.model_id)
+            body = check.openai_answer(text_completion(generate_text(plan.payload), plan, settings.model_id))
             outcome.finish_reason = body["choices"][0]["finish_reason"]
             outcome.record_usage(body.get("usage"))
             call_finished("completions", outcome, streamed=False, ticket=ticket)
@@ -559,7 +579,7 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
         body_iter = completion_stream(
             events, plan, model=settings.model_id, include_usage=include_usage, outcome=outcome
         )
-        return streaming(body_iter, stream, outcome, "completions")
+        return streaming(check.stream(body_iter, "completions"), stream, outcome, "completions")
 
     def server_completions(request: CompletionRequest, http_request: Request) -> Response:
         """vLLM serves OpenAI completions itself: the request passes through (``server_mode``)."""
@@ -580,6 +600,8 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
             messages=count,
         )
         ticket = usage.start(http_request, stream=bool(request.stream), cost=cost)
+        check = guard(ticket)
+        check.input(prompt_texts(prompts), param="prompt")
         outcome = StreamOutcome()
         if not request.stream:
             if _prompt_scoring(plan.payload):
@@ -594,7 +616,7 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
                     answer = assemble.openai_completion(events, token_ids=bool(plan.payload.get("return_token_ids")))
                 finally:
                     stream.close()
-            body = normalize_text_completion(answer, settings.model_id)
+            body = check.openai_answer(normalize_text_completion(answer, settings.model_id))
             outcome.finish_reason = body["choices"][0]["finish_reason"]
             outcome.record_usage(body.get("usage"))
             call_finished("completions", outcome, streamed=False, ticket=ticket)
@@ -604,7 +626,7 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
         body_iter = server_completion_stream(
             events, model=settings.model_id, include_usage=plan.include_usage, outcome=outcome
         )
-        return streaming(body_iter, stream, outcome, "completions")
+        return streaming(check.stream(body_iter, "completions"), stream, outcome, "completions")
 
     @app.post(
         "/generate",
@@ -620,6 +642,8 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
         best_of = int(payload["parameters"].get("best_of", 1))
         cost = Cost.of(request.inputs, payload["parameters"]["max_new_tokens"], settings, sequences=best_of)
         ticket = usage.start(http_request, stream=bool(request.stream), cost=cost)
+        check = guard(ticket)
+        check.input([request.inputs], param="inputs")
         # The engine is always asked for details (token counts for usage); the caller gets what it asked for.
         asked = dict(payload["parameters"])
         engine_params = {**asked, "details": True}
@@ -636,11 +660,11 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
             outcome.record_usage(answer_usage(details))
             outcome.generated_tokens = all_generated_tokens(details)
             call_finished("generate", outcome, streamed=False, ticket=ticket)
-            items = answer if isinstance(answer, list) else [answer]
+            items = check.tgi_answer(answer if isinstance(answer, list) else [answer])
             return JSONResponse([_as_asked(item, asked) for item in items])
         stream, events = stream_text(engine_payload, ticket, param_prefix="parameters.")
         outcome = StreamOutcome()
         body_iter = generate_stream(events, outcome, details=bool(asked.get("details")))
-        return streaming(body_iter, stream, outcome, "generate")
+        return streaming(check.stream(body_iter, "generate"), stream, outcome, "generate")
 
     return app
