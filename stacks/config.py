@@ -25,6 +25,7 @@ from constructs.catalog import (
     default_instance,
 )
 from constructs.deployment import STRATEGIES, resolve_strategy
+from constructs.guardrail import GuardrailChoice
 from constructs.model_data import KMS_KEY_ARN, S3_PREFIX_URI
 from constructs.model_lock import command_for, locked_model
 from constructs.monitoring import EMAIL
@@ -33,6 +34,7 @@ from constructs.quantization import quantize_problem
 from constructs.regions import LWA_REGIONS, SUPPORTED_PARTITIONS
 from constructs.sdk_data import gpu_table, image_aliases, image_versions, partition
 from stacks.context_rules import AppliesWhen, check_applicability, is_cdk_key, unknown_keys_message
+from stacks.guardrail_config import GUARDRAIL_KEYS, check_guardrail
 from stacks.pipeline_config import PIPELINE_KEYS, check_pipeline
 
 DEPLOYMENTS = ("tgi", "jumpstart")
@@ -154,6 +156,8 @@ class AppConfig:
     deployment_strategy: str = "auto"
     alarm_email: str | None = None
     api_keys: tuple[str, ...] = ()
+    # Bedrock guardrail (stacks/guardrail_config.py): None, or create / an existing id and version.
+    guardrail: GuardrailChoice | None = None
 
 
 def _fail(key: str, value: Any, allowed: str) -> ConfigError:
@@ -528,6 +532,7 @@ CONTEXT_KEYS: dict[str, tuple[Callable[[str, Any], Any], str]] = {
     "image_url_domains": (_media_domains, "vLLM: the https host media URLs may name (default: data: URLs only)"),
     "pipeline": (_bool, "add a CDK Pipelines stack that deploys the app (default false)"),
     **PIPELINE_KEYS,
+    **GUARDRAIL_KEYS,
     "scale_to_zero": (_bool, "inference component that scales to zero instances when idle (default false)"),
     "idle_minutes": (_int(*IDLE_MINUTES_RANGE), "scale_to_zero: minutes without requests before zero (default 15)"),
     "active_hours": (_active_hours, "scale_to_zero: when it may run, e.g. 'MON-FRI 08:00-19:00 Europe/Berlin'"),
@@ -664,6 +669,7 @@ def from_context(context: Mapping[str, Any]) -> AppConfig:
     if v.get("api_burst_limit", 20) < v.get("api_rate_limit", 10):
         raise _fail("api_burst_limit", v.get("api_burst_limit"), "must be at least api_rate_limit")
     check_pipeline(v)
+    check_guardrail(v)
     if "deployment_strategy" in v:
         try:
             resolve_strategy(v["deployment_strategy"], v.get("instance_count", 1))

@@ -17,6 +17,7 @@ from constructs.chat_api import (
     consumer_suffix,
     model_aliases,
 )
+from constructs.guardrail import ChatGuardrail
 from constructs.inference_component import InstanceScaling, ScaleToZero
 from constructs.jumpstart_endpoint import JumpStartEndpoint, JumpStartModelRef, jumpstart_hosting
 from constructs.jumpstart_lock import jumpstart_lock_command, load_locked_model
@@ -81,6 +82,10 @@ class LlmChatStack(cdk.Stack):
             ),
             responses_retention_days=config.responses_retention_days if config.responses_store else None,
         )
+        # Bedrock guardrail on prompts and answers (-c guardrail; constructs/guardrail.py).
+        self.guardrail = ChatGuardrail(self, "Guardrail", choice=config.guardrail) if config.guardrail else None
+        if self.guardrail is not None:
+            self.guardrail.attach(self.chat.function)
         own_execution_log_group(self.chat.api, stage_name=STAGE_NAME, key=self.chat.log_key)
         own_log_retention_logs(self, key=self.chat.log_key, name=f"{self.chat.log_group_prefix}log-retention")
         self._region_rule()

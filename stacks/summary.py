@@ -10,6 +10,7 @@ from constructs.sdk_data import SDK_DISTRIBUTION, gpu_source
 from constructs.tgi_endpoint import TgiEndpoint
 from constructs.vllm_endpoint import VllmEndpoint
 from stacks.cost import cost_lines, fixed_cost
+from stacks.guardrail_config import guardrail_summary
 from stacks.llm_chat_stack import LlmChatStack
 
 
@@ -59,6 +60,7 @@ def summary(stack: LlmChatStack) -> str:
         else f"cost         unknown: no list price on record for {hosting.instance_type}"
     )
     lines += cost_lines(hosting, fixed_cost(stack))
+    lines += guardrail_summary(stack.config.guardrail)
     if llm.inference_component_name is not None:
         lines.append(
             f"component    {llm.inference_component_name} (scale to zero; the chat API names it on every call)"
