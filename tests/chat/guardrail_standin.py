@@ -44,7 +44,8 @@ def _output_shape() -> Any:
 class GuardrailScenario:
     trigger: str = "forbidden"
     sources: tuple[str, ...] = ("INPUT", "OUTPUT")
-    fault: str | None = None  # one of FAULTS: every call fails with it
+    fault: str | None = None  # one of FAULTS: every call of these sources fails with it
+    fault_sources: tuple[str, ...] = ("INPUT", "OUTPUT")
 
 
 @dataclass
@@ -132,7 +133,7 @@ def _handler(standin: GuardrailStandIn) -> type[BaseHTTPRequestHandler]:
                 standin.calls.append(
                     {"id": match["id"], "version": match["version"], "source": body.get("source"), "texts": texts}
                 )
-                fault = standin.scenario.fault
+                fault = standin.scenario.fault if body.get("source") in standin.scenario.fault_sources else None
             if fault is not None:
                 self._send(FAULTS[fault], {"message": f"{fault} from the stand-in"}, {"x-amzn-ErrorType": fault})
                 return

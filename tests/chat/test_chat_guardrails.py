@@ -215,6 +215,31 @@ def test_service_errors_fail_closed_before_the_model_is_called(
     assert emulator.requests == []
 
 
+def test_a_service_error_mid_stream_ends_the_stream_with_an_error_and_no_unchecked_text(
+    guarded_url: str, emulator: Emulator, standin: GuardrailStandIn
+) -> None:
+    standin.reset(fault="ServiceUnavailableException", fault_sources=("OUTPUT",))
+    emulator.set_scenario(tokens=["unchecked ", "words"])
+    body = {"messages": _user("hello"), "stream": True}
+    with httpx.stream("POST", guarded_url + "/v1/chat/completions", json=body, timeout=30) as response:
+        raw = b"".join(response.iter_bytes()).decode()
+    assert response.status_code == 200
+    payloads = [line[6:] for line in raw.splitlines() if line.startswith("data: ")]
+    assert payloads[-1] == "[DONE]"
+    assert json.loads(payloads[-2])["error"]["code"] == "guardrail_unavailable"
+    assert "unchecked" not in raw
+
+
+def test_responses_stream_blocked_ends_incomplete(client: openai.OpenAI, emulator: Emulator) -> None:
+    emulator.set_scenario(tokens=["a ", "forbidden ", "answer"])
+    events = list(client.responses.create(model=MODEL_ID, input="question", stream=True))
+    final = events[-1]
+    assert final.type == "response.incomplete"
+    assert final.response.incomplete_details is not None
+    assert final.response.incomplete_details.reason == "content_filter"
+    assert "forbidden" not in json.dumps([e.model_dump() for e in events])
+
+
 def test_vllm_server_mode_stream_and_token_prompts(
     guarded_vllm_url: str, emulator: Emulator, standin: GuardrailStandIn
 ) -> None:
