@@ -141,6 +141,22 @@ def test_blocked_output_mid_stream_ends_with_content_filter_and_never_delivers_t
     assert all(len(c["texts"][0]) <= 1000 for c in outputs)
 
 
+def test_the_role_chunk_comes_at_once_and_text_only_after_its_window_is_checked(
+    client: openai.OpenAI, emulator: Emulator, standin: GuardrailStandIn
+) -> None:
+    emulator.set_scenario(tokens=[CLEAN] * 10, hold_after=3)
+    stream = iter(client.chat.completions.create(model=MODEL_ID, messages=_user("story please"), stream=True))
+    first = next(stream)
+    assert first.choices[0].delta.role == "assistant" and not first.choices[0].delta.content
+    # The model has streamed 3 tokens and holds: none of them has been checked, so none has been sent.
+    assert emulator.wait_for(lambda streams: bool(streams) and streams[0].held)
+    assert [c["source"] for c in standin.calls] == ["INPUT"]
+    emulator.release()
+    rest = list(stream)
+    assert "".join(c.choices[0].delta.content or "" for c in rest if c.choices) == CLEAN * 10
+    assert [c["source"] for c in standin.calls] == ["INPUT", "OUTPUT"]
+
+
 def test_a_clean_long_stream_is_delivered_whole(client: openai.OpenAI, emulator: Emulator) -> None:
     emulator.set_scenario(tokens=[CLEAN] * 200)
     stream = client.chat.completions.create(

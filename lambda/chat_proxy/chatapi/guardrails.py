@@ -375,6 +375,10 @@ class _GuardedStream:
         try:
             for event in self._events():
                 piece = self._text(event)
+                if not held and not piece and not event.terminal:
+                    # Nothing to check and nothing held before it (the role chunk, keep-alives): send it now.
+                    yield event.raw
+                    continue
                 if piece and text and len(text) + len(piece) > WINDOW_CHARS:
                     # The window is full: check it before this event's text joins the next one.
                     ending = self._verdict(text)
