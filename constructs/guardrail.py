@@ -71,7 +71,9 @@ DEFAULT_FILTERS: tuple[tuple[str, str, str], ...] = (
 BLOCKED_INPUT = "Sorry, this request was blocked by the service's content guardrail."
 BLOCKED_OUTPUT = "Sorry, the answer was blocked by the service's content guardrail."
 # ApplyGuardrail list price, us-east-1: content filters (text) USD 0.15 per 1,000 text units; a text unit is up to
-# 1,000 characters ("Amazon Bedrock pricing", aws.amazon.com/bedrock/pricing, Guardrails; checked 2026-12-05).
+# 1,000 characters ("Amazon Bedrock pricing", aws.amazon.com/bedrock/pricing, Guardrails: the price since AWS's
+# December 2024 reduction. The copy of that page searched on 2026-12-05 lacked the Guardrails table; the figure was
+# taken from pages quoting it. Check it there before relying on it.)
 CONTENT_FILTER_USD_PER_1000_UNITS = 0.15
 
 
