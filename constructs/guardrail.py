@@ -58,15 +58,17 @@ GUARDRAIL_REGIONS = (
 # The defaults of -c guardrail=create. HIGH blocks content classified LOW, MEDIUM or HIGH; MEDIUM blocks MEDIUM and
 # HIGH ("Configure content filters for Amazon Bedrock Guardrails", Amazon Bedrock User Guide). Hate and sexual
 # content are blocked at the lowest confidence; violence, insults and misconduct at MEDIUM so ordinary questions
-# (history, medicine, security) still pass. PROMPT_ATTACK applies to prompts only: its output strength is NONE,
-# the only value Bedrock accepts there ("Detect prompt attacks with Amazon Bedrock Guardrails").
+# (history, medicine, security) still pass. PROMPT_ATTACK looks for jailbreaks and injections in prompts ("Detect
+# prompt attacks with Amazon Bedrock Guardrails"), so answers get NONE; MEDIUM, not HIGH, because ApplyGuardrail
+# checks every message (system prompts included) and HIGH blocks ordinary imperative prompts (reported in
+# aws-samples/sample-autonomous-cloud-coding-agents#56 and psd401/aistudio#728).
 DEFAULT_FILTERS: tuple[tuple[str, str, str], ...] = (
     ("HATE", "HIGH", "HIGH"),
     ("SEXUAL", "HIGH", "HIGH"),
     ("VIOLENCE", "MEDIUM", "MEDIUM"),
     ("INSULTS", "MEDIUM", "MEDIUM"),
     ("MISCONDUCT", "MEDIUM", "MEDIUM"),
-    ("PROMPT_ATTACK", "HIGH", "NONE"),
+    ("PROMPT_ATTACK", "MEDIUM", "NONE"),
 )
 BLOCKED_INPUT = "Sorry, this request was blocked by the service's content guardrail."
 BLOCKED_OUTPUT = "Sorry, the answer was blocked by the service's content guardrail."
