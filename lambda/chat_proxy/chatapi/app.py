@@ -475,7 +475,7 @@ def create_app(
         stream, events = stream_text(plan.payload, ticket)
         include_usage = bool(request.stream_options and request.stream_options.include_usage)
         body_iter = chat_stream(events, plan, model=settings.model_id, include_usage=include_usage, outcome=outcome)
-        return streaming(check.stream(body_iter, "chat"), stream, outcome, "chat")
+        return streaming(check.stream(body_iter, "chat", outcome), stream, outcome, "chat")
 
     def server_chat(request: ChatCompletionRequest, http_request: Request) -> Response:
         check_grammars(request.model_dump(mode="json", exclude_unset=True, by_alias=True))
@@ -538,7 +538,7 @@ def create_app(
             legacy_functions=plan.legacy_functions,
             engine_finish=settings.engine == "vllm",
         )
-        return streaming(check.stream(body_iter, "chat"), stream, outcome, "chat")
+        return streaming(check.stream(body_iter, "chat", outcome), stream, outcome, "chat")
 
     add_responses_routes(
         app,
@@ -579,7 +579,7 @@ def create_app(
         body_iter = completion_stream(
             events, plan, model=settings.model_id, include_usage=include_usage, outcome=outcome
         )
-        return streaming(check.stream(body_iter, "completions"), stream, outcome, "completions")
+        return streaming(check.stream(body_iter, "completions", outcome), stream, outcome, "completions")
 
     def server_completions(request: CompletionRequest, http_request: Request) -> Response:
         """vLLM serves OpenAI completions itself: the request passes through (``server_mode``)."""
@@ -626,7 +626,7 @@ def create_app(
         body_iter = server_completion_stream(
             events, model=settings.model_id, include_usage=plan.include_usage, outcome=outcome
         )
-        return streaming(check.stream(body_iter, "completions"), stream, outcome, "completions")
+        return streaming(check.stream(body_iter, "completions", outcome), stream, outcome, "completions")
 
     @app.post(
         "/generate",
@@ -665,6 +665,6 @@ def create_app(
         stream, events = stream_text(engine_payload, ticket, param_prefix="parameters.")
         outcome = StreamOutcome()
         body_iter = generate_stream(events, outcome, details=bool(asked.get("details")))
-        return streaming(check.stream(body_iter, "generate"), stream, outcome, "generate")
+        return streaming(check.stream(body_iter, "generate", outcome), stream, outcome, "generate")
 
     return app

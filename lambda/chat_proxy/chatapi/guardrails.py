@@ -246,11 +246,12 @@ class Check:
                 item["details"] = {**item["details"], "finish_reason": CONTENT_FILTER, "tokens": []}
         return items
 
-    def stream(self, chunks: Iterator[bytes], dialect: str) -> Iterator[bytes]:
-        """SSE ``chunks`` of ``dialect`` (``chat``, ``completions``, ``generate``) checked window by window."""
+    def stream(self, chunks: Iterator[bytes], dialect: str, outcome: Any = None) -> Iterator[bytes]:
+        """SSE ``chunks`` of ``dialect`` (``chat``, ``completions``, ``generate``) checked window by window; a
+        blocked or failed check is noted on ``outcome`` (the route's StreamOutcome, for its log line)."""
         if self.guardrail is None:
             return chunks
-        return _GuardedStream(self, chunks, dialect).run()
+        return _GuardedStream(self, chunks, dialect, outcome).run()
 
 
 NO_GUARDRAIL = Check(None)
@@ -312,8 +313,9 @@ class _Event:
 
 
 class _GuardedStream:
-    def __init__(self, check: Check, chunks: Iterator[bytes], dialect: str) -> None:
+    def __init__(self, check: Check, chunks: Iterator[bytes], dialect: str, outcome: Any = None) -> None:
         self.check = check
+        self.outcome = outcome
         self.chunks = chunks
         self.dialect = dialect
         self.base: dict[str, Any] | None = None
@@ -417,10 +419,14 @@ class _GuardedStream:
             verdict = self.check._apply("OUTPUT", [text])
         except ApiError as error:
             self.check.record()
+            if self.outcome is not None:
+                self.outcome.error_code = error.code
             return self._error(error)
         if not verdict.intervened:
             return None
         self.check.record()
+        if self.outcome is not None:
+            self.outcome.finish_reason = CONTENT_FILTER
         return self._blocked(verdict.output or DEFAULT_BLOCKED_OUTPUT)
 
     def _error(self, error: ApiError) -> list[bytes]:
