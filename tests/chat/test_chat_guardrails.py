@@ -286,3 +286,36 @@ def test_guardrail_usage_is_metered_and_prompts_are_not_logged(
     assert last["GuardrailInterventions"] == [0.0]
     assert last["Model"] and last["Caller"]
     assert SECRET_PROMPT not in guarded_log.read_text()
+
+
+def test_generate_without_stream_blocked_answers_the_guardrails_text(guarded_url: str, emulator: Emulator) -> None:
+    emulator.set_scenario(tokens=["a ", "forbidden ", "answer"])
+    body = {"inputs": "write", "parameters": {"max_new_tokens": 20, "details": True}}
+    response = httpx.post(guarded_url + "/generate", json=body, timeout=30)
+    assert response.status_code == 200
+    (item,) = response.json()
+    assert item["generated_text"] == BLOCKED_OUTPUT
+    assert item["details"]["finish_reason"] == "content_filter"
+    assert "forbidden" not in response.text
+
+
+def _guardrail_records(log: Path) -> list[dict[str, Any]]:
+    return [
+        json.loads(line)
+        for line in log.read_text().splitlines()
+        if line.startswith("{") and "GuardrailTextUnits" in line
+    ]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_the_prompts_check_is_metered_when_the_model_then_fails(
+    client: openai.OpenAI, guarded_log: Path, emulator: Emulator, standin: GuardrailStandIn, stream: bool
+) -> None:
+    emulator.set_scenario(fault="unavailable")
+    before = len(_guardrail_records(guarded_log))
+    with pytest.raises(openai.APIStatusError):
+        client.chat.completions.create(model=MODEL_ID, messages=_user("hello"), stream=stream)
+    assert [c["source"] for c in standin.calls] == ["INPUT"]
+    records = _guardrail_records(guarded_log)
+    assert len(records) == before + 1
+    assert records[-1]["GuardrailTextUnits"] == [1.0]
