@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from constructs.api.guardrail import GuardrailChoice
 from constructs.facts.presets import ModelPreset
 from constructs.hosting.active_hours import ActiveHours
 from stacks import option_types as t
@@ -92,6 +93,7 @@ class AppConfig:
     pipeline_repo: str | None
     pipeline_branch: str
     pipeline_self_mutation: bool
+    guardrail: GuardrailChoice | None  # Bedrock guardrail on prompts and answers (stacks/guardrail_config.py)
     scale_to_zero: bool
     idle_minutes: int | None
     active_hours: ActiveHours | None

@@ -10,6 +10,7 @@ import aws_cdk as cdk
 from constructs import Construct
 from constructs.api import time_limits
 from constructs.api.chat_api import STAGE_NAME, ChatApi, consumer_suffix
+from constructs.api.guardrail import ChatGuardrail
 from constructs.api.settings import ApiLimits, ChatSettings, model_aliases
 from constructs.compliance.owned_logs import own_execution_log_group, own_log_retention_logs
 from constructs.engines.jumpstart_endpoint import JumpStartEndpoint, JumpStartModelRef, jumpstart_hosting
@@ -78,6 +79,10 @@ class LlmChatStack(cdk.Stack):
             ),
             responses_retention_days=config.responses_retention_days if config.responses_store else None,
         )
+        # Bedrock guardrail on prompts and answers (-c guardrail; constructs/api/guardrail.py).
+        self.guardrail = ChatGuardrail(self, "Guardrail", choice=config.guardrail) if config.guardrail else None
+        if self.guardrail is not None:
+            self.guardrail.attach(self.chat.function)
         own_execution_log_group(self.chat.api, stage_name=STAGE_NAME, key=self.chat.log_key)
         own_log_retention_logs(self, key=self.chat.log_key, name=f"{self.chat.log_group_prefix}log-retention")
         self._region_rule()

@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from constructs.api.guardrail import GuardrailChoice
 from constructs.engines.quantization import quantize_problem
 from constructs.facts.catalog import (
     QUANTIZE_CHOICES,
@@ -39,6 +40,7 @@ from constructs.private.model_data import KMS_KEY_ARN, S3_PREFIX_URI
 from constructs.private.network import SECURITY_GROUP_ID, SUBNET_ID, VPC_ID
 from stacks import option_types as t
 from stacks.context_rules import AppliesWhen, check_applicability, is_cdk_key, unknown_keys_message
+from stacks.guardrail_config import check_guardrail, guardrail
 from stacks.model_choice import check_engine, plain_checkpoint, resolve_model
 from stacks.option_types import ConfigError, Parser, fail
 
@@ -538,6 +540,13 @@ class ContextOptions(BaseModel):
         False,
         shown="`false`",
     )
+    guardrail: GuardrailChoice | None = key(
+        guardrail,
+        "an Amazon Bedrock guardrail on prompts and answers: `create` (one with default content filters) or "
+        "`<id>:<version>` of yours; blocked ones end in `content_filter` (see [guardrails.md](guardrails.md))",
+        None,
+        shown="none",
+    )
     scale_to_zero: bool = key(
         t.boolean,
         "host the model in an inference component that scales to zero instances when idle (see *Scale to "
@@ -769,6 +778,11 @@ class ContextOptions(BaseModel):
                 "(e.g. -c pipeline_connection_arn=arn:aws:codeconnections:us-east-1:123456789012:connection/<id> "
                 "-c pipeline_repo=owner/name -c account=123456789012 -c region=us-east-1)"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _guardrail(self) -> ContextOptions:
+        check_guardrail(self.guardrail, self.region)
         return self
 
     @model_validator(mode="after")

@@ -11,6 +11,7 @@ from constructs.facts.catalog import PRICE_TABLE_DATE, hourly_cost
 from constructs.facts.sdk_data import SDK_DISTRIBUTION, gpu_source
 from stacks.cost import cost_lines, fixed_cost
 from stacks.engine_notes import engine_notes
+from stacks.guardrail_config import guardrail_summary
 from stacks.llm_chat_stack import LlmChatStack
 
 
@@ -60,6 +61,7 @@ def summary(stack: LlmChatStack) -> str:
         else f"cost         unknown: no list price on record for {hosting.instance_type}"
     )
     lines += cost_lines(hosting, fixed_cost(stack))
+    lines += guardrail_summary(stack.config.guardrail)
     if llm.inference_component_name is not None:
         lines.append(
             f"component    {llm.inference_component_name} (scale to zero; the chat API names it on every call)"

@@ -92,6 +92,9 @@ CONTEXTS: dict[str, dict[str, str]] = {
     },
     "ops-no-guardrails": {"deployment_strategy": "none"},
     "per-caller-limits": {"daily_token_budget": "100000", "max_streams_per_caller": "2"},
+    # Bedrock guardrails (same contexts as tests/synth/test_guardrail.py, so each synth is shared).
+    "guardrail-create": {"guardrail": "create"},
+    "guardrail-existing-us-east-1": {"guardrail": "abc123def456:1", "region": "us-east-1"},
     "responses-store-vllm-limits": {
         "model": "qwen2.5-7b-instruct",
         "responses_store": "true",

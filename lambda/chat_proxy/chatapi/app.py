@@ -22,6 +22,7 @@ from chatapi.backend import SageMakerBackend, make_client
 from chatapi.caller import resolve_caller
 from chatapi.context import RequestContextMiddleware, add_error_handlers, logger
 from chatapi.dialects import make_dialect
+from chatapi.guardrails import Guardrail, guardrail_from_env
 from chatapi.responses_store import ResponseStore, load_store_settings
 from chatapi.routes import include_flat
 from chatapi.routes.calls import ERROR_RESPONSES, STREAM_CONTENT, CallRunner
@@ -35,9 +36,15 @@ from chatapi.usage import Usage, load_usage_settings
 __all__ = ["create_app", "logger"]
 
 
-def create_app(settings: Settings, backend: SageMakerBackend | None = None, usage: Usage | None = None) -> FastAPI:
+def create_app(
+    settings: Settings,
+    backend: SageMakerBackend | None = None,
+    usage: Usage | None = None,
+    guardrail: Guardrail | None = None,
+) -> FastAPI:
     """The chat API for ``settings``; ``backend`` defaults to boto3's sagemaker-runtime client, ``usage`` (callers,
-    metering, limits) to what the environment configures (``chatapi.usage``)."""
+    metering, limits) and ``guardrail`` (Bedrock, ``GUARDRAIL_ID``/``GUARDRAIL_VERSION``: ``chatapi.guardrails``)
+    to what the environment configures."""
     backend = backend or SageMakerBackend(
         make_client(settings),
         settings.endpoint_name,
@@ -47,6 +54,7 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
     usage = usage or Usage.from_settings(
         load_usage_settings(), settings.model_id, region=settings.aws_region, logger=logger
     )
+    guardrail = guardrail or guardrail_from_env(settings.aws_region, usage.meter, logger)
     app = FastAPI(
         title="LLM chat API",
         version="1.0.0",
@@ -61,7 +69,7 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
     add_error_handlers(app)
 
     dialect = make_dialect(settings, backend)
-    runner = CallRunner(settings, usage, logger)
+    runner = CallRunner(settings, usage, logger, guardrail)
     chat = chat_route(settings, dialect, runner)
     responses = responses_router(
         model_id=settings.model_id,

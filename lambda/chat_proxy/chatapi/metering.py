@@ -45,3 +45,16 @@ class Meter:
             metrics.flush_metrics()
             # Powertools print()s; stdout is a pipe (block-buffered) under Lambda and uvicorn: flush per record.
             sys.stdout.flush()
+
+    def record_guardrail(self, caller: str, *, text_units: int, interventions: int) -> None:
+        """One EMF record of a request's guardrail checks (chatapi.guardrails): the text units Bedrock billed
+        (ApplyGuardrail ``usage``, summed over the guardrail's policies) and how many checks intervened."""
+        provider = AmazonCloudWatchEMFProvider(namespace=self.namespace, service="")
+        metrics = Metrics(namespace=self.namespace, provider=provider)
+        metrics.add_dimension(name="Model", value=self.model)
+        metrics.add_dimension(name="Caller", value=caller[:MAX_DIMENSION_CHARS])
+        metrics.add_metric(name="GuardrailTextUnits", unit=MetricUnit.Count, value=max(text_units, 0))
+        metrics.add_metric(name="GuardrailInterventions", unit=MetricUnit.Count, value=max(interventions, 0))
+        with self._lock:
+            metrics.flush_metrics()
+            sys.stdout.flush()
