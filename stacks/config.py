@@ -105,12 +105,12 @@ class AppConfig:
     api_keys: tuple[str, ...]
     # Several models on one endpoint (empty / None: one model, `model`): the chat models, the first being `model`
     # and the base of the adapters; LoRA adapters (name, s3 folder); the embedding model.
-    served_models: tuple[ModelPreset, ...] = ()
+    models: tuple[ModelPreset, ...] = ()
     adapters: tuple[tuple[str, str], ...] = ()
-    embedding: ModelPreset | None = None
+    embedding_model: ModelPreset | None = None
 
 
-_RESOLVED = ("model", "served_models", "embedding")
+_RESOLVED = ("model", "models", "embedding_model")
 
 
 def from_context(context: Mapping[str, Any]) -> AppConfig:
@@ -119,7 +119,7 @@ def from_context(context: Mapping[str, Any]) -> AppConfig:
     model, engine, instance_type, jumpstart_model = opts.resolved()
     count, low, high = opts.instances()
     values = {f.name: getattr(opts, f.name) for f in fields(AppConfig) if f.name not in _RESOLVED}
-    served_models, embedding = opts.several_models()
+    models, embedding = opts.several_models()
     values.update(
         engine=engine,
         instance_type=instance_type,
@@ -129,8 +129,8 @@ def from_context(context: Mapping[str, Any]) -> AppConfig:
         instance_count=count,
         min_instances=low,
         max_instances=high,
-        served_models=served_models,
-        embedding=embedding,
+        models=models,
+        embedding_model=embedding,
     )
     return AppConfig(model=model, **values)
 

@@ -258,7 +258,7 @@ class LlmChatStack(cdk.Stack):
     def _shares(self, c: AppConfig) -> list[Share]:
         """Each model's GPUs on the instance (checked at config time; the same plan here)."""
         assert c.instance_type is not None
-        everything = [*c.served_models, *([c.embedding] if c.embedding else [])]
+        everything = [*c.models, *([c.embedding_model] if c.embedding_model else [])]
         memory = c.gpu_memory_utilization if c.gpu_memory_utilization is not None else VLLM_GPU_MEMORY_UTILIZATION
         return plan_components(everything, c.instance_type, max_total_tokens=c.max_total_tokens, memory_fraction=memory)
 

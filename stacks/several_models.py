@@ -22,7 +22,7 @@ POOLING_RUNNER = "pooling"
 
 def several(c: AppConfig) -> bool:
     """True when the config asks for more than one component (models, adapters or an embedding model)."""
-    return bool(c.served_models or c.adapters or c.embedding is not None)
+    return bool(c.models or c.adapters or c.embedding_model is not None)
 
 
 class SeveralModels(Construct):

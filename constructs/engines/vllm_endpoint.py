@@ -216,6 +216,7 @@ class VllmEndpoint(HostedEndpoint):
         )
 
     def environment(self) -> dict[str, str]:
+        assert self.num_gpus is not None  # set in __init__ before _serve reads the environment
         env = vllm_environment(self.settings, self.num_gpus)
         if self.private is not None and self.private.model_data is not None:
             # The vLLM DLC serves a non-empty /opt/ml/model when SM_VLLM_MODEL is unset (vllm-on-sagemaker.md:
