@@ -725,7 +725,8 @@ class ContextOptions(BaseModel):
                 f"several models share an endpoint as vLLM inference components; {first.name} is served by "
                 f"{engine}: add -c engine=vllm or pick a vLLM model",
             )
-        for other in ("model_data", "num_gpus", "quantize"):
+        # vpc/vpc_id: the private-hosting options reach the first model's Model only (not built for the others).
+        for other in ("model_data", "num_gpus", "quantize", "vpc", "vpc_id"):
             if other in self.model_fields_set:
                 raise fail(
                     other,

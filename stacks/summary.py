@@ -81,9 +81,13 @@ def _component_lines(stack: LlmChatStack) -> list[str]:
         if share is None:
             what = "adapter: shares its base's GPUs, no extra cost"
         else:
-            cost = f"~${price * share.fraction:,.2f}/hour {when}" if price is not None else "cost unknown"
+            cost = (
+                f"~${price * share.fraction:,.2f} of the instance's ${price:,.2f}/hour {when}"
+                if price is not None
+                else "cost unknown"
+            )
             what = (
-                f"{share.model.kind}, {share.accelerators}/{share.instance_gpus} GPU(s) = {share.fraction:.0%}, {cost}"
+                f"{share.model.kind}, {share.accelerators}/{share.instance_gpus} GPU(s) = {share.fraction:.0%}: {cost}"
             )
         lines.append(f"component    {served} -> {component} ({what})")
     return lines

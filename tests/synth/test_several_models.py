@@ -148,7 +148,7 @@ def test_the_summary_prints_one_line_per_component_with_its_share(several: Any) 
 
     lines = [line for line in summary(several.stack).splitlines() if line.startswith("component")]
     assert len(lines) == 5
-    assert sum("1/4 GPU(s) = 25%, ~$1.77/hour" in line for line in lines) == 3
+    assert sum("1/4 GPU(s) = 25%: ~$1.77 of the instance's $7.09/hour always on" in line for line in lines) == 3
     assert sum("adapter" in line for line in lines) == 2
 
 
