@@ -3,6 +3,7 @@ an inference component beside the first model's, and the route map the chat API 
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from constructs import Construct
@@ -47,6 +48,9 @@ class SeveralModels(Construct):
                 instance_type=base.hosting.instance_type,
                 accelerators=share.accelerators,
             )
+            if c.health_check_timeout is not None:
+                # The user's start-up timeout applies to every component, as it does to the first.
+                spec = dataclasses.replace(spec, health_check_timeout=c.health_check_timeout)
             component = ModelComponent(self, f"Model{index}", host=base, spec=spec)
             self.components.append(component)
             self._route(model, component.name, kind, spec.context_length)

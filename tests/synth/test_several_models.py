@@ -171,3 +171,11 @@ def test_bad_several_model_contexts_fail_naming_the_key(context: dict[str, str],
 def test_without_the_keys_nothing_changes_shape(default_synth: Any) -> None:
     assert "MODEL_ROUTES" not in _chat_env(default_synth)
     assert not default_synth.of_type(IC)
+
+
+def test_every_component_gets_the_start_up_timeout_and_its_own_memory_ask(synth: Any) -> None:
+    s = synth(**{**SEVERAL, "health_check_timeout": "1200"})
+    specs = [c["Specification"] for c in _components(s) if "ModelName" in c["Specification"]]
+    assert [sp["StartupParameters"]["ContainerStartupHealthCheckTimeoutInSeconds"] for sp in specs] == [1200] * 3
+    # Half of each GPU's share of ml.g5.12xlarge's 192 GiB of host memory (inference_component.MEMORY_SHARE).
+    assert [sp["ComputeResourceRequirements"]["MinMemoryRequiredInMb"] for sp in specs] == [24576] * 3
