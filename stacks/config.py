@@ -105,6 +105,14 @@ class AppConfig:
     deployment_strategy: str
     alarm_email: str | None
     api_keys: tuple[str, ...]
+    # Several models on one endpoint (empty / None: one model, `model`): the chat models, the first being `model`
+    # and the base of the adapters; LoRA adapters (name, s3 folder); the embedding model.
+    models: tuple[ModelPreset, ...] = ()
+    adapters: tuple[tuple[str, str], ...] = ()
+    embedding_model: ModelPreset | None = None
+
+
+_RESOLVED = ("model", "models", "embedding_model")
 
 
 def from_context(context: Mapping[str, Any]) -> AppConfig:
@@ -112,7 +120,8 @@ def from_context(context: Mapping[str, Any]) -> AppConfig:
     opts = ContextOptions.read(context)
     model, engine, instance_type, jumpstart_model = opts.resolved()
     count, low, high = opts.instances()
-    values = {f.name: getattr(opts, f.name) for f in fields(AppConfig) if f.name != "model"}
+    values = {f.name: getattr(opts, f.name) for f in fields(AppConfig) if f.name not in _RESOLVED}
+    models, embedding = opts.several_models()
     values.update(
         engine=engine,
         instance_type=instance_type,
@@ -122,6 +131,8 @@ def from_context(context: Mapping[str, Any]) -> AppConfig:
         instance_count=count,
         min_instances=low,
         max_instances=high,
+        models=models,
+        embedding_model=embedding,
     )
     return AppConfig(model=model, **values)
 

@@ -199,7 +199,12 @@ class ChatApi(Construct):
                 else {}
             )
             | ({"ACTIVE_HOURS": settings.active_hours} if settings.active_hours else {})
-            | ({"IMAGE_URL_DOMAINS": ",".join(settings.image_url_domains)} if settings.image_url_domains else {}),
+            | ({"IMAGE_URL_DOMAINS": ",".join(settings.image_url_domains)} if settings.image_url_domains else {})
+            | (
+                {"MODEL_ROUTES": json.dumps(settings.model_routes, sort_keys=True, separators=(",", ":"))}
+                if settings.model_routes
+                else {}
+            ),
         )
 
     def _usage(self, limits: ApiLimits) -> UsageTable | None:

@@ -6,7 +6,9 @@ the stage's throttling, usage plans and the usage table.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 AUTH_MODES = ("iam", "api_key")
 
@@ -34,6 +36,9 @@ class ChatSettings:
     model_aliases: tuple[str, ...] = ()
     # max_tokens for requests that give none (DEFAULT_MAX_NEW_TOKENS); None: the engine's (vLLM) or 512 (TGI).
     default_max_tokens: int | None = None
+    # Several models on one endpoint (MODEL_ROUTES): served name or alias -> {"component", "kind", "engine", ...};
+    # None: one model (today's MODEL_ID / INFERENCE_COMPONENT_NAME).
+    model_routes: Mapping[str, Mapping[str, Any]] | None = None
 
 
 def model_aliases(served: str, preset: str | None = None) -> tuple[str, ...]:
