@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeAlias
 
 from chatapi.backend import TgiStream
+from chatapi.embeddings import EmbeddingRequest
 from chatapi.errors import ApiError
 from chatapi.schemas import ChatCompletionRequest, CompletionRequest, GenerateRequest
 from chatapi.usage import Cost, Ticket
@@ -54,7 +55,7 @@ class Call:
 
 class Dialect(Protocol):
     """One way of talking to an engine: TGI with a prompt the proxy renders, TGI's Messages API, vLLM's OpenAI
-    server. Embeddings join here as one more method."""
+    server."""
 
     owned_by: str  # the model card's ``owned_by`` (as vLLM's /v1/models says it)
 
@@ -68,6 +69,10 @@ class Dialect(Protocol):
 
     def generate(self, request: GenerateRequest) -> Call:
         """TGI-native ``/generate``: answers and streams in TGI's shapes on every engine."""
+        ...
+
+    def embeddings(self, request: EmbeddingRequest) -> Call:
+        """OpenAI embeddings (vLLM's pooling runner; TGI serves none)."""
         ...
 
     def error(self, body: dict[str, Any], status: int | None = None) -> ApiError:

@@ -39,10 +39,12 @@ class CallRunner:
         stream: bool,
         route: str,
         completion_text: Callable[[Any], str] | None = None,
+        model: str | None = None,
     ) -> Response:
-        """Charge ``call`` to the caller, then answer it; ``completion_text`` picks the answer's text to log."""
+        """Charge ``call`` to the caller, then answer it; ``completion_text`` picks the answer's text to log;
+        ``model`` is the served model metered (None: the deployment's)."""
         self.log_text("prompt", call.prompt)
-        ticket = self.usage.start(http_request, stream=stream, cost=call.cost)
+        ticket = self.usage.start(http_request, stream=stream, cost=call.cost, model=model)
         outcome = StreamOutcome()
         if not stream:
             body = call.answer(outcome)
