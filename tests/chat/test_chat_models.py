@@ -82,6 +82,12 @@ def test_streamed_completions_reach_their_component(routed: Emulator, client: op
     assert [r["inference_component"] for r in routed.requests] == ["support-bot-ic"]
 
 
+def test_responses_reach_the_named_model(routed: Emulator, client: openai.OpenAI) -> None:
+    response = client.responses.create(model="support-bot", input="hi", max_output_tokens=16)
+    assert (response.model, response.output_text) == ("support-bot", "support here")
+    assert [r["inference_component"] for r in routed.requests] == ["support-bot-ic"]
+
+
 def test_generate_goes_to_the_first_chat_model(routed: Emulator, http_models: httpx.Client) -> None:
     answer = http_models.post("/generate", json={"inputs": "Hi", "parameters": {"max_new_tokens": 8}})
     assert answer.status_code == 200, answer.text

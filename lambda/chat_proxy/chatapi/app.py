@@ -66,7 +66,7 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
     runner = CallRunner(settings, usage, logger)
     chat = chat_route(models, runner)
     responses = responses_router(
-        model_id=settings.model_id,
+        model_id=lambda name: models.pick(name, "chat").name,
         chat=chat,
         caller=lambda request: resolve_caller(dict(request.scope["headers"]), usage.settings.caller_identity),
         store=ResponseStore.from_settings(load_store_settings(), region=settings.aws_region),
