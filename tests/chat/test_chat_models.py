@@ -14,6 +14,7 @@ import httpx
 import openai
 import pytest
 from chat_harness import MODEL_ID, app_env, start_app
+from openai_schema import assert_conforms
 from sagemaker_runtime_emulator import Emulator
 from usage_harness import emf_records, wait_for
 
@@ -133,6 +134,16 @@ def test_embeddings_as_base64_decoded_by_the_client(routed: Emulator, client: op
     decoded = client.embeddings.create(model="bge-small", input="one two three")
     assert routed.requests[-1]["payload"]["encoding_format"] == "base64"
     assert decoded.data[0].embedding == pytest.approx(as_floats.data[0].embedding, abs=1e-6)
+
+
+def test_embeddings_answers_conform_to_openais_schema(routed: Emulator, http_models: httpx.Client) -> None:
+    # Floats only: the spec types `embedding` as an array even for base64, which OpenAI's API answers as a string
+    # (the openai client decodes that string: test_embeddings_as_base64_decoded_by_the_client).
+    body = {"model": "bge-small", "input": ["a", "b c"], "encoding_format": "float"}
+    answer = http_models.post("/v1/embeddings", json=body)
+    assert answer.status_code == 200, answer.text
+    assert_conforms("CreateEmbeddingResponse", answer.json())
+    assert_conforms("CreateEmbeddingRequest", body)
 
 
 def test_token_id_inputs(routed: Emulator, client: openai.OpenAI) -> None:
