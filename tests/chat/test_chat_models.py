@@ -217,6 +217,8 @@ def test_metering_carries_the_routed_model(
     assert [(r["Model"], r["PromptTokens"]) for r in records][-1] == ("bge-small", [5])
     assert records[0]["Model"] == "support-bot"
     assert records[-1]["CompletionTokens"] == [0]
+    finished = [json.loads(line) for line in log.read_text().splitlines() if '"call finished"' in line]
+    assert [(f["route"], f["model"]) for f in finished[-2:]] == [("chat", "support-bot"), ("embeddings", "bge-small")]
 
 
 def test_without_model_routes_embeddings_say_what_is_served(emulator: Emulator, http: httpx.Client) -> None:

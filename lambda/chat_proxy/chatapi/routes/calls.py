@@ -48,12 +48,12 @@ class CallRunner:
         outcome = StreamOutcome()
         if not stream:
             body = call.answer(outcome)
-            self.call_finished(route, outcome, streamed=False, ticket=ticket)
+            self.call_finished(route, outcome, streamed=False, ticket=ticket, model=model)
             if completion_text is not None:
                 self.log_text("completion", completion_text(body))
             return JSONResponse(body)
         opened, chunks = call.stream(ticket, outcome)
-        return self.streaming(chunks, opened, outcome, route)
+        return self.streaming(chunks, opened, outcome, route, model=model)
 
     def log_text(self, label: str, text: str) -> None:
         if self.settings.log_prompts:
@@ -67,6 +67,7 @@ class CallRunner:
         streamed: bool,
         ticket: Ticket | None = None,
         client_disconnected: bool = False,
+        model: str | None = None,
     ) -> None:
         """One log line per model call with its token counts, streamed or not: where usage is read from. A
         non-streamed call's ``ticket`` (metering and limits, ``chatapi.usage``) is settled here, before the answer
@@ -81,6 +82,7 @@ class CallRunner:
             "stream finished" if streamed else "call finished",
             extra={
                 "route": route,
+                **({"model": model} if model is not None else {}),
                 "finish_reason": outcome.finish_reason,
                 "prompt_tokens": outcome.prompt_tokens,
                 "generated_tokens": outcome.generated_tokens,
@@ -88,8 +90,16 @@ class CallRunner:
             },
         )
 
-    def streaming(self, body: Iterator[bytes], stream: ModelStream, outcome: StreamOutcome, route: str) -> Response:
+    def streaming(
+        self,
+        body: Iterator[bytes],
+        stream: ModelStream,
+        outcome: StreamOutcome,
+        route: str,
+        *,
+        model: str | None = None,
+    ) -> Response:
         def finished(client_disconnected: bool) -> None:
-            self.call_finished(route, outcome, streamed=True, client_disconnected=client_disconnected)
+            self.call_finished(route, outcome, streamed=True, client_disconnected=client_disconnected, model=model)
 
         return EventStreamResponse(body, stream, finished, headers=SSE_HEADERS)
