@@ -95,6 +95,8 @@ def test_embeddings_from_the_pooling_runner(engine_py: Path, tiny_model: Any, tm
                 client.embeddings.create(model="tiny-embed", input="hi", dimensions=4)
             with pytest.raises(openai.BadRequestError):
                 client.embeddings.create(model="tiny-embed", input=["x"] * 10_000)
+            with pytest.raises(openai.BadRequestError, match=r"context length|maximum"):  # over --max-model-len
+                client.embeddings.create(model="tiny-embed", input="hello " * 600)
         assert [d.embedding for d in floats.data] == [d["embedding"] for d in own["data"]]
         for mine, theirs in zip(decoded.data, own["data"], strict=True):
             assert mine.embedding == pytest.approx(theirs["embedding"], abs=1e-6)
