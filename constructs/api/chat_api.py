@@ -46,6 +46,8 @@ API_ROUTES: tuple[tuple[str, str], ...] = (
     ("GET", "/v1/models/{model+}"),
     ("POST", "/v1/chat/completions"),
     ("POST", "/v1/completions"),
+    # Always routed: without an embedding model in MODEL_ROUTES the app answers 400/404 naming what it serves.
+    ("POST", "/v1/embeddings"),
     # Served whether or not responses are stored: without a store the app answers why and how to enable it.
     ("POST", "/v1/responses"),
     ("GET", "/v1/responses/{response_id}"),

@@ -15,6 +15,7 @@ whatever a request left open.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from fastapi import FastAPI
 
@@ -27,10 +28,11 @@ from chatapi.responses_store import ResponseStore, load_store_settings
 from chatapi.routes import include_flat
 from chatapi.routes.calls import ERROR_RESPONSES, STREAM_CONTENT, CallRunner
 from chatapi.routes.meta import meta_router
+from chatapi.routes.models import ModelTable, ServedModel
 from chatapi.routes.openai import chat_route, openai_router
 from chatapi.routes.responses import responses_router
 from chatapi.routes.tgi import tgi_router
-from chatapi.settings import Settings
+from chatapi.settings import SERVER_FAMILY, Settings
 from chatapi.usage import Usage, load_usage_settings
 
 __all__ = ["create_app", "logger"]
@@ -68,11 +70,11 @@ def create_app(
     app.add_middleware(RequestContextMiddleware, body_limit=settings.request_body_limit_bytes)
     add_error_handlers(app)
 
-    dialect = make_dialect(settings, backend)
+    models = serve_models(settings, backend)
     runner = CallRunner(settings, usage, logger, guardrail)
-    chat = chat_route(settings, dialect, runner)
+    chat = chat_route(models, runner)
     responses = responses_router(
-        model_id=settings.model_id,
+        model_id=lambda name: models.pick(name, "chat").name,
         chat=chat,
         caller=lambda request: resolve_caller(dict(request.scope["headers"]), usage.settings.caller_identity),
         store=ResponseStore.from_settings(load_store_settings(), region=settings.aws_region),
@@ -80,6 +82,37 @@ def create_app(
         stream_content=STREAM_CONTENT,
     )
     include_flat(app.router, meta_router())
-    include_flat(app.router, openai_router(settings, dialect, runner, chat, responses, created=int(time.time())))
-    include_flat(app.router, tgi_router(dialect, runner))
+    include_flat(app.router, openai_router(models, runner, chat, responses, created=int(time.time())))
+    include_flat(app.router, tgi_router(models.default.dialect, runner))
     return app
+
+
+def serve_models(settings: Settings, backend: SageMakerBackend) -> ModelTable:
+    """The one model of ``MODEL_ID``, or one per inference component of ``MODEL_ROUTES``: its first name is the
+    served name, the others aliases; each gets its engine's dialect and a backend naming its component."""
+    if not settings.model_routes:
+        return ModelTable(
+            [ServedModel(settings.model_id, settings.model_aliases, "chat", make_dialect(settings, backend), settings)]
+        )
+    names: dict[str, list[str]] = {}
+    for name, route in settings.model_routes:
+        names.setdefault(route.component, []).append(name)
+    routes = dict(settings.model_routes)
+    served = []
+    for component, (name, *aliases) in names.items():
+        route = routes[name]
+        own = replace(
+            settings,
+            model_id=name,
+            model_aliases=tuple(aliases),
+            engine=route.engine,
+            prompt_family=route.prompt_family or SERVER_FAMILY,
+            inference_component_name=component,
+            # vLLM checks the context itself; a TGI model keeps the deployment's caps (MAX_*_TOKENS).
+            max_total_tokens=route.context_length
+            if route.context_length and route.engine == "vllm"
+            else settings.max_total_tokens,
+        )
+        dialect = make_dialect(own, backend.for_component(component))
+        served.append(ServedModel(name, tuple(aliases), route.kind, dialect, own, route.base, route.context_length))
+    return ModelTable(served)

@@ -262,7 +262,7 @@ class Check:
     def answer(self, body: Any, shape: str, outcome: Any = None) -> Any:
         """A whole answer of ``shape`` (``chat``/``completions``: OpenAI's body; ``generate``: TGI's list), checked;
         blocked: the guardrail's text instead, noted on ``outcome`` (the call's StreamOutcome, for its log line)."""
-        if self.guardrail is None:
+        if self.guardrail is None or shape == "embeddings":  # vectors: no text to check
             return body
         interventions = self.interventions
         checked = self.tgi_answer(body) if shape == "generate" else self.openai_answer(body)

@@ -33,10 +33,11 @@ class Meter:
         # print() of one record is one write in practice, but keep records whole when threads flush together.
         self._lock = threading.Lock()
 
-    def record(self, caller: str, *, prompt_tokens: int, completion_tokens: int) -> None:
+    def record(self, caller: str, *, prompt_tokens: int, completion_tokens: int, model: str | None = None) -> None:
+        """One record; ``model`` is the routed model (``MODEL_ROUTES``), else the deployment's."""
         provider = AmazonCloudWatchEMFProvider(namespace=self.namespace, service="")
         metrics = Metrics(namespace=self.namespace, provider=provider)
-        metrics.add_dimension(name="Model", value=self.model)
+        metrics.add_dimension(name="Model", value=self.model if model is None else model[:MAX_DIMENSION_CHARS])
         metrics.add_dimension(name="Caller", value=caller[:MAX_DIMENSION_CHARS])
         metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="PromptTokens", unit=MetricUnit.Count, value=max(prompt_tokens, 0))

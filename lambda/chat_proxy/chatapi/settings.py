@@ -28,6 +28,8 @@ Variable                        Default                                 Meaning
                                                                         the component is scheduled to run
 ``IMAGE_URL_DOMAINS``           (none: ``data:`` URLs only)             https hosts media URLs may name (vLLM
                                                                         only; ``chatapi.media``), comma-separated
+``MODEL_ROUTES``                (none: one model)                       JSON map of several models, each its own
+                                                                        inference component (``chatapi.model_routes``)
 =============================== ======================================= ==========================================
 
 Also honoured, through the libraries: boto3's ``AWS_REGION``, credentials and
@@ -46,6 +48,7 @@ from dataclasses import dataclass
 
 from chatapi.active_hours import ActiveHours, ActiveHoursError
 from chatapi.media import IMAGE_URL_DOMAINS, parse_domains
+from chatapi.model_routes import MODEL_ROUTES, ModelRoute, ModelRoutesError, parse_model_routes
 from chatapi.prompts import FAMILIES
 
 SAGEMAKER_ENDPOINT_NAME = "SAGEMAKER_ENDPOINT_NAME"
@@ -112,6 +115,8 @@ class Settings:
     model_aliases: tuple[str, ...] = ()
     # Set by the operator (DEFAULT_MAX_NEW_TOKENS): vLLM paths then send it when a request gives no limit.
     default_max_tokens: int | None = None
+    # MODEL_ROUTES, in its order (empty: the one model above).
+    model_routes: tuple[tuple[str, ModelRoute], ...] = ()
 
     @property
     def engine_bounds_tokens(self) -> bool:
@@ -207,7 +212,18 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         image_url_domains=domains,
         model_aliases=_aliases(env, model_id),
         default_max_tokens=operator_default,
+        model_routes=_model_routes(env),
     )
+
+
+def _model_routes(env: Mapping[str, str]) -> tuple[tuple[str, ModelRoute], ...]:
+    raw = env.get(MODEL_ROUTES, "").strip()
+    if not raw:
+        return ()
+    try:
+        return tuple(parse_model_routes(raw).items())
+    except ModelRoutesError as err:
+        raise SettingsError(str(err)) from None
 
 
 def _active_hours(env: Mapping[str, str]) -> ActiveHours | None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeAlias
 
 from chatapi.backend import TgiStream
+from chatapi.embeddings import EmbeddingRequest
 from chatapi.errors import ApiError
 from chatapi.schemas import ChatCompletionRequest, CompletionRequest, GenerateRequest
 from chatapi.usage import Cost, Ticket
@@ -21,7 +22,7 @@ from chatapi.usage import Cost, Ticket
 # The model's open stream, as the routes hold it (to close it when the client leaves: ``chatapi.streaming``).
 ModelStream: TypeAlias = TgiStream
 # What a call answers, JSON or SSE: OpenAI chat completions, OpenAI text completions, or TGI's /generate.
-Shape: TypeAlias = Literal["chat", "completions", "generate"]
+Shape: TypeAlias = Literal["chat", "completions", "generate", "embeddings"]
 
 
 @dataclass(slots=True)
@@ -68,7 +69,7 @@ class Call:
 
 class Dialect(Protocol):
     """One way of talking to an engine: TGI with a prompt the proxy renders, TGI's Messages API, vLLM's OpenAI
-    server. Embeddings join here as one more method."""
+    server."""
 
     owned_by: str  # the model card's ``owned_by`` (as vLLM's /v1/models says it)
 
@@ -82,6 +83,10 @@ class Dialect(Protocol):
 
     def generate(self, request: GenerateRequest) -> Call:
         """TGI-native ``/generate``: answers and streams in TGI's shapes on every engine."""
+        ...
+
+    def embeddings(self, request: EmbeddingRequest) -> Call:
+        """OpenAI embeddings (vLLM's pooling runner; TGI serves none)."""
         ...
 
     def error(self, body: dict[str, Any], status: int | None = None) -> ApiError:

@@ -43,10 +43,12 @@ class CallRunner:
         stream: bool,
         route: str,
         completion_text: Callable[[Any], str] | None = None,
+        model: str | None = None,
     ) -> Response:
-        """Charge ``call`` to the caller, then answer it; ``completion_text`` picks the answer's text to log."""
+        """Charge ``call`` to the caller, then answer it; ``completion_text`` picks the answer's text to log;
+        ``model`` is the served model metered (None: the deployment's)."""
         self.log_text("prompt", call.prompt)
-        ticket = self.usage.start(http_request, stream=stream, cost=call.cost)
+        ticket = self.usage.start(http_request, stream=stream, cost=call.cost, model=model)
         # After usage.start: an over-limit caller gets its 429 without a Bedrock call; a blocked one is settled by
         # the middleware with nothing generated (the model is never called).
         check = self.guardrail.check(ticket.caller) if self.guardrail is not None else NO_GUARDRAIL
@@ -57,7 +59,7 @@ class CallRunner:
                 body = check.answer(call.answer(outcome), call.shape, outcome)
             finally:
                 check.record()  # the input check's units too when the model call failed
-            self.call_finished(route, outcome, streamed=False, ticket=ticket)
+            self.call_finished(route, outcome, streamed=False, ticket=ticket, model=model)
             if completion_text is not None:
                 self.log_text("completion", completion_text(body))
             return JSONResponse(body)
@@ -66,7 +68,7 @@ class CallRunner:
         except Exception:
             check.record()
             raise
-        return self.streaming(check.stream(chunks, call.shape, outcome), opened, outcome, route)
+        return self.streaming(check.stream(chunks, call.shape, outcome), opened, outcome, route, model=model)
 
     def log_text(self, label: str, text: str) -> None:
         if self.settings.log_prompts:
@@ -80,6 +82,7 @@ class CallRunner:
         streamed: bool,
         ticket: Ticket | None = None,
         client_disconnected: bool = False,
+        model: str | None = None,
     ) -> None:
         """One log line per model call with its token counts, streamed or not: where usage is read from. A
         non-streamed call's ``ticket`` (metering and limits, ``chatapi.usage``) is settled here, before the answer
@@ -94,6 +97,7 @@ class CallRunner:
             "stream finished" if streamed else "call finished",
             extra={
                 "route": route,
+                **({"model": model} if model is not None else {}),
                 "finish_reason": outcome.finish_reason,
                 "prompt_tokens": outcome.prompt_tokens,
                 "generated_tokens": outcome.generated_tokens,
@@ -101,8 +105,16 @@ class CallRunner:
             },
         )
 
-    def streaming(self, body: Iterator[bytes], stream: ModelStream, outcome: StreamOutcome, route: str) -> Response:
+    def streaming(
+        self,
+        body: Iterator[bytes],
+        stream: ModelStream,
+        outcome: StreamOutcome,
+        route: str,
+        *,
+        model: str | None = None,
+    ) -> Response:
         def finished(client_disconnected: bool) -> None:
-            self.call_finished(route, outcome, streamed=True, client_disconnected=client_disconnected)
+            self.call_finished(route, outcome, streamed=True, client_disconnected=client_disconnected, model=model)
 
         return EventStreamResponse(body, stream, finished, headers=SSE_HEADERS)
