@@ -26,7 +26,11 @@ REPO = Path(__file__).resolve().parents[1]
 APP_DIR = REPO / "lambda" / "chat_proxy"
 RUNS = int(os.environ.get("BENCH_RUNTIME_RUNS", "9"))
 SIZE_TARGET_MB = 5.0
-IMPORT_TARGET_MS = 300.0
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from targets import TARGETS, record  # noqa: E402
+
+IMPORT_TARGET_MS = TARGETS["lambda_import_ms"].limit
 DEPENDENCIES = {
     "fastapi (+ starlette, pydantic)": "import fastapi",
     "botocore session + sagemaker-runtime client": "import botocore.session; "
@@ -92,6 +96,7 @@ def main() -> int:
     wall_ms, cpu_ms = (wall - base_wall) * 1000, (cpu - base_cpu) * 1000
     verdict = "ok" if wall_ms <= IMPORT_TARGET_MS else "MISSED"
     print(f"{'import main (the app, ready to serve)':<46} {wall_ms:>8.0f} {cpu_ms:>8.0f}  target <= 300 ms  {verdict}")
+    record("lambda_import_ms", wall_ms)
     return 0
 
 
