@@ -50,7 +50,7 @@ def verdicts(results: dict[str, dict[str, object]]) -> list[tuple[str, str, str,
     rows = []
     for key, target in TARGETS.items():
         row = results.get(key)
-        limit = f"<= {target.limit:g}{' ms' if target.unit == 'ms' else 'x'}"
+        limit = f"<= {target.limit:.0f} ms" if target.unit == "ms" else f"<= {target.limit:.1f}x"
         value = None if row is None else row.get("value")
         if not isinstance(value, int | float):
             note = "" if row is None else str(row.get("note") or "")

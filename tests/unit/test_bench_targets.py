@@ -25,14 +25,14 @@ def test_recorded_figures_come_back_as_one_verdict_per_target(tmp_path: Path, mo
     results = tmp_path / "results.jsonl"
     monkeypatch.setenv("BENCH_RESULTS", str(results))
     targets.record("synth_vs_bare", 1.31)
-    targets.record("synth_vs_genai", None, "comparison venv missing")
+    targets.record("synth_vs_genai", None, "no venv")
     targets.record("lambda_import_ms", 240.4)
 
     rows = targets.verdicts(targets.load(results))
 
     assert rows == [
         ("synth: full app / bare one-stack CDK app", "1.31x", "<= 1.2x", "MISS"),
-        ("synth: full app / generative-ai-cdk-constructs endpoint app", "comparison venv missing", "<= 1x", "NOT RUN"),
+        ("synth: full app / generative-ai-cdk-constructs endpoint app", "no venv", "<= 1.0x", "NOT RUN"),
         ("chat Lambda: import main (median, fresh process)", "240 ms", "<= 300 ms", "PASS"),
     ]
     table = targets.render(rows).splitlines()
