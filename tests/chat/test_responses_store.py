@@ -185,3 +185,34 @@ def test_responses_are_metered_to_the_caller(http: httpx.Client, app: tuple[str,
     (record,) = emf_for(app[1], caller)
     assert value(record, "Requests") == 1
     assert value(record, "CompletionTokens") > 0
+
+
+def test_the_dynamodb_client_is_made_on_first_use_not_at_start_up(
+    dynamodb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A cold start that serves only chat completions must not pay for DynamoDB's client (bench/bench_runtime.py).
+    import botocore.session
+    from chatapi import responses_store
+    from chatapi.errors import ApiError
+
+    made: list[str] = []
+    real = botocore.session.Session.create_client
+
+    def counting(self: Any, service_name: str, *args: Any, **kwargs: Any) -> Any:
+        made.append(service_name)
+        return real(self, service_name, *args, **kwargs)
+
+    monkeypatch.setattr(botocore.session.Session, "create_client", counting)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb.meta.endpoint_url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+
+    store = responses_store.ResponseStore.from_settings(responses_store.StoreSettings(TABLE), region=REGION)
+    assert store is not None
+    assert made == []
+
+    for _ in range(2):
+        with pytest.raises(ApiError) as missing:
+            store.get("arn:aws:iam::123456789012:user/alice", "resp_" + "0" * 32)
+        assert missing.value.status == 404
+    assert made == ["dynamodb"]

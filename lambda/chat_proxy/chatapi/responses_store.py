@@ -28,9 +28,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 import time
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,20 +93,45 @@ def not_found(response_id: str, param: str | None = None) -> ApiError:
 
 
 class ResponseStore:
-    """Put, get and delete stored responses of one caller in DynamoDB ``table``."""
+    """Put, get and delete stored responses of one caller in DynamoDB ``table``.
 
-    def __init__(self, client: Any, table: str, *, ttl_days: int = DEFAULT_TTL_DAYS) -> None:
-        self.client = client
+    Without a ``client``, ``make_client`` makes one on the first call: a cold start that serves only chat
+    completions never builds DynamoDB's client (tens of milliseconds of service model; bench/bench_runtime.py)."""
+
+    def __init__(
+        self,
+        client: Any | None,
+        table: str,
+        *,
+        ttl_days: int = DEFAULT_TTL_DAYS,
+        make_client: Callable[[], Any] | None = None,
+    ) -> None:
+        if client is None and make_client is None:
+            raise ValueError("ResponseStore needs a DynamoDB client or make_client")
+        self._client = client
+        self._make_client = make_client
+        self._lock = threading.Lock()
         self.table = table
         self.ttl_seconds = ttl_days * 86400
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            with self._lock:  # routes run in FastAPI's threadpool: the first two requests may race here
+                if self._client is None and self._make_client is not None:
+                    self._client = self._make_client()
+        return self._client
 
     @classmethod
     def from_settings(cls, settings: StoreSettings, *, region: str | None) -> ResponseStore | None:
         if settings.table_name is None:
             return None
         config = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "total_max_attempts": 3})
-        client = botocore.session.get_session().create_client("dynamodb", region_name=region, config=config)
-        return cls(client, settings.table_name, ttl_days=settings.ttl_days)
+
+        def make_client() -> Any:
+            return botocore.session.get_session().create_client("dynamodb", region_name=region, config=config)
+
+        return cls(None, settings.table_name, ttl_days=settings.ttl_days, make_client=make_client)
 
     @staticmethod
     def _key(caller: str, response_id: str) -> dict[str, Any]:
