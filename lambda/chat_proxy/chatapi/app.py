@@ -32,7 +32,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from chatapi import assemble, engines
+from chatapi import assemble, engines, wake
 from chatapi.backend import SageMakerBackend, TgiStream, make_client, tgi_error
 from chatapi.caller import resolve_caller
 from chatapi.errors import ApiError
@@ -255,6 +255,11 @@ def validation_error(exc: RequestValidationError) -> ApiError:
 
 
 def _open_stream(backend: SageMakerBackend, payload: dict[str, Any]) -> tuple[TgiStream, Iterator[Any]]:
+    """Open a stream (or hold it while the model wakes: ``chatapi.wake``)."""
+    return wake.open_or_hold(backend.waker, lambda: _open_now(backend, payload))
+
+
+def _open_now(backend: SageMakerBackend, payload: dict[str, Any]) -> tuple[TgiStream, Iterator[Any]]:
     """Open a stream and read up to its first event, so a failure before any token is a proper HTTP error."""
     stream = backend.open_stream(payload)
     events = stream.raw_events()
@@ -301,6 +306,12 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
         settings.endpoint_name,
         inference_component=settings.inference_component_name,
         active_hours=settings.active_hours,
+        waker=wake.make_waker(
+            settings.inference_component_name,
+            settings.wake_wait_seconds,
+            settings.wake_poll_seconds,
+            settings.aws_region,
+        ),
     )
     usage = usage or Usage.from_settings(
         load_usage_settings(), settings.model_id, region=settings.aws_region, logger=logger
@@ -369,6 +380,8 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
         def finished(client_disconnected: bool) -> None:
             call_finished(route, outcome, streamed=True, client_disconnected=client_disconnected)
 
+        if isinstance(stream, wake.HeldStream):  # the model is waking: SSE comments until it serves
+            body = stream.keepalives(body)
         return EventStreamResponse(body, stream, finished, headers=SSE_HEADERS)
 
     def engine_stream(payload: dict[str, Any], *, param_prefix: str | None = None) -> tuple[TgiStream, Iterator[Any]]:
