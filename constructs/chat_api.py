@@ -20,6 +20,7 @@ from constructs.owned_logs import allow_logs_to_use
 from constructs.responses_table import ResponsesTable
 from constructs.sagemaker_common import HostedEndpoint
 from constructs.usage_table import UsageTable
+from constructs.wake_access import allow_wake, request_timeout
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAT_PROXY_SOURCE = ROOT / "lambda" / "chat_proxy"
@@ -95,6 +96,9 @@ class ChatSettings:
     model_aliases: tuple[str, ...] = ()
     # max_tokens for requests that give none (DEFAULT_MAX_NEW_TOKENS); None: the engine's (vLLM) or 512 (TGI).
     default_max_tokens: int | None = None
+    # Issue 20: with an inference component, seconds a call that meets no capacity is held while the component wakes
+    # (WAKE_WAIT_SECONDS; None: the default of constructs/time_limits.py; 0: no wake). constructs/wake_access.py.
+    wake_wait_seconds: int | None = None
 
 
 def model_aliases(served: str, preset: str | None = None) -> tuple[str, ...]:
@@ -208,8 +212,11 @@ class ChatApi(Construct):
         self.function_logs = self._log_group("FunctionLogs", "chat-proxy", log_retention)
         self.access_logs = self._log_group("AccessLogs", "api-access", log_retention)
 
+        # Issue 20: the hold while a scaled-to-zero component wakes lengthens the request (constructs/wake_access.py).
+        self.request_timeout = request_timeout(settings.inference_component_name, settings.wake_wait_seconds)
         self.function = self._function(endpoint, settings, limits)
         endpoint.grant_invoke(self.function)
+        allow_wake(self.function, endpoint, settings.inference_component_name, settings.wake_wait_seconds)
         self.usage_table = self._usage(limits)
         self.responses_table = self._responses_store(responses_retention_days)
 
@@ -265,7 +272,7 @@ class ChatApi(Construct):
             layers=[adapter],
             # I/O-bound proxy: 512 MB gives FastAPI a fast cold start; the timeout covers the longest stream.
             memory_size=512,
-            timeout=INTEGRATION_TIMEOUT,
+            timeout=self.request_timeout,
             reserved_concurrent_executions=limits.reserved_concurrency,
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.function_logs,
@@ -383,7 +390,7 @@ class ChatApi(Construct):
             self.function,
             proxy=True,
             response_transfer_mode=apigw.ResponseTransferMode.STREAM,
-            timeout=INTEGRATION_TIMEOUT,
+            timeout=self.request_timeout,
             scope_permission_to_method=False,
         )
         body_validator = self.api.add_request_validator(

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from constructs import time_limits
 from constructs.active_hours import IDLE_MINUTES_RANGE, ActiveHours
 from constructs.catalog import (
     DEFAULT_MODEL,
@@ -146,6 +147,9 @@ class AppConfig:
     scale_to_zero: bool = False
     idle_minutes: int | None = None
     active_hours: ActiveHours | None = None
+    # Issue 20 (wake at once, hold the request): with scale_to_zero, how long the chat API holds a call that meets
+    # no capacity (WAKE_WAIT_SECONDS; None: time_limits.WAKE_WAIT_DEFAULT_SECONDS; 0: no wake, 503 at once).
+    wake_wait_seconds: int | None = None
     min_instances: int | None = None
     max_instances: int | None = None
     target_concurrency: int | None = None
@@ -531,6 +535,12 @@ CONTEXT_KEYS: dict[str, tuple[Callable[[str, Any], Any], str]] = {
     "scale_to_zero": (_bool, "inference component that scales to zero instances when idle (default false)"),
     "idle_minutes": (_int(*IDLE_MINUTES_RANGE), "scale_to_zero: minutes without requests before zero (default 15)"),
     "active_hours": (_active_hours, "scale_to_zero: when it may run, e.g. 'MON-FRI 08:00-19:00 Europe/Berlin'"),
+    # Issue 20: bounded so a held stream plus one SageMaker stream fit Lambda's and API Gateway's 15 minutes.
+    "wake_wait_seconds": (
+        _int(0, time_limits.WAKE_WAIT_MAX_SECONDS),
+        f"scale_to_zero: seconds a call waits while the model wakes (default {time_limits.WAKE_WAIT_DEFAULT_SECONDS}; "
+        "0: 503 at once)",
+    ),
     "min_instances": (_int(0, 20), "autoscaling floor (default instance_count; 0 only with scale_to_zero)"),
     "max_instances": (_int(1, 20), "autoscaling ceiling (default instance_count: no autoscaling)"),
     "target_concurrency": (_int(1, 1000), "autoscaling target: concurrent requests per instance/copy (default 4)"),
@@ -770,7 +780,7 @@ def _check_scaling(v: dict[str, Any]) -> None:
         if count > v["max_instances"]:
             raise _fail("instance_count", count, f"must be at most max_instances ({v['max_instances']})")
         return
-    for key in ("idle_minutes", "active_hours"):
+    for key in ("idle_minutes", "active_hours", "wake_wait_seconds"):
         if key in v:
             raise ConfigError(f"context key {key!r} requires scale_to_zero=true (add -c scale_to_zero=true)")
     if v.get("min_instances") == 0:
