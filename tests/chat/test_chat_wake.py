@@ -4,6 +4,7 @@ the SageMaker control plane (AWS_ENDPOINT_URL_SAGEMAKER) that takes the scaling 
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from sagemaker_runtime_emulator import Emulator
 from test_chat_active_hours import closed_hours
 
 from constructs import time_limits
+from llmchat.waking import WakingTransport
 
 COMPONENT = "LlmChat-Llm-Component-7A2EEE1A"
 CHAT = {"model": MODEL_ID, "messages": [{"role": "user", "content": "hi"}]}
@@ -123,6 +125,19 @@ def test_the_openai_client_ignores_the_keepalives(waking_url: str, emulator: Emu
         assert emulator.scaled.wait(BOUND)
         asleep.set()
         assert answer.result(BOUND) == ANSWER
+
+
+def test_make_chat_shows_the_wake_up_notes(waking_url: str, emulator: Emulator, asleep: threading.Event) -> None:
+    shown = io.StringIO()
+    http = httpx.Client(transport=WakingTransport(out=shown), timeout=BOUND)
+    with openai.OpenAI(base_url=waking_url + "/v1", api_key="unused", max_retries=0, http_client=http) as client:
+        stream = client.chat.completions.create(model=MODEL_ID, messages=CHAT["messages"], stream=True)
+        assert emulator.scaled.wait(BOUND)
+        asleep.set()
+        answer = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert answer == ANSWER
+    assert shown.getvalue().startswith("\rllm> (waking the model (")
+    assert shown.getvalue().endswith("\r\x1b[2Kllm> ")  # the note's line is cleared when the answer begins
 
 
 def test_a_non_streamed_request_waits_within_the_limit(
