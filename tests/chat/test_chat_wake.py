@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import shutil
+import subprocess
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +19,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
-from chat_harness import MODEL_ID, app_env, start_app
+from chat_harness import MODEL_ID, REPO, app_env, start_app
 from chatapi import wake
 from chatapi.settings import WAKE_WAIT_DEFAULT_SECONDS, WAKE_WAIT_MAX_SECONDS, SettingsError, load_settings
 from sagemaker_runtime_emulator import Emulator
@@ -125,6 +128,25 @@ def test_the_openai_client_ignores_the_keepalives(waking_url: str, emulator: Emu
         assert emulator.scaled.wait(BOUND)
         asleep.set()
         assert answer.result(BOUND) == ANSWER
+
+
+def test_the_node_openai_client_ignores_the_keepalives(
+    waking_url: str, emulator: Emulator, asleep: threading.Event, tmp_path: Path
+) -> None:
+    node = shutil.which("node")
+    assert node is not None, "Node.js is required (make synth needs it too)"
+    # ESM resolves packages from the script's folder: a copy beside the project's node_modules (test_responses_node).
+    modules = Path(os.environ.get("NODE_MODULES_DIR", REPO / "node_modules"))
+    assert (modules / "openai").is_dir(), f"the openai package (package.json) is not installed in {modules}"
+    (tmp_path / "node_modules").symlink_to(modules.resolve(), target_is_directory=True)
+    script = tmp_path / "wake_client.mjs"
+    shutil.copy(Path(__file__).with_name("node") / script.name, script)
+    with subprocess.Popen([node, str(script), waking_url + "/v1", MODEL_ID], stdout=subprocess.PIPE, text=True) as proc:
+        assert emulator.scaled.wait(BOUND)
+        asleep.set()
+        out, _ = proc.communicate(timeout=BOUND)
+    assert proc.returncode == 0
+    assert json.loads(out.strip().splitlines()[-1]) == {"text": ANSWER}
 
 
 def test_make_chat_shows_the_wake_up_notes(waking_url: str, emulator: Emulator, asleep: threading.Event) -> None:
