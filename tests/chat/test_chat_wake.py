@@ -162,6 +162,23 @@ def test_make_chat_shows_the_wake_up_notes(waking_url: str, emulator: Emulator, 
     assert shown.getvalue().endswith("\r\x1b[2Kllm> ")  # the note's line is cleared when the answer begins
 
 
+def test_a_responses_stream_gets_the_keepalives_too(
+    waking_url: str, emulator: Emulator, asleep: threading.Event
+) -> None:
+    lines: list[str] = []
+    body = {"model": MODEL_ID, "input": "hi", "stream": True}
+    with httpx.stream("POST", waking_url + "/v1/responses", json=body, timeout=BOUND) as response:
+        for line in response.iter_lines():
+            lines.append(line)
+            if line.startswith(": waking the model ("):
+                assert emulator.scaled.wait(BOUND)
+                asleep.set()
+    assert any(line.startswith(": waking the model (") for line in lines)
+    deltas = [json.loads(line[6:]) for line in lines if line.startswith("data: {")]
+    text = "".join(d["delta"] for d in deltas if d.get("type") == "response.output_text.delta")
+    assert text == ANSWER
+
+
 def test_a_non_streamed_request_waits_within_the_limit(
     waking_url: str, emulator: Emulator, asleep: threading.Event
 ) -> None:
