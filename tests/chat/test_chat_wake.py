@@ -252,6 +252,16 @@ def test_a_served_model_makes_no_scaling_call(waking_url: str, emulator: Emulato
     assert emulator.scaling_calls == []
 
 
+def test_a_stand_in_without_capacity_for_the_first_seconds_sees_the_stream_answered(
+    waking_url: str, emulator: Emulator
+) -> None:
+    # The contract, with the window in seconds as an outside check sets it over HTTP (no event to wait on).
+    assert httpx.post(emulator.url + "/_emulator/scenario", json={"no_capacity_seconds": 1}, timeout=BOUND).is_success
+    lines = _held_stream(waking_url, {**CHAT, "stream": True}, threading.Event())
+    assert lines[0].startswith(": waking the model (") and _content(lines) == ANSWER
+    assert len(emulator.scaling_calls) == 1
+
+
 @pytest.mark.parametrize(("value", "match"), [("-1", "too small"), ("361", "too large"), ("soon", "not an integer")])
 def test_a_bad_wake_wait_names_the_variable(value: str, match: str) -> None:
     with pytest.raises(SettingsError, match=f"WAKE_WAIT_SECONDS.*{match}"):
