@@ -192,6 +192,19 @@ def test_a_non_streamed_request_waits_within_the_limit(
     assert len(emulator.scaling_calls) == 1
 
 
+def test_an_invoke_endpoint_call_waits_too(waking_url: str, emulator: Emulator, asleep: threading.Event) -> None:
+    # TGI takes best_of > 1 only without a stream: InvokeEndpoint (backend.invoke), held like the streams.
+    body = {"inputs": "hi", "parameters": {"best_of": 2, "do_sample": True}}
+    with ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(httpx.post, waking_url + "/generate", json=body, timeout=BOUND)
+        assert emulator.scaled.wait(BOUND)
+        asleep.set()
+        response = answer.result(BOUND)
+    assert response.status_code == 200 and "generated_text" in response.json()[0]
+    assert [r["stream"] for r in emulator.requests if r["stream"]] == []  # never a stream: InvokeEndpoint only
+    assert len(emulator.scaling_calls) == 1
+
+
 def test_a_copy_already_on_its_way_is_not_asked_for_again(
     waking_url: str, emulator: Emulator, asleep: threading.Event
 ) -> None:
