@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -288,3 +289,38 @@ def test_the_proxy_limits_agree_with_the_stacks() -> None:
     assert wake.SAGEMAKER_INVOKE_SECONDS == time_limits.SAGEMAKER_INVOKE_SECONDS
     assert wake.NONSTREAM_WAIT_MAX_SECONDS == time_limits.WAKE_NONSTREAM_MAX_SECONDS
     assert load_settings({"SAGEMAKER_ENDPOINT_NAME": "e"}).wake_wait_seconds == WAKE_WAIT_DEFAULT_SECONDS
+
+
+def test_a_client_leaving_a_held_stream_ends_the_hold(
+    session_emulator: Emulator, tmp_path_factory: pytest.TempPathFactory, asleep: threading.Event
+) -> None:
+    log = tmp_path_factory.mktemp("leaving") / "app.log"
+    env = app_env(
+        session_emulator.url,
+        INFERENCE_COMPONENT_NAME=COMPONENT,
+        AWS_ENDPOINT_URL_SAGEMAKER=session_emulator.url,
+        WAKE_WAIT_SECONDS="120",
+        WAKE_POLL_SECONDS="0.2",
+    )
+    proc, url = start_app(env, log)
+    try:
+        with httpx.stream(
+            "POST", url + "/v1/chat/completions", json={**CHAT, "stream": True}, headers={"x-request-id": "wake-drop"}
+        ) as response:
+            first = next(line for line in response.iter_lines() if line)
+        assert first.startswith(": waking the model (")
+
+        def finished() -> list[dict[str, Any]]:
+            records = [json.loads(x) for x in log.read_text().splitlines() if x.startswith("{")]
+            return [r for r in records if r.get("request_id") == "wake-drop" and r["message"] == "stream finished"]
+
+        deadline = time.monotonic() + BOUND  # a bound for a hung app; the line comes as soon as the hold ends
+        while not finished() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        (record,) = finished()
+        assert record["error_code"] == "client_disconnected"
+        records = [json.loads(x) for x in log.read_text().splitlines() if x.startswith("{")]
+        assert [r for r in records if r.get("level") == "ERROR" or "exception" in r] == []
+    finally:
+        proc.terminate()
+        proc.wait(10)
