@@ -10,7 +10,7 @@ from aws_lambda_powertools import Logger
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
-from chatapi.dialects import Call, ModelStream, StreamOutcome
+from chatapi.dialects import Call, ModelStream, StreamOutcome, client_bytes
 from chatapi.schemas import ErrorBody
 from chatapi.settings import Settings
 from chatapi.streaming import EventStreamResponse
@@ -51,7 +51,7 @@ class CallRunner:
                 self.log_text("completion", completion_text(body))
             return JSONResponse(body)
         opened, chunks = call.stream(ticket, outcome)
-        return self.streaming(chunks, opened, outcome, route)
+        return self.streaming(client_bytes(opened, chunks), opened, outcome, route)
 
     def log_text(self, label: str, text: str) -> None:
         if self.settings.log_prompts:
