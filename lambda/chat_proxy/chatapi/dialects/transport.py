@@ -19,7 +19,8 @@ from chatapi.media import defuse_tgi_payload
 
 def open_stream(backend: SageMakerBackend, payload: dict[str, Any]) -> tuple[TgiStream, Iterator[Event]]:
     """Open a stream (or hold it while a scaled-to-zero model wakes: ``chatapi.wake``)."""
-    return wake.open_or_hold(backend.waker, lambda: _open_now(backend, payload))
+    # A stand-in backend without a waker (tests pass their own) never holds.
+    return wake.open_or_hold(getattr(backend, "waker", None), lambda: _open_now(backend, payload))
 
 
 def _open_now(backend: SageMakerBackend, payload: dict[str, Any]) -> tuple[TgiStream, Iterator[Event]]:
