@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from constructs.api.guardrail import GuardrailChoice
 from constructs.facts.presets import ModelPreset
 from constructs.hosting.active_hours import ActiveHours
 from stacks import option_types as t
@@ -92,6 +93,7 @@ class AppConfig:
     pipeline_repo: str | None
     pipeline_branch: str
     pipeline_self_mutation: bool
+    guardrail: GuardrailChoice | None  # Bedrock guardrail on prompts and answers (stacks/guardrail_config.py)
     scale_to_zero: bool
     idle_minutes: int | None
     active_hours: ActiveHours | None
@@ -104,6 +106,14 @@ class AppConfig:
     deployment_strategy: str
     alarm_email: str | None
     api_keys: tuple[str, ...]
+    # Several models on one endpoint (empty / None: one model, `model`): the chat models, the first being `model`
+    # and the base of the adapters; LoRA adapters (name, s3 folder); the embedding model.
+    models: tuple[ModelPreset, ...] = ()
+    adapters: tuple[tuple[str, str], ...] = ()
+    embedding_model: ModelPreset | None = None
+
+
+_RESOLVED = ("model", "models", "embedding_model")
 
 
 def from_context(context: Mapping[str, Any]) -> AppConfig:
@@ -111,7 +121,8 @@ def from_context(context: Mapping[str, Any]) -> AppConfig:
     opts = ContextOptions.read(context)
     model, engine, instance_type, jumpstart_model = opts.resolved()
     count, low, high = opts.instances()
-    values = {f.name: getattr(opts, f.name) for f in fields(AppConfig) if f.name != "model"}
+    values = {f.name: getattr(opts, f.name) for f in fields(AppConfig) if f.name not in _RESOLVED}
+    models, embedding = opts.several_models()
     values.update(
         engine=engine,
         instance_type=instance_type,
@@ -121,6 +132,8 @@ def from_context(context: Mapping[str, Any]) -> AppConfig:
         instance_count=count,
         min_instances=low,
         max_instances=high,
+        models=models,
+        embedding_model=embedding,
     )
     return AppConfig(model=model, **values)
 

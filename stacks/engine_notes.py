@@ -24,7 +24,7 @@ def engine_notes(stack: LlmChatStack) -> list[str]:
     llm = stack.llm
     lines = [TGI_LEGACY] if isinstance(llm, TgiEndpoint) else []
     component = llm.component
-    if component is None:
+    if component is None or llm.hosting.scale_to_zero is None:
         return lines
     alarm = component.wake_alarm
     period, periods = alarm.period, alarm.evaluation_periods

@@ -10,12 +10,14 @@ import aws_cdk as cdk
 from constructs import Construct
 from constructs.api import time_limits
 from constructs.api.chat_api import STAGE_NAME, ChatApi, consumer_suffix
+from constructs.api.guardrail import ChatGuardrail
 from constructs.api.settings import ApiLimits, ChatSettings, model_aliases
 from constructs.compliance.owned_logs import own_execution_log_group, own_log_retention_logs
 from constructs.engines.jumpstart_endpoint import JumpStartEndpoint, JumpStartModelRef, jumpstart_hosting
 from constructs.engines.tgi_endpoint import TgiEndpoint, TgiModel
 from constructs.engines.vllm_endpoint import VllmEndpoint, VllmModel, default_health_check
 from constructs.facts.catalog import VLLM_GPU_MEMORY_UTILIZATION
+from constructs.facts.component_plan import Share, plan_components
 from constructs.facts.jumpstart_lock import jumpstart_lock_command, load_locked_model
 from constructs.facts.regions import supported_regions
 from constructs.facts.sdk_data import gpu_info
@@ -28,6 +30,7 @@ from constructs.private.network import NetworkSettings
 from constructs.private.private_hosting import PrivateSettings
 from stacks.config import AppConfig
 from stacks.native_route import add_native_route_output
+from stacks.several_models import SeveralModels, several
 
 
 class LlmChatStack(cdk.Stack):
@@ -43,6 +46,7 @@ class LlmChatStack(cdk.Stack):
             self.llm = self._vllm(config)
         else:
             self.llm = self._tgi(config)
+        self.components = self._components(config) if isinstance(self.llm, VllmEndpoint) else None
         max_input, max_total = self._token_limits()
         self.chat = ChatApi(
             self,
@@ -61,6 +65,7 @@ class LlmChatStack(cdk.Stack):
                 model_aliases=model_aliases(self.model_id, config.model.name),
                 default_max_tokens=config.default_max_tokens,
                 wake_wait_seconds=config.wake_wait_seconds,  # issue 20
+                model_routes=self.components.routes if self.components is not None else None,
             ),
             limits=ApiLimits(
                 auth=config.api_auth,
@@ -79,6 +84,10 @@ class LlmChatStack(cdk.Stack):
             ),
             responses_retention_days=config.responses_retention_days if config.responses_store else None,
         )
+        # Bedrock guardrail on prompts and answers (-c guardrail; constructs/api/guardrail.py).
+        self.guardrail = ChatGuardrail(self, "Guardrail", choice=config.guardrail) if config.guardrail else None
+        if self.guardrail is not None:
+            self.guardrail.attach(self.chat.function)
         own_execution_log_group(self.chat.api, stage_name=STAGE_NAME, key=self.chat.log_key)
         own_log_retention_logs(self, key=self.chat.log_key, name=f"{self.chat.log_group_prefix}log-retention")
         self._region_rule()
@@ -218,6 +227,7 @@ class LlmChatStack(cdk.Stack):
             model_download_timeout=c.model_download_timeout,
             volume_size=c.volume_size,
             **_scaling(c),
+            components=several(c),
         )
         memory = c.gpu_memory_utilization if c.gpu_memory_utilization is not None else VLLM_GPU_MEMORY_UTILIZATION
         return VllmEndpoint(
@@ -233,7 +243,7 @@ class LlmChatStack(cdk.Stack):
                 params_b=c.model.params_b,
                 architecture=c.model.architecture,
                 context_length=c.model.context_length,
-                num_gpus=c.num_gpus,
+                num_gpus=self._shares(c)[0].accelerators if several(c) else c.num_gpus,
                 max_total_tokens=c.max_total_tokens,
                 max_num_batched_tokens=c.max_num_batched_tokens,
                 quantize=c.quantize,
@@ -245,10 +255,25 @@ class LlmChatStack(cdk.Stack):
                 tool_call_parser=c.tool_call_parser or c.model.tool_call_parser,
                 media_domains=c.image_url_domains,
                 extra_env=c.extra_env,
+                max_loras=len(c.adapters),
             ),
             hosting=hosting,
             private=_private(c),
         )
+
+    def _shares(self, c: AppConfig) -> list[Share]:
+        """Each model's GPUs on the instance (checked at config time; the same plan here)."""
+        assert c.instance_type is not None
+        everything = [*c.models, *([c.embedding_model] if c.embedding_model else [])]
+        memory = c.gpu_memory_utilization if c.gpu_memory_utilization is not None else VLLM_GPU_MEMORY_UTILIZATION
+        return plan_components(everything, c.instance_type, max_total_tokens=c.max_total_tokens, memory_fraction=memory)
+
+    def _components(self, c: AppConfig) -> SeveralModels | None:
+        """The other models, the embedding model and the adapters, each its own component on the endpoint."""
+        if not several(c):
+            return None
+        assert isinstance(self.llm, VllmEndpoint) and self.llm.component is not None
+        return SeveralModels(self, c, shares=self._shares(c), base=self.llm)
 
 
 def _active_hours(llm: TgiEndpoint | VllmEndpoint | JumpStartEndpoint) -> str | None:

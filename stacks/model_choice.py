@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from constructs.facts.catalog import VLLM_IMAGE_FRAMEWORKS, VLLM_QUANTIZE_CHOICES
 from constructs.facts.model_lock import command_for, locked_model
-from constructs.facts.presets import PRESETS, Architecture, ModelPreset
+from constructs.facts.presets import EMBEDDING_PRESETS, PRESETS, Architecture, ModelPreset
 from constructs.facts.sdk_data import image_versions
 from stacks.option_types import ConfigError, fail, version_tuple
 
@@ -27,6 +27,24 @@ def preset_for(name: str) -> ModelPreset | None:
     if name in PRESETS:
         return PRESETS[name]
     return next((p for p in PRESETS.values() if p.hf_model_id.lower() == name.lower()), None)
+
+
+def resolve_embedding(name: str) -> ModelPreset:
+    """An embedding preset (by name or Hub id) or a model locked in models.lock.json, as an embedding model."""
+    preset = EMBEDDING_PRESETS.get(name) or next(
+        (p for p in EMBEDDING_PRESETS.values() if p.hf_model_id.lower() == name.lower()), None
+    )
+    if preset is not None:
+        return preset
+    locked = _locked_preset(name, None, "server")
+    if locked is None:
+        raise fail(
+            "embedding_model",
+            name,
+            f"an embedding preset ({', '.join(EMBEDDING_PRESETS)}) or a Hub id in models.lock.json "
+            f"(run `{command_for(name)}` first)",
+        )
+    return ModelPreset(**{**locked.__dict__, "kind": "embedding"})
 
 
 # How far a user's model_params_b may be from a preset's count and still mean the same checkpoint (rounding).

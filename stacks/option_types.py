@@ -13,11 +13,11 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from constructs.facts.catalog import VLLM_IMAGE_FRAMEWORKS
-from constructs.facts.presets import PRESETS
+from constructs.facts.presets import EMBEDDING_PRESETS, PRESETS
 from constructs.facts.regions import LWA_REGIONS, SUPPORTED_PARTITIONS
 from constructs.facts.sdk_data import gpu_table, image_aliases, image_versions, partition
 from constructs.hosting.active_hours import ActiveHours
-from constructs.private.model_data import KMS_KEY_ARN
+from constructs.private.model_data import KMS_KEY_ARN, S3_PREFIX_URI
 
 Parser = Callable[[str, Any], Any]
 P = TypeVar("P", bound=Parser)
@@ -176,6 +176,57 @@ def model(key: str, value: Any) -> str:
     if value in PRESETS or (isinstance(value, str) and HF_MODEL_ID.fullmatch(value)):
         return str(value)
     raise fail(key, value, f"a preset ({', '.join(PRESETS)}) or a Hugging Face model id like 'org/name'")
+
+
+# Our own caps, not AWS limits: each model is a component with at least one GPU of its own (no instance type in
+# the SDK's table has more than 8 or 16), and vLLM's --max-loras is sized from the number of adapters.
+MAX_MODELS = 8
+MAX_ADAPTERS = 10
+# An adapter's name is the `model` a client sends and part of its inference component's name (SageMaker
+# InferenceComponentName pattern ^[a-zA-Z0-9]([\-a-zA-Z0-9]*[a-zA-Z0-9])?$, max 63: botocore sagemaker 2017-07-24).
+ADAPTER_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
+
+
+@says(f"1-{MAX_MODELS} distinct presets or Hugging Face model ids, comma-separated")
+def model_list(key: str, value: Any) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not 1 <= len(items) <= MAX_MODELS:
+        raise fail(key, value, f"expected 1 to {MAX_MODELS} comma-separated presets or Hugging Face model ids")
+    names = tuple(model(key, str(i).strip()) for i in items)
+    if len(set(names)) != len(names):
+        raise fail(key, value, "each model at most once")
+    return names
+
+
+@says(f"1-{MAX_ADAPTERS} `name=s3://bucket/prefix/` pairs, comma-separated (lower-case names)")
+def adapters(key: str, value: Any) -> tuple[tuple[str, str], ...]:
+    pairs = [p.strip() for p in value.split(",")] if isinstance(value, str) else None
+    example = "support-bot=s3://my-bucket/adapters/support/"
+    if not pairs or not 1 <= len(pairs) <= MAX_ADAPTERS:
+        raise fail(
+            key, value, f"expected 1 to {MAX_ADAPTERS} comma-separated name=s3://bucket/prefix/ pairs, e.g. {example}"
+        )
+    parsed: list[tuple[str, str]] = []
+    for pair in pairs:
+        name, _, uri = pair.partition("=")
+        if not ADAPTER_NAME.fullmatch(name) or not S3_PREFIX_URI.fullmatch(uri):
+            raise fail(
+                key,
+                value,
+                f"{pair!r}: expected name=s3://bucket/prefix/ with a lower-case name of letters, digits and '-' "
+                f"(at most 32) and an S3 folder ending in '/', e.g. {example}",
+            )
+        parsed.append((name, uri))
+    if len({n for n, _ in parsed}) != len(parsed):
+        raise fail(key, value, "each adapter name at most once")
+    return tuple(parsed)
+
+
+@says("an embedding preset or a Hugging Face model id locked in models.lock.json")
+def embedding_model(key: str, value: Any) -> str:
+    if value in EMBEDDING_PRESETS or (isinstance(value, str) and HF_MODEL_ID.fullmatch(value)):
+        return str(value)
+    raise fail(key, value, f"an embedding preset ({', '.join(EMBEDDING_PRESETS)}) or a Hugging Face model id")
 
 
 @says("a JSON object of variable names to strings; no secrets, no variables another key sets")

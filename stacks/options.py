@@ -25,12 +25,14 @@ from pydantic import (
 )
 
 from constructs.api import time_limits
+from constructs.api.guardrail import GuardrailChoice
 from constructs.engines.quantization import quantize_problem
 from constructs.facts.catalog import (
     QUANTIZE_CHOICES,
     VLLM_IMAGE_FRAMEWORKS,
     default_instance,
 )
+from constructs.facts.component_plan import instances_for, plan_components
 from constructs.facts.presets import DEFAULT_MODEL, PRESETS, ModelPreset
 from constructs.facts.sdk_data import gpu_table
 from constructs.hosting.active_hours import IDLE_MINUTES_RANGE, ActiveHours
@@ -40,7 +42,8 @@ from constructs.private.model_data import KMS_KEY_ARN, S3_PREFIX_URI
 from constructs.private.network import SECURITY_GROUP_ID, SUBNET_ID, VPC_ID
 from stacks import option_types as t
 from stacks.context_rules import AppliesWhen, check_applicability, is_cdk_key, unknown_keys_message
-from stacks.model_choice import check_engine, plain_checkpoint, resolve_model
+from stacks.guardrail_config import check_guardrail, guardrail
+from stacks.model_choice import check_engine, plain_checkpoint, resolve_embedding, resolve_model
 from stacks.option_types import ConfigError, Parser, fail
 
 DEPLOYMENTS = ("tgi", "jumpstart")
@@ -104,6 +107,8 @@ class ContextOptions(BaseModel):
     _engine: str = PrivateAttr()
     _instance_type: str | None = PrivateAttr()
     _jumpstart_model: str | None = PrivateAttr()
+    _models: tuple[ModelPreset, ...] = PrivateAttr(default=())
+    _embedding: ModelPreset | None = PrivateAttr(default=None)
 
     model: str = key(
         t.model,
@@ -121,6 +126,31 @@ class ContextOptions(BaseModel):
         "size in billions of parameters; only for a Hub model that is neither a preset nor in "
         "`models.lock.json` (`make model-lock` is the better way); refused when it disagrees with a preset's",
         shown="preset's / the lock's",
+        applies=TGI_PATH,
+    )
+    models: tuple[str, ...] = key(
+        t.model_list,
+        "several chat models on one inference-component endpoint, each its own component with its own GPUs "
+        "(vLLM; presets or locked Hub ids; the first is the base of `adapters`); replaces `model`; see "
+        "docs/several-models.md",
+        factory=tuple,
+        shown="none (one model: `model`)",
+        applies=TGI_PATH,
+    )
+    adapters: tuple[tuple[str, str], ...] = key(
+        t.adapters,
+        "LoRA adapters `name=s3://bucket/prefix/,…` as SageMaker adapter inference components on the (first) "
+        "vLLM model; a client asks for one with `model: <name>`",
+        factory=tuple,
+        shown="none",
+        applies=TGI_PATH,
+    )
+    embedding_model: str | None = key(
+        t.embedding_model,
+        "an embedding model (`qwen3-embedding-0.6b`, `bge-m3`, or a Hub id in models.lock.json) as its own "
+        "component on vLLM's pooling runner, served at `/v1/embeddings`",
+        None,
+        shown="none",
         applies=TGI_PATH,
     )
     prompt_family: str | None = key(
@@ -539,6 +569,13 @@ class ContextOptions(BaseModel):
         False,
         shown="`false`",
     )
+    guardrail: GuardrailChoice | None = key(
+        guardrail,
+        "an Amazon Bedrock guardrail on prompts and answers: `create` (one with default content filters) or "
+        "`<id>:<version>` of yours; blocked ones end in `content_filter` (see [guardrails.md](guardrails.md))",
+        None,
+        shown="none",
+    )
     scale_to_zero: bool = key(
         t.boolean,
         "host the model in an inference component that scales to zero instances when idle (see *Scale to "
@@ -665,7 +702,9 @@ class ContextOptions(BaseModel):
     @model_validator(mode="after")
     def _model(self) -> ContextOptions:
         """Resolve the model (catalog, models.lock.json) and its engine, then the instance type they default to."""
-        self._resolved = model = resolve_model(self.model, self.model_params_b, self.prompt_family)
+        # `models` replaces `model` (cdk.json sets a default `model`, so both are usually present).
+        first = self.models[0] if self.models else self.model
+        self._resolved = model = resolve_model(first, self.model_params_b, self.prompt_family)
         self._engine = engine = check_engine(self, model)
         problem = quantize_problem(
             self.quantize,
@@ -676,6 +715,9 @@ class ContextOptions(BaseModel):
         if problem:
             raise fail("quantize", self.quantize, problem)
         self._instance_type = self.instance_type
+        if self.several:
+            self._several_models(model, engine)
+            return self
         if "instance_type" not in self.model_fields_set and self.deployment == "tgi":
             self._instance_type = default_instance(
                 model,
@@ -686,6 +728,59 @@ class ContextOptions(BaseModel):
             )
         # Otherwise None with JumpStart: the spec's default, read from the lock.
         return self
+
+    @property
+    def several(self) -> bool:
+        """Several components on one endpoint: chat models, adapters or an embedding model were asked for."""
+        return bool(self.models or self.adapters or self.embedding_model)
+
+    def _several_models(self, first: ModelPreset, engine: str) -> None:
+        """Resolve every model of the several-models shape, check they run on vLLM and fit one instance type."""
+        key_name = "models" if self.models else "adapters" if self.adapters else "embedding_model"
+        if engine != "vllm":
+            raise fail(
+                key_name,
+                getattr(self, key_name),
+                f"several models share an endpoint as vLLM inference components; {first.name} is served by "
+                f"{engine}: add -c engine=vllm or pick a vLLM model",
+            )
+        # vpc/vpc_id: the private-hosting options reach the first model's Model only (not built for the others).
+        for other in ("model_data", "num_gpus", "quantize", "vpc", "vpc_id"):
+            if other in self.model_fields_set:
+                raise fail(
+                    other,
+                    getattr(self, other),
+                    f"applies to one model; with {key_name} each component is sized and loaded on its own",
+                )
+        chat = [first] + [resolve_model(name, None, None) for name in self.models[1:]]
+        for m in chat:
+            if not m.chat_template:
+                raise fail("models", ",".join(self.models), f"{m.hf_model_id} has no chat template for vLLM to render")
+            if m.gated and "hf_token_secret" not in self.model_fields_set:
+                raise fail(
+                    "models",
+                    ",".join(self.models),
+                    f"{m.hf_model_id} is gated on the Hugging Face Hub: pass -c hf_token_secret=<secret>",
+                )
+        self._models = tuple(chat)
+        self._embedding = resolve_embedding(self.embedding_model) if self.embedding_model else None
+        everything = [*chat, *([self._embedding] if self._embedding else [])]
+        fraction = self.gpu_memory_utilization if self.gpu_memory_utilization is not None else 0.9
+        if self._instance_type is None:
+            fitting = instances_for(everything, max_total_tokens=self.max_total_tokens, memory_fraction=fraction)
+            if not fitting:
+                raise fail(key_name, getattr(self, key_name), "no GPU instance type holds all these models")
+            self._instance_type = fitting[0]
+        try:
+            plan_components(
+                everything, self._instance_type, max_total_tokens=self.max_total_tokens, memory_fraction=fraction
+            )
+        except ValueError as err:
+            raise fail("instance_type", self._instance_type, str(err)) from None
+
+    def several_models(self) -> tuple[tuple[ModelPreset, ...], ModelPreset | None]:
+        """The resolved chat models (first: the base of the adapters) and the embedding model, when several."""
+        return self._models, self._embedding
 
     @model_validator(mode="after")
     def _tokens(self) -> ContextOptions:
@@ -779,6 +874,11 @@ class ContextOptions(BaseModel):
                 "(e.g. -c pipeline_connection_arn=arn:aws:codeconnections:us-east-1:123456789012:connection/<id> "
                 "-c pipeline_repo=owner/name -c account=123456789012 -c region=us-east-1)"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _guardrail(self) -> ContextOptions:
+        check_guardrail(self.guardrail, self.region)
         return self
 
     @model_validator(mode="after")

@@ -11,6 +11,7 @@ from constructs.facts.catalog import PRICE_TABLE_DATE, hourly_cost
 from constructs.facts.sdk_data import SDK_DISTRIBUTION, gpu_source
 from stacks.cost import cost_lines, fixed_cost
 from stacks.engine_notes import engine_notes
+from stacks.guardrail_config import guardrail_summary
 from stacks.llm_chat_stack import LlmChatStack
 
 
@@ -60,12 +61,38 @@ def summary(stack: LlmChatStack) -> str:
         else f"cost         unknown: no list price on record for {hosting.instance_type}"
     )
     lines += cost_lines(hosting, fixed_cost(stack))
-    if llm.inference_component_name is not None:
+    lines += guardrail_summary(stack.config.guardrail)
+    if stack.components is not None:
+        lines += _component_lines(stack)
+    elif llm.inference_component_name is not None:
         lines.append(
             f"component    {llm.inference_component_name} (scale to zero; the chat API names it on every call)"
         )
     lines += engine_notes(stack)
     return "\n".join(lines)
+
+
+def _component_lines(stack: LlmChatStack) -> list[str]:
+    """One line per inference component: what it serves, its share of the instance's GPUs and that share's cost."""
+    assert stack.components is not None
+    hosting = stack.llm.hosting
+    price = hourly_cost(hosting.instance_type, 1)
+    when = "while its copy runs" if hosting.scale_to_zero else "always on"
+    lines = []
+    for served, component, share in stack.components.lines:
+        if share is None:
+            what = "adapter: shares its base's GPUs, no extra cost"
+        else:
+            cost = (
+                f"~${price * share.fraction:,.2f} of the instance's ${price:,.2f}/hour {when}"
+                if price is not None
+                else "cost unknown"
+            )
+            what = (
+                f"{share.model.kind}, {share.accelerators}/{share.instance_gpus} GPU(s) = {share.fraction:.0%}: {cost}"
+            )
+        lines.append(f"component    {served} -> {component} ({what})")
+    return lines
 
 
 def _private_lines(stack: LlmChatStack) -> list[str]:

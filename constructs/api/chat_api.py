@@ -48,6 +48,8 @@ API_ROUTES: tuple[tuple[str, str], ...] = (
     ("GET", "/v1/models/{model+}"),
     ("POST", "/v1/chat/completions"),
     ("POST", "/v1/completions"),
+    # Always routed: without an embedding model in MODEL_ROUTES the app answers 400/404 naming what it serves.
+    ("POST", "/v1/embeddings"),
     # Served whether or not responses are stored: without a store the app answers why and how to enable it.
     ("POST", "/v1/responses"),
     ("GET", "/v1/responses/{response_id}"),
@@ -204,7 +206,12 @@ class ChatApi(Construct):
                 else {}
             )
             | ({"ACTIVE_HOURS": settings.active_hours} if settings.active_hours else {})
-            | ({"IMAGE_URL_DOMAINS": ",".join(settings.image_url_domains)} if settings.image_url_domains else {}),
+            | ({"IMAGE_URL_DOMAINS": ",".join(settings.image_url_domains)} if settings.image_url_domains else {})
+            | (
+                {"MODEL_ROUTES": json.dumps(settings.model_routes, sort_keys=True, separators=(",", ":"))}
+                if settings.model_routes
+                else {}
+            ),
         )
 
     def _usage(self, limits: ApiLimits) -> UsageTable | None:

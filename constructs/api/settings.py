@@ -6,7 +6,9 @@ the stage's throttling, usage plans and the usage table.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 AUTH_MODES = ("iam", "api_key")
 
@@ -37,6 +39,9 @@ class ChatSettings:
     # Issue 20: with an inference component, seconds a call that meets no capacity is held while the component wakes
     # (WAKE_WAIT_SECONDS; None: the default of time_limits.py; 0: no wake). constructs/api/wake_access.py.
     wake_wait_seconds: int | None = None
+    # Several models on one endpoint (MODEL_ROUTES): served name or alias -> {"component", "kind", "engine", ...};
+    # None: one model (today's MODEL_ID / INFERENCE_COMPONENT_NAME).
+    model_routes: Mapping[str, Mapping[str, Any]] | None = None
 
 
 def model_aliases(served: str, preset: str | None = None) -> tuple[str, ...]:

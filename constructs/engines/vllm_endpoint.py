@@ -34,6 +34,7 @@ from constructs.facts.catalog import (
 )
 from constructs.facts.presets import Architecture
 from constructs.facts.sdk_data import ImageFamily, gpu_info, resolve_image
+from constructs.hosting.components import ContainerSpec
 from constructs.hosting.endpoint import HostedEndpoint
 from constructs.hosting.shape import Hosting
 from constructs.private.model_data import offline_environment
@@ -80,6 +81,10 @@ RESERVED_ENV = frozenset(
         "VLLM_MEDIA_URL_ALLOW_REDIRECTS",
         "SM_VLLM_ENABLE_LOG_REQUESTS",
         "SM_VLLM_ENABLE_LOG_OUTPUTS",
+        "SM_VLLM_ENABLE_LORA",
+        "SM_VLLM_MAX_LORAS",
+        "VLLM_ALLOW_RUNTIME_LORA_UPDATING",
+        "SM_VLLM_RUNNER",
         "HF_TOKEN",
         "HUGGING_FACE_HUB_TOKEN",
     }
@@ -135,6 +140,13 @@ class VllmModel:
     # The one https host media URLs may name (the proxy checks it too); empty: data: URLs only.
     media_domains: tuple[str, ...] = ()
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    # "pooling": vLLM's pooling runner (`--runner pooling`, vllm 0.29 config/model.py RunnerOption), for embedding
+    # models served at /v1/embeddings; None: vLLM's choice from the architecture (generate for chat models).
+    runner: str | None = None
+    # LoRA adapters the engine may hold at once (0: LoRA off). SageMaker's adapter inference components load
+    # each adapter through the container's load-adapter hook (vllm 0.29 entrypoints/serve/lora/api_router.py,
+    # register_load_adapter_handler), which vLLM registers only with VLLM_ALLOW_RUNTIME_LORA_UPDATING on.
+    max_loras: int = 0
 
     def __post_init__(self) -> None:
         if self.image not in IMAGE_FRAMEWORKS:
@@ -204,57 +216,70 @@ class VllmEndpoint(HostedEndpoint):
         )
 
     def environment(self) -> dict[str, str]:
-        s = self.settings
-        env = {
-            "SM_VLLM_MODEL": s.hf_model_id,
-            "SM_VLLM_SERVED_MODEL_NAME": s.model_name,
-            "SM_VLLM_TENSOR_PARALLEL_SIZE": str(self.num_gpus),
-            # Always set: without it vLLM reserves the model's full context (e.g. 131072 tokens), whose KV cache
-            # may not fit, and the proxy's limits would disagree with the engine's.
-            "SM_VLLM_MAX_MODEL_LEN": str(s.max_total_tokens),
-            "SM_VLLM_GPU_MEMORY_UTILIZATION": f"{s.gpu_memory_utilization:g}",
-        }
-        if s.revision is not None:
-            # Pin weights, tokenizer (and remote code) to the locked commit: a redeploy serves the same model.
-            env["SM_VLLM_REVISION"] = s.revision
-            env["SM_VLLM_TOKENIZER_REVISION"] = s.revision
-            if s.trust_remote_code:
-                env["SM_VLLM_CODE_REVISION"] = s.revision
-        if s.trust_remote_code:
-            env["SM_VLLM_TRUST_REMOTE_CODE"] = "true"
-        if s.max_num_batched_tokens is not None:
-            env["SM_VLLM_MAX_NUM_BATCHED_TOKENS"] = str(s.max_num_batched_tokens)
-        if s.quantize is not None:
-            env["SM_VLLM_QUANTIZATION"] = s.quantize
-        if s.tool_call_parser is not None:
-            # vLLM answers 400 to `tool_choice: "auto"` unless both are set (OpenAI tools need them).
-            env["SM_VLLM_ENABLE_AUTO_TOOL_CHOICE"] = "true"
-            env["SM_VLLM_TOOL_CALL_PARSER"] = s.tool_call_parser
-        if s.reasoning_parser is not None:
-            env["SM_VLLM_REASONING_PARSER"] = s.reasoning_parser
-        # One value: the DLC entrypoint passes it as one argument (stacks/config.py, _media_domains).
-        env["SM_VLLM_ALLOWED_MEDIA_DOMAINS"] = s.media_domains[0] if s.media_domains else NO_MEDIA_HOST
-        # vLLM follows redirects of a media URL unless this is 0 (vllm 0.29 envs.py, default "1"): an allowed host
-        # could otherwise redirect the container anywhere.
-        env["VLLM_MEDIA_URL_ALLOW_REDIRECTS"] = "0"
-        if s.image == "huggingface":
-            env["HF_ENABLE_LMCACHE"] = "1" if s.lmcache else "0"
-        if s.hf_token_secret is not None:
-            # A CloudFormation dynamic reference: resolved at deploy time, never written into the template. But the
-            # Model keeps it in its container Environment, which DescribeModel returns in plain text to anyone
-            # allowed sagemaker:DescribeModel on it (botocore sagemaker ContainerDefinition.Environment: "Don't
-            # include any sensitive data in your environment variables"). Use a fine-grained, read-only token
-            # scoped to the gated repositories, or -c model_data=s3://... (no token at all); no role in this
-            # stack is granted DescribeModel (tests/synth/test_describe_model.py).
-            token = cdk.SecretValue.secrets_manager(s.hf_token_secret).unsafe_unwrap()
-            env["HF_TOKEN"] = token
-            env["HUGGING_FACE_HUB_TOKEN"] = token
-        env.update(s.extra_env)
+        assert self.num_gpus is not None  # set in __init__ before _serve reads the environment
+        env = vllm_environment(self.settings, self.num_gpus)
         if self.private is not None and self.private.model_data is not None:
             # The vLLM DLC serves a non-empty /opt/ml/model when SM_VLLM_MODEL is unset (vllm-on-sagemaker.md:
             # "Model source, first found: SM_VLLM_MODEL, a non-empty /opt/ml/model, HF_MODEL_ID").
             return offline_environment(env, model_id_key=None, drop=VLLM_HUB_ENV)
         return env
+
+
+def vllm_environment(s: VllmModel, num_gpus: int) -> dict[str, str]:
+    """The container environment (`SM_VLLM_*` and friends) for `s` on `num_gpus` GPUs, weights from the Hub."""
+    env = {
+        "SM_VLLM_MODEL": s.hf_model_id,
+        "SM_VLLM_SERVED_MODEL_NAME": s.model_name,
+        "SM_VLLM_TENSOR_PARALLEL_SIZE": str(num_gpus),
+        # Always set: without it vLLM reserves the model's full context (e.g. 131072 tokens), whose KV cache
+        # may not fit, and the proxy's limits would disagree with the engine's.
+        "SM_VLLM_MAX_MODEL_LEN": str(s.max_total_tokens),
+        "SM_VLLM_GPU_MEMORY_UTILIZATION": f"{s.gpu_memory_utilization:g}",
+    }
+    if s.revision is not None:
+        # Pin weights, tokenizer (and remote code) to the locked commit: a redeploy serves the same model.
+        env["SM_VLLM_REVISION"] = s.revision
+        env["SM_VLLM_TOKENIZER_REVISION"] = s.revision
+        if s.trust_remote_code:
+            env["SM_VLLM_CODE_REVISION"] = s.revision
+    if s.trust_remote_code:
+        env["SM_VLLM_TRUST_REMOTE_CODE"] = "true"
+    if s.max_num_batched_tokens is not None:
+        env["SM_VLLM_MAX_NUM_BATCHED_TOKENS"] = str(s.max_num_batched_tokens)
+    if s.quantize is not None:
+        env["SM_VLLM_QUANTIZATION"] = s.quantize
+    if s.max_loras:
+        # --enable-lora / --max-loras (vllm 0.29 engine/arg_utils.py); the DLC turns SM_VLLM_* into them.
+        env["SM_VLLM_ENABLE_LORA"] = "true"
+        env["SM_VLLM_MAX_LORAS"] = str(s.max_loras)
+        env["VLLM_ALLOW_RUNTIME_LORA_UPDATING"] = "true"
+    if s.runner is not None:
+        env["SM_VLLM_RUNNER"] = s.runner
+    if s.tool_call_parser is not None:
+        # vLLM answers 400 to `tool_choice: "auto"` unless both are set (OpenAI tools need them).
+        env["SM_VLLM_ENABLE_AUTO_TOOL_CHOICE"] = "true"
+        env["SM_VLLM_TOOL_CALL_PARSER"] = s.tool_call_parser
+    if s.reasoning_parser is not None:
+        env["SM_VLLM_REASONING_PARSER"] = s.reasoning_parser
+    # One value: the DLC entrypoint passes it as one argument (stacks/config.py, _media_domains).
+    env["SM_VLLM_ALLOWED_MEDIA_DOMAINS"] = s.media_domains[0] if s.media_domains else NO_MEDIA_HOST
+    # vLLM follows redirects of a media URL unless this is 0 (vllm 0.29 envs.py, default "1"): an allowed host
+    # could otherwise redirect the container anywhere.
+    env["VLLM_MEDIA_URL_ALLOW_REDIRECTS"] = "0"
+    if s.image == "huggingface":
+        env["HF_ENABLE_LMCACHE"] = "1" if s.lmcache else "0"
+    if s.hf_token_secret is not None:
+        # A CloudFormation dynamic reference: resolved at deploy time, never written into the template. But the
+        # Model keeps it in its container Environment, which DescribeModel returns in plain text to anyone
+        # allowed sagemaker:DescribeModel on it (botocore sagemaker ContainerDefinition.Environment: "Don't
+        # include any sensitive data in your environment variables"). Use a fine-grained, read-only token
+        # scoped to the gated repositories, or -c model_data=s3://... (no token at all); no role in this
+        # stack is granted DescribeModel (tests/synth/test_describe_model.py).
+        token = cdk.SecretValue.secrets_manager(s.hf_token_secret).unsafe_unwrap()
+        env["HF_TOKEN"] = token
+        env["HUGGING_FACE_HUB_TOKEN"] = token
+    env.update(s.extra_env)
+    return env
 
 
 # What points vLLM at the Hub: with weights from S3 (/opt/ml/model) none of it may stay.
@@ -287,4 +312,21 @@ def _check_fit(settings: VllmModel, instance_type: str, num_gpus: int) -> Sizing
         max_total_tokens=s.max_total_tokens,
         engine="vllm",
         gpu_memory_utilization=s.gpu_memory_utilization,
+    )
+
+
+def vllm_container(settings: VllmModel, *, kind: str, instance_type: str, accelerators: int) -> ContainerSpec:
+    """One more vLLM model as a container spec for an inference component on `accelerators` GPUs of
+    `instance_type`: the same pinned image, environment and memory check as VllmEndpoint's own model."""
+    image = resolve_image(IMAGE_FRAMEWORKS[settings.image], settings.vllm_version)
+    _check_fit(settings, instance_type, accelerators)
+    return ContainerSpec(
+        served_name=settings.model_name,
+        kind=kind,
+        engine="vllm",
+        image=image,
+        environment=vllm_environment(settings, accelerators),
+        accelerators=accelerators,
+        health_check_timeout=default_health_check(settings.params_b),
+        context_length=settings.max_total_tokens,
     )

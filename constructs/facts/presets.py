@@ -43,6 +43,10 @@ class ModelPreset:
     tool_call_parser: str | None = None
     # Whether the tokenizer ships a chat template the engine can render (prompt_family "server").
     chat_template: bool = True
+    # "chat" (generates text) or "embedding" (vLLM's pooling runner; served by /v1/embeddings).
+    kind: str = "chat"
+    # Embedding models: the vector length, and whether a request may ask for fewer (Matryoshka `dimensions`).
+    embedding_dimensions: int | None = None
 
 
 PRESETS: dict[str, ModelPreset] = {
@@ -144,6 +148,40 @@ PRESETS: dict[str, ModelPreset] = {
             gated=True,
             context_length=32768,
             tool_call_parser="mistral",
+        ),
+    )
+}
+# Embedding models for `-c embedding_model=`, served by vLLM's pooling runner (`--runner pooling`). Facts from each
+# model's Hugging Face model card and config.json; sizing treats them like any model (weights + one sequence).
+EMBEDDING_PRESETS: dict[str, ModelPreset] = {
+    p.name: p
+    for p in (
+        ModelPreset(
+            # huggingface.co/Qwen/Qwen3-Embedding-0.6B (model card: 0.6B parameters, 28 layers, 32k context,
+            # embedding dimension up to 1024 with user-defined output dimensions 32-1024 (MRL));
+            # config.json: 16 attention heads, 8 KV heads, head_dim 128, max_position_embeddings 32768.
+            name="qwen3-embedding-0.6b",
+            hf_model_id="Qwen/Qwen3-Embedding-0.6B",
+            params_b=0.6,
+            default_instance_type=None,
+            prompt_family="server",
+            architecture=Architecture(layers=28, attention_heads=16, kv_heads=8, head_dim=128),
+            context_length=32768,
+            kind="embedding",
+            embedding_dimensions=1024,
+        ),
+        ModelPreset(
+            # huggingface.co/BAAI/bge-m3 (model card: XLM-RoBERTa-large based, 568M parameters, dense vectors of
+            # 1024, inputs up to 8192 tokens); config.json: 24 layers, 16 heads of 64 (hidden 1024), 8194 positions.
+            name="bge-m3",
+            hf_model_id="BAAI/bge-m3",
+            params_b=0.57,
+            default_instance_type=None,
+            prompt_family="server",
+            architecture=Architecture(layers=24, attention_heads=16, kv_heads=16, head_dim=64),
+            context_length=8192,
+            kind="embedding",
+            embedding_dimensions=1024,
         ),
     )
 }

@@ -59,6 +59,8 @@ class HostedEndpoint(Construct):
     num_gpus: int | None = None
     component: ComponentScaling | None = None
     variant_scaling: VariantScaling | None = None
+    # The ARNs of the other components on this endpoint (components.py adds them): grant_invoke names them too.
+    extra_component_arns: tuple[str, ...] = ()
 
     @property
     def physical_endpoint_name(self) -> str:
@@ -113,15 +115,7 @@ class HostedEndpoint(Construct):
             ),
         )
         for bucket, prefix in s3_read:
-            bucket_arn = f"arn:{stack.partition}:s3:::{bucket}"
-            policy.add_statements(
-                iam.PolicyStatement(actions=["s3:GetObject"], resources=[f"{bucket_arn}/{prefix}*"]),
-                iam.PolicyStatement(
-                    actions=["s3:ListBucket"],
-                    resources=[bucket_arn],
-                    conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}},
-                ),
-            )
+            grant_s3_prefix(policy, stack, bucket, prefix)
         policy.attach_to_role(role)
         self._execution_policy = policy
         streams = rendered_arn(
@@ -170,6 +164,15 @@ class HostedEndpoint(Construct):
         )
         self._hub_or_s3_weights(model_resource, weights, engine)
         self._host(model_resource, hosting)
+
+    @property
+    def execution_policy(self) -> iam.Policy:
+        """The execution role's policy: other components on this endpoint add what they read to it."""
+        return self._execution_policy
+
+    def image_for(self, stack: cdk.Stack, image: ImageFamily) -> tuple[str, str]:
+        """The pinned URI and ECR repository ARN of `image` for this stack (see `_image_for`)."""
+        return self._image_for(stack, image)
 
     def _image_for(self, stack: cdk.Stack, image: ImageFamily) -> tuple[str, str]:
         """The pinned image URI and its ECR repository ARN: literal for a concrete region, else a mapping (the
@@ -226,12 +229,12 @@ class HostedEndpoint(Construct):
             inference_ami_version=hosting.inference_ami_version,
         )
         zero = hosting.scale_to_zero
-        if zero is not None:
+        if hosting.in_component:
             variant = component_variant(
                 variant_name=variant.variant_name,
                 instance_type=hosting.instance_type,
                 instance_count=hosting.instance_count,
-                max_instances=zero.max_instances,
+                max_instances=zero.max_instances if zero is not None else hosting.instance_count,
                 health_check_timeout=hosting.health_check_timeout,
                 model_download_timeout=hosting.model_download_timeout,
                 volume_size=hosting.volume_size,
@@ -242,7 +245,7 @@ class HostedEndpoint(Construct):
             "EndpointConfig",
             production_variants=[variant],
             # Required when the variant names no model (the inference component brings it).
-            execution_role_arn=self.role.role_arn if zero is not None else None,
+            execution_role_arn=self.role.role_arn if hosting.in_component else None,
         )
         self._apply_private(model, self.endpoint_config, hosting)
         self.endpoint = sagemaker.CfnEndpoint(
@@ -252,7 +255,9 @@ class HostedEndpoint(Construct):
             endpoint_name=self.physical_endpoint_name,
             endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
             # Without it every stack update resets the instance count autoscaling chose (aws/aws-cdk#23151).
-            retain_all_variant_properties=True if zero is not None or hosting.instance_scaling is not None else None,
+            retain_all_variant_properties=True
+            if hosting.in_component or hosting.instance_scaling is not None
+            else None,
         )
         self._add_scaling(model, hosting, variant.variant_name)
         self._guard_updates(hosting)
@@ -286,10 +291,10 @@ class HostedEndpoint(Construct):
             instance_type=hosting.instance_type,
             policy=self._execution_policy,
         )
-        self.private_hosting.apply(model, endpoint_config, component=hosting.scale_to_zero is not None)
+        self.private_hosting.apply(model, endpoint_config, component=hosting.in_component)
 
     def _add_scaling(self, model: sagemaker.CfnModel, hosting: Hosting, variant_name: str) -> None:
-        if hosting.scale_to_zero is not None:
+        if hosting.in_component:
             gpus = gpu_info(hosting.instance_type).count
             self.component = ComponentScaling(
                 self,
@@ -379,8 +384,23 @@ class HostedEndpoint(Construct):
         # inference-component), so the grant names exactly these two.
         component = [self.component.arn] if self.component is not None else []
         return iam.Grant.add_to_principal(
-            grantee=grantee, actions=list(INVOKE_ACTIONS), resource_arns=[self.endpoint_arn, *component]
+            grantee=grantee,
+            actions=list(INVOKE_ACTIONS),
+            resource_arns=[self.endpoint_arn, *component, *self.extra_component_arns],
         )
+
+
+def grant_s3_prefix(policy: iam.Policy, stack: cdk.Stack, bucket: str, prefix: str) -> None:
+    """Read every object under one S3 folder, and list only that folder."""
+    bucket_arn = f"arn:{stack.partition}:s3:::{bucket}"
+    policy.add_statements(
+        iam.PolicyStatement(actions=["s3:GetObject"], resources=[f"{bucket_arn}/{prefix}*"]),
+        iam.PolicyStatement(
+            actions=["s3:ListBucket"],
+            resources=[bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}},
+        ),
+    )
 
 
 def image_mapping(stack: cdk.Stack, image: ImageFamily) -> cdk.CfnMapping:

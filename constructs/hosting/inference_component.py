@@ -133,7 +133,7 @@ class ComponentScaling(Construct):
         endpoint: sagemaker.CfnEndpoint,
         model: sagemaker.CfnModel,
         variant_name: str,
-        settings: ScaleToZero,
+        settings: ScaleToZero | None,
         accelerators: int,
         instance_type: str,
         instance_gpus: int,
@@ -147,7 +147,8 @@ class ComponentScaling(Construct):
         if not 1 <= accelerators <= instance_gpus:
             raise ValueError(f"the model needs {accelerators} GPU(s); {instance_type} has {instance_gpus}")
         self.copies_per_instance = instance_gpus // accelerators
-        self.max_copies = settings.max_instances * self.copies_per_instance
+        # Without scale to zero (several always-on models on one endpoint) the component keeps its one copy.
+        self.max_copies = settings.max_instances * self.copies_per_instance if settings is not None else 1
         # CfnInferenceComponent has no name attribute (its Ref is the ARN), and callers must name it on every
         # call, so it gets a name here: unique per stack and construct path, within the API's 63 characters.
         self.name = cdk.Names.unique_resource_name(self, max_length=63, separator="-").replace("_", "-")
@@ -187,7 +188,11 @@ class ComponentScaling(Construct):
         # Deleted after the component, so nothing writes to the group once it is gone.
         self.log_retention.node.add_dependency(self.component)
         acknowledge_log_retention_provider(stack, log_group_pattern=f"log-group:{log_group}:*")
+        if settings is not None:
+            self._scale(settings)
 
+    def _scale(self, settings: ScaleToZero) -> None:
+        """Copy-count scaling 0..max_copies: load, wake-up and idle policies with their alarms."""
         self.target = appscaling.CfnScalableTarget(
             self,
             "CopyTarget",

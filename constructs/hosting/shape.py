@@ -39,6 +39,9 @@ class Hosting:
     scale_to_zero: ScaleToZero | None = None
     instance_scaling: InstanceScaling | None = None
     deployment_strategy: str = "auto"
+    # The model lives in an inference component even without scale to zero, so that other components (more
+    # models, adapters, an embedding model) can share the endpoint's instances (constructs/hosting/components.py).
+    components: bool = False
 
     def __post_init__(self) -> None:
         if self.scale_to_zero is not None and self.instance_scaling is not None:
@@ -48,6 +51,8 @@ class Hosting:
                 f"deployment_strategy {self.deployment_strategy!r} does not apply with scale_to_zero: an inference "
                 "component's update is SageMaker's own (see docs/operations.md); allowed: auto, none"
             )
+        if self.components and self.instance_scaling is not None:
+            raise ValueError("instance_scaling does not apply to several components: each scales its own copies")
         if self.scale_to_zero is not None and self.instance_count > self.scale_to_zero.max_instances:
             raise ValueError(
                 f"instance_count {self.instance_count} must be at most max_instances {self.scale_to_zero.max_instances}"
@@ -72,6 +77,11 @@ class Hosting:
                 f"only {', '.join(f + '*' for f in EBS_VOLUME_FAMILIES)} take an EBS volume size"
             )
         self.update_policy  # noqa: B018  (validates the strategy against the instance count)
+
+    @property
+    def in_component(self) -> bool:
+        """True when the model lives in an inference component (scale to zero, or several components)."""
+        return self.scale_to_zero is not None or self.components
 
     @property
     def update_policy(self) -> UpdatePolicy:

@@ -24,13 +24,22 @@ runtime in front of a real model container instead: each call is forwarded to th
 (as SageMaker does), a 200 answer is passed through (a stream as it arrives, in ``PayloadPart`` events), any other
 status becomes SageMaker's ``ModelError`` and a container that breaks off mid-stream a ``ModelStreamError``.
 
+Several models (``MODEL_ROUTES``): each call's ``InferenceComponentName`` is recorded (``inference_component``) and
+picks its container: ``Scenario.components`` maps a component name to its own scenario fields (``engine``,
+``tokens``, ``pooling`` for an embedding model, ...); in upstream mode ``Emulator.component_upstreams`` maps a
+component to its container's base URL, and ``Emulator.adapters`` an adapter component to the adapter id the
+runtime passes its base container in ``X-Amzn-SageMaker-Adapter-Identifier`` (vLLM's ``/invocations`` puts it in
+the body's ``model``: ``inject_adapter_id(adapter_path="model")``, vllm/entrypoints/serve/sagemaker/api_router.py).
+
 Run standalone: ``python tests/chat/sagemaker_runtime_emulator.py --port 9000``.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import binascii
+import dataclasses
 import http.client
 import itertools
 import json
@@ -140,6 +149,17 @@ class Scenario:
             return True
         return self.no_capacity_seconds is not None and time.monotonic() - self.set_at < self.no_capacity_seconds
 
+    # Per inference component: that component's scenario fields (unnamed components use the fields above).
+    components: dict[str, dict[str, Any]] | None = None
+    # vllm with --runner pooling: an embedding model (embeddings bodies only; chat/completions bodies are refused).
+    pooling: bool = False
+    embedding_size: int = 8
+    matryoshka: bool = False  # accepts ``dimensions`` (else vLLM's 400, vllm/pooling_params.py)
+
+    def for_component(self, component: str | None) -> Scenario:
+        overrides = (self.components or {}).get(component or "")
+        return dataclasses.replace(self, components=None, **overrides) if overrides else self
+
 
 @dataclass
 class StreamRecord:
@@ -160,6 +180,8 @@ class StreamRecord:
 class Emulator:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, upstream: str | None = None) -> None:
         self.upstream = upstream  # a real model container's base URL: forward to its /invocations
+        self.component_upstreams: dict[str, str] = {}  # inference component -> its container's base URL
+        self.adapters: dict[str, str] = {}  # adapter inference component -> the adapter id its base container gets
         self._lock = threading.Lock()
         self._scenario = Scenario()
         self._faults_left: int | None = None
@@ -448,10 +470,13 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
                     "inference_component": self.headers.get("X-Amzn-SageMaker-Inference-Component"),
                 }
             )
-            if emulator.upstream is not None:
-                self._forward(emulator.upstream, raw, stream)
+            component = self.headers.get("X-Amzn-SageMaker-Inference-Component")
+            upstream = emulator.component_upstreams.get(component or "", emulator.upstream)
+            if upstream is not None:
+                adapter = emulator.adapters.get(component or "")
+                self._forward(upstream, raw, stream, adapter)
                 return
-            scenario = emulator.scenario
+            scenario = emulator.scenario.for_component(component)
             if scenario.delay:
                 time.sleep(scenario.delay)
             if scenario.gate is not None:
@@ -461,6 +486,9 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
                 return
             fault = emulator.take_fault()
             if fault is not None and self._fault(fault, scenario, parts[2]):
+                return
+            if scenario.pooling or ("input" in payload and "messages" not in payload and "prompt" not in payload):
+                self._embeddings(scenario, payload)
                 return
             openai = scenario.engine == "vllm" or "messages" in payload
             if openai:
@@ -514,13 +542,60 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
             else:
                 self._aws_error(400, "UnknownOperationException", {"message": operation})
 
-        def _forward(self, upstream: str, raw: bytes, stream: bool) -> None:
+        def _embeddings(self, scenario: Scenario, payload: dict[str, Any]) -> None:
+            """vLLM's answer to an embeddings body: a pooling model embeds it, a generating model finds no handler
+            for it (and a pooling model none for a chat body): vllm/entrypoints/serve/sagemaker/api_router.py."""
+            handlers = ["EmbeddingRequest"] if scenario.pooling else ["ChatCompletionRequest", "CompletionRequest"]
+            if not scenario.pooling or "input" not in payload:
+                message = f"Cannot find suitable handler for request. Expected one of: {handlers}"
+                self._model_error(400, json.dumps(oe.vllm_error(400, message)))
+                return
+            size = scenario.embedding_size
+            dimensions = payload.get("dimensions")
+            if dimensions is not None:
+                name = scenario.served_model_name or "model"
+                if not scenario.matryoshka:
+                    message = (
+                        f"Model {name!r} does not support Matryoshka embeddings; dimensions must be unset "
+                        f"(received dimensions={dimensions})."
+                    )
+                    self._model_error(400, json.dumps(oe.vllm_error(400, message)))
+                    return
+                size = dimensions
+            items = payload["input"]
+            items = [items] if isinstance(items, str) or (items and isinstance(items[0], int)) else items
+            data = []
+            tokens = 0
+            for index, item in enumerate(items):
+                count = len(item) if isinstance(item, list) else len(str(item).split())
+                tokens += count + 2
+                vector = [round(((count + 3 * k + index) % 11) / 11 - 0.5, 4) for k in range(size)]
+                encoded: Any = vector
+                if payload.get("encoding_format") == "base64":
+                    encoded = base64.b64encode(struct.pack(f"<{size}f", *vector)).decode()
+                data.append({"object": "embedding", "index": index, "embedding": encoded})
+            self._send_json(
+                200,
+                {
+                    "id": "embd-emulated",
+                    "object": "list",
+                    "created": 0,
+                    "model": scenario.served_model_name or payload.get("model"),
+                    "data": data,
+                    "usage": {"prompt_tokens": tokens, "total_tokens": tokens, "completion_tokens": 0},
+                },
+            )
+
+        def _forward(self, upstream: str, raw: bytes, stream: bool, adapter: str | None = None) -> None:
             """What the runtime does with a real container: POST the body to its /invocations, relay the answer."""
             target = urlsplit(upstream)
             conn = http.client.HTTPConnection(target.hostname or "127.0.0.1", target.port, timeout=600)
             content_type = self.headers.get("Content-Type", "application/json")
+            headers = {"Content-Type": content_type}
+            if adapter is not None:
+                headers["X-Amzn-SageMaker-Adapter-Identifier"] = adapter
             try:
-                conn.request("POST", "/invocations", body=raw, headers={"Content-Type": content_type})
+                conn.request("POST", "/invocations", body=raw, headers=headers)
                 answer = conn.getresponse()
                 if answer.status != 200:
                     self._model_error(answer.status, answer.read().decode("utf-8", "replace"))

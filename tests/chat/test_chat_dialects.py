@@ -61,6 +61,30 @@ def test_building_a_call_checks_and_prices_it_without_calling_the_model(engine: 
         assert "Hi" in call.prompt
 
 
+@pytest.mark.parametrize(
+    ("engine", "family"), [("tgi", "falcon"), ("tgi", "server"), ("vllm", "server"), ("vllm", "mistral")]
+)
+def test_every_call_names_its_shape_and_what_the_caller_wrote(engine: str, family: str) -> None:
+    """What a guardrail checks (routes/calls.py): each message's text, the prompt, the inputs, on every dialect."""
+    dialect = dialect_for(engine, family)
+    chat = {**CHAT, "messages": [{"role": "system", "content": "Be brief"}, {"role": "user", "content": "Hi"}]}
+    calls = [
+        dialect.chat(ChatCompletionRequest.model_validate(chat)),
+        dialect.completion(CompletionRequest.model_validate({"model": "m", "prompt": "Say", "max_tokens": 5})),
+        dialect.generate(GenerateRequest.model_validate({"inputs": "Go", "parameters": {"max_new_tokens": 5}})),
+    ]
+    assert [(c.shape, c.said.param, c.said.texts) for c in calls] == [
+        ("chat", "messages", ("Be brief", "Hi")),
+        ("completions", "prompt", ("Say",)),
+        ("generate", "inputs", ("Go",)),
+    ]
+
+
+def test_a_prompt_of_token_ids_has_no_text_to_check() -> None:
+    request = CompletionRequest.model_validate({"model": "m", "prompt": [1, 2, 3], "max_tokens": 5})
+    assert dialect_for("vllm", "server").completion(request).said.texts is None
+
+
 def test_the_proxy_rendered_dialect_refuses_what_only_a_chat_template_can_render() -> None:
     request = ChatCompletionRequest.model_validate({**CHAT, "logprobs": True})
     with pytest.raises(ApiError, match="logprobs needs the engine to render the model's chat template") as raised:

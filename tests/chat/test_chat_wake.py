@@ -22,6 +22,7 @@ import openai
 import pytest
 from chat_harness import MODEL_ID, REPO, app_env, start_app
 from chatapi import wake
+from chatapi.backend import SageMakerBackend
 from chatapi.settings import WAKE_WAIT_DEFAULT_SECONDS, WAKE_WAIT_MAX_SECONDS, SettingsError, load_settings
 from sagemaker_runtime_emulator import Emulator
 from test_chat_active_hours import closed_hours
@@ -324,3 +325,11 @@ def test_a_client_leaving_a_held_stream_ends_the_hold(
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_a_routed_component_never_wakes_another() -> None:
+    # MODEL_ROUTES: each model's backend names its own component; the waker scales INFERENCE_COMPONENT_NAME only.
+    waker = wake.Waker(object(), COMPONENT, wait_seconds=10)
+    backend = SageMakerBackend(object(), "e", inference_component=COMPONENT, waker=waker)
+    assert backend.for_component(COMPONENT).waker is waker
+    assert backend.for_component("LlmChat-Other-Component").waker is None

@@ -77,6 +77,19 @@ CONTEXTS: dict[str, dict[str, str]] = {
     "scale-to-zero-active-hours": {"scale_to_zero": "true", "active_hours": "MON-FRI 08:00-19:00 Europe/Berlin"},
     "scale-to-zero-jumpstart": {"deployment": "jumpstart", "region": "us-east-1", "scale_to_zero": "true"},
     "autoscaling": {"max_instances": "3", "region": "us-east-1"},
+    # Several models on one endpoint (the same contexts as tests/synth/test_several_models.py).
+    "several-models": {
+        "models": "qwen2.5-7b-instruct,llama-3.1-8b-instruct",
+        "hf_token_secret": "hf/token",
+        "embedding_model": "qwen3-embedding-0.6b",
+        "adapters": "support-bot=s3://my-adapters/support/,legal=s3://my-adapters/legal/",
+    },
+    "several-models-scale-to-zero": {
+        "models": "qwen2.5-7b-instruct,mistral-7b-instruct-v0.3,llama-3.1-8b-instruct",
+        "hf_token_secret": "hf/token",
+        "scale_to_zero": "true",
+        "region": "us-east-1",
+    },
     "ops-api-keys-email-linear": {
         "api_auth": "api_key",
         "api_keys": "alice,bob-2",
@@ -92,6 +105,9 @@ CONTEXTS: dict[str, dict[str, str]] = {
     },
     "ops-no-guardrails": {"deployment_strategy": "none"},
     "per-caller-limits": {"daily_token_budget": "100000", "max_streams_per_caller": "2"},
+    # Bedrock guardrails (same contexts as tests/synth/test_guardrail.py, so each synth is shared).
+    "guardrail-create": {"guardrail": "create"},
+    "guardrail-existing-us-east-1": {"guardrail": "abc123def456:1", "region": "us-east-1"},
     "responses-store-vllm-limits": {
         "model": "qwen2.5-7b-instruct",
         "responses_store": "true",

@@ -15,6 +15,7 @@ whatever a request left open.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from fastapi import FastAPI
 
@@ -23,22 +24,30 @@ from chatapi.backend import SageMakerBackend, make_client
 from chatapi.caller import resolve_caller
 from chatapi.context import RequestContextMiddleware, add_error_handlers, logger
 from chatapi.dialects import make_dialect
+from chatapi.guardrails import Guardrail, guardrail_from_env
 from chatapi.responses_store import ResponseStore, load_store_settings
 from chatapi.routes import include_flat
 from chatapi.routes.calls import ERROR_RESPONSES, STREAM_CONTENT, CallRunner
 from chatapi.routes.meta import meta_router
+from chatapi.routes.models import ModelTable, ServedModel
 from chatapi.routes.openai import chat_route, openai_router
 from chatapi.routes.responses import responses_router
 from chatapi.routes.tgi import tgi_router
-from chatapi.settings import Settings
+from chatapi.settings import SERVER_FAMILY, Settings
 from chatapi.usage import Usage, load_usage_settings
 
 __all__ = ["create_app", "logger"]
 
 
-def create_app(settings: Settings, backend: SageMakerBackend | None = None, usage: Usage | None = None) -> FastAPI:
+def create_app(
+    settings: Settings,
+    backend: SageMakerBackend | None = None,
+    usage: Usage | None = None,
+    guardrail: Guardrail | None = None,
+) -> FastAPI:
     """The chat API for ``settings``; ``backend`` defaults to boto3's sagemaker-runtime client, ``usage`` (callers,
-    metering, limits) to what the environment configures (``chatapi.usage``)."""
+    metering, limits) and ``guardrail`` (Bedrock, ``GUARDRAIL_ID``/``GUARDRAIL_VERSION``: ``chatapi.guardrails``)
+    to what the environment configures."""
     backend = backend or SageMakerBackend(
         make_client(settings),
         settings.endpoint_name,
@@ -54,6 +63,7 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
     usage = usage or Usage.from_settings(
         load_usage_settings(), settings.model_id, region=settings.aws_region, logger=logger
     )
+    guardrail = guardrail or guardrail_from_env(settings.aws_region, usage.meter, logger)
     app = FastAPI(
         title="LLM chat API",
         version="1.0.0",
@@ -67,11 +77,11 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
     app.add_middleware(RequestContextMiddleware, body_limit=settings.request_body_limit_bytes)
     add_error_handlers(app)
 
-    dialect = make_dialect(settings, backend)
-    runner = CallRunner(settings, usage, logger)
-    chat = chat_route(settings, dialect, runner)
+    models = serve_models(settings, backend)
+    runner = CallRunner(settings, usage, logger, guardrail)
+    chat = chat_route(models, runner)
     responses = responses_router(
-        model_id=settings.model_id,
+        model_id=lambda name: models.pick(name, "chat").name,
         chat=chat,
         caller=lambda request: resolve_caller(dict(request.scope["headers"]), usage.settings.caller_identity),
         store=ResponseStore.from_settings(load_store_settings(), region=settings.aws_region),
@@ -79,6 +89,37 @@ def create_app(settings: Settings, backend: SageMakerBackend | None = None, usag
         stream_content=STREAM_CONTENT,
     )
     include_flat(app.router, meta_router())
-    include_flat(app.router, openai_router(settings, dialect, runner, chat, responses, created=int(time.time())))
-    include_flat(app.router, tgi_router(dialect, runner))
+    include_flat(app.router, openai_router(models, runner, chat, responses, created=int(time.time())))
+    include_flat(app.router, tgi_router(models.default.dialect, runner))
     return app
+
+
+def serve_models(settings: Settings, backend: SageMakerBackend) -> ModelTable:
+    """The one model of ``MODEL_ID``, or one per inference component of ``MODEL_ROUTES``: its first name is the
+    served name, the others aliases; each gets its engine's dialect and a backend naming its component."""
+    if not settings.model_routes:
+        return ModelTable(
+            [ServedModel(settings.model_id, settings.model_aliases, "chat", make_dialect(settings, backend), settings)]
+        )
+    names: dict[str, list[str]] = {}
+    for name, route in settings.model_routes:
+        names.setdefault(route.component, []).append(name)
+    routes = dict(settings.model_routes)
+    served = []
+    for component, (name, *aliases) in names.items():
+        route = routes[name]
+        own = replace(
+            settings,
+            model_id=name,
+            model_aliases=tuple(aliases),
+            engine=route.engine,
+            prompt_family=route.prompt_family or SERVER_FAMILY,
+            inference_component_name=component,
+            # vLLM checks the context itself; a TGI model keeps the deployment's caps (MAX_*_TOKENS).
+            max_total_tokens=route.context_length
+            if route.context_length and route.engine == "vllm"
+            else settings.max_total_tokens,
+        )
+        dialect = make_dialect(own, backend.for_component(component))
+        served.append(ServedModel(name, tuple(aliases), route.kind, dialect, own, route.base, route.context_length))
+    return ModelTable(served)

@@ -10,6 +10,7 @@ nothing has been sent to our client yet then. A stream is never retried once its
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import random
 import socket
@@ -340,6 +341,16 @@ class SageMakerBackend:
         self._base = backoff_base_seconds
         self._cap = backoff_cap_seconds
         self._sleep = sleep
+
+    def for_component(self, component: str) -> SageMakerBackend:
+        """The same client, endpoint and retries, naming ``component`` on every call (one model of
+        ``MODEL_ROUTES``: SageMaker runs the call on that inference component)."""
+        other = copy.copy(self)
+        other._target = {"InferenceComponentName": component}
+        # The waker scales INFERENCE_COMPONENT_NAME only: another component never wakes it (docs/wake-up.md).
+        if self.waker is not None and self.waker.component != component:
+            other.waker = None
+        return other
 
     def _call(self, operation: Callable[..., Any], payload: dict[str, Any], accept: str) -> Any:
         body = json.dumps(payload, ensure_ascii=False).encode()

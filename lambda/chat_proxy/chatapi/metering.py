@@ -33,10 +33,11 @@ class Meter:
         # print() of one record is one write in practice, but keep records whole when threads flush together.
         self._lock = threading.Lock()
 
-    def record(self, caller: str, *, prompt_tokens: int, completion_tokens: int) -> None:
+    def record(self, caller: str, *, prompt_tokens: int, completion_tokens: int, model: str | None = None) -> None:
+        """One record; ``model`` is the routed model (``MODEL_ROUTES``), else the deployment's."""
         provider = AmazonCloudWatchEMFProvider(namespace=self.namespace, service="")
         metrics = Metrics(namespace=self.namespace, provider=provider)
-        metrics.add_dimension(name="Model", value=self.model)
+        metrics.add_dimension(name="Model", value=self.model if model is None else model[:MAX_DIMENSION_CHARS])
         metrics.add_dimension(name="Caller", value=caller[:MAX_DIMENSION_CHARS])
         metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="PromptTokens", unit=MetricUnit.Count, value=max(prompt_tokens, 0))
@@ -44,4 +45,17 @@ class Meter:
         with self._lock:
             metrics.flush_metrics()
             # Powertools print()s; stdout is a pipe (block-buffered) under Lambda and uvicorn: flush per record.
+            sys.stdout.flush()
+
+    def record_guardrail(self, caller: str, *, text_units: int, interventions: int) -> None:
+        """One EMF record of a request's guardrail checks (chatapi.guardrails): the text units Bedrock billed
+        (ApplyGuardrail ``usage``, summed over the guardrail's policies) and how many checks intervened."""
+        provider = AmazonCloudWatchEMFProvider(namespace=self.namespace, service="")
+        metrics = Metrics(namespace=self.namespace, provider=provider)
+        metrics.add_dimension(name="Model", value=self.model)
+        metrics.add_dimension(name="Caller", value=caller[:MAX_DIMENSION_CHARS])
+        metrics.add_metric(name="GuardrailTextUnits", unit=MetricUnit.Count, value=max(text_units, 0))
+        metrics.add_metric(name="GuardrailInterventions", unit=MetricUnit.Count, value=max(interventions, 0))
+        with self._lock:
+            metrics.flush_metrics()
             sys.stdout.flush()

@@ -350,20 +350,6 @@ def engine_extras(extras: dict[str, Any], table: dict[str, Rule], path: str) -> 
     return out
 
 
-def check_model(model: str | None, served: str, aliases: tuple[str, ...]) -> None:
-    """``model`` must name the served model or one of its aliases (OpenAI's 404 ``model_not_found`` otherwise);
-    omitted, it means the served model (as vLLM takes it)."""
-    if model is None or model == served or model in aliases:
-        return
-    names = ", ".join(repr(n) for n in (served, *aliases))
-    raise ApiError(
-        404,
-        f"The model '{model}' does not exist or you do not have access to it. This deployment serves: {names}.",
-        param="model",
-        code="model_not_found",
-    )
-
-
 COLUMNS = {
     "chat": (("vllm", "vLLM (prompt_family=server)"), ("tgi", "TGI (prompt_family=server)"),
              ("proxy", "proxy-rendered prompt (either engine)")),

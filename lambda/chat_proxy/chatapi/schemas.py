@@ -432,6 +432,25 @@ class ModelCard(BaseModel):
     root: str | None = None  # as vLLM reports it: the served model an alias stands for
     parent: str | None = None
     max_model_len: int | None = None
+    kind: Literal["chat", "embedding"] | None = None  # MODEL_ROUTES' kind of the model
+
+
+class Embedding(BaseModel):
+    object: Literal["embedding"] = "embedding"
+    index: int
+    embedding: list[float] | str  # floats, or base64 of little-endian float32s (encoding_format)
+
+
+class EmbeddingUsage(BaseModel):
+    prompt_tokens: int
+    total_tokens: int
+
+
+class EmbeddingList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[Embedding]
+    model: str
+    usage: EmbeddingUsage
 
 
 class ModelList(BaseModel):

@@ -33,6 +33,8 @@ Variable                        Default                                 Meaning
                                                                         copy starts (``chatapi.wake``); 0: no wake
 ``WAKE_POLL_SECONDS``           ``5``                                   held requests: model probe and keep-alive
                                                                         interval
+``MODEL_ROUTES``                (none: one model)                       JSON map of several models, each its own
+                                                                        inference component (``chatapi.model_routes``)
 =============================== ======================================= ==========================================
 
 Also honoured, through the libraries: boto3's ``AWS_REGION``, credentials and
@@ -51,6 +53,7 @@ from dataclasses import dataclass
 
 from chatapi.active_hours import ActiveHours, ActiveHoursError
 from chatapi.media import IMAGE_URL_DOMAINS, parse_domains
+from chatapi.model_routes import MODEL_ROUTES, ModelRoute, ModelRoutesError, parse_model_routes
 from chatapi.prompts import FAMILIES
 
 SAGEMAKER_ENDPOINT_NAME = "SAGEMAKER_ENDPOINT_NAME"
@@ -124,6 +127,8 @@ class Settings:
     default_max_tokens: int | None = None
     wake_wait_seconds: int = 0
     wake_poll_seconds: float = 5.0
+    # MODEL_ROUTES, in its order (empty: the one model above).
+    model_routes: tuple[tuple[str, ModelRoute], ...] = ()
 
     @property
     def engine_bounds_tokens(self) -> bool:
@@ -221,6 +226,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         default_max_tokens=operator_default,
         wake_wait_seconds=_wake_wait(env),
         wake_poll_seconds=_wake_poll(env),
+        model_routes=_model_routes(env),
     )
 
 
@@ -243,6 +249,16 @@ def _wake_poll(env: Mapping[str, str]) -> float:
     if not 0 < value <= 60:
         raise SettingsError(f"{WAKE_POLL_SECONDS}={value} is out of range; expected more than 0, at most 60")
     return value
+
+
+def _model_routes(env: Mapping[str, str]) -> tuple[tuple[str, ModelRoute], ...]:
+    raw = env.get(MODEL_ROUTES, "").strip()
+    if not raw:
+        return ()
+    try:
+        return tuple(parse_model_routes(raw).items())
+    except ModelRoutesError as err:
+        raise SettingsError(str(err)) from None
 
 
 def _active_hours(env: Mapping[str, str]) -> ActiveHours | None:

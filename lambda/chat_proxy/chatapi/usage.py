@@ -250,8 +250,10 @@ class Ticket:
         *,
         cost: Cost | None = None,
         reservation: Reservation | None = None,
+        model: str | None = None,
     ) -> None:
         self.caller = caller
+        self.model = model  # the served model metered (None: the deployment's)
         self._usage = usage
         self._slots = slots or []
         self.cost = cost or Cost(0, 0)
@@ -375,7 +377,7 @@ class Usage:
         if self._logger is not None:
             self._logger.error("usage limits unavailable", extra={"operation": what, "error_code": str(exc)})
 
-    def start(self, request: Request, *, stream: bool, cost: Cost) -> Ticket:
+    def start(self, request: Request, *, stream: bool, cost: Cost, model: str | None = None) -> Ticket:
         """Admit a model request that may cost ``cost`` (429 ApiError when over a limit: nothing is then held);
         the ticket is kept on the request's state, where the middleware finishes it if the route does not."""
         caller = resolve_caller(
@@ -391,7 +393,7 @@ class Usage:
             except BaseException:
                 self._release(slots)
                 raise
-        ticket = Ticket(self, caller, slots, cost=cost, reservation=reservation)
+        ticket = Ticket(self, caller, slots, cost=cost, reservation=reservation, model=model)
         request.scope.setdefault("state", {})[STATE_KEY] = ticket
         return ticket
 
@@ -430,7 +432,9 @@ class Usage:
                 self._unavailable("release_slot", exc)
 
     def settle(self, ticket: Ticket, prompt_tokens: int, completion_tokens: int) -> None:
-        self.meter.record(ticket.caller, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+        self.meter.record(
+            ticket.caller, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, model=ticket.model
+        )
         if self.limits is None:
             return
         if ticket.reservation is not None:

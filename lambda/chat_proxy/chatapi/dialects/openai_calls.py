@@ -18,7 +18,7 @@ from chatapi.dialects.openai_shape import (
     server_chat_stream,
     server_completion_stream,
 )
-from chatapi.dialects.seam import Call, StreamOutcome, openai_outcome
+from chatapi.dialects.seam import Call, CallerText, StreamOutcome, message_texts, openai_outcome, prompt_texts
 from chatapi.dialects.transport import open_stream
 from chatapi.grammar import check_grammars
 from chatapi.media import check_media
@@ -95,7 +95,8 @@ def messages_chat(
         sequences=int(payload.get("n") or 1),
         messages=len(payload["messages"]),
     )
-    return Call(cost, json.dumps(payload["messages"], ensure_ascii=False), answer, stream)
+    said = CallerText("messages", message_texts(payload["messages"]))
+    return Call(cost, json.dumps(payload["messages"], ensure_ascii=False), answer, stream, shape="chat", said=said)
 
 
 def _prompt_scoring(payload: dict[str, Any]) -> bool:
@@ -139,4 +140,5 @@ def openai_completion(request: CompletionRequest, settings: Settings, backend: S
         sequences=count * int(payload.get("n") or 1),
         messages=count,
     )
-    return Call(cost, json.dumps(prompts, ensure_ascii=False), answer, stream)
+    said = CallerText("prompt", prompt_texts(prompts))
+    return Call(cost, json.dumps(prompts, ensure_ascii=False), answer, stream, shape="completions", said=said)

@@ -9,7 +9,7 @@ from typing import Any
 from chatapi.backend import TgiStream
 from chatapi.checks import generate_payload
 from chatapi.dialects.prompted import plan_chat, plan_completion
-from chatapi.dialects.seam import Call, StreamOutcome, openai_outcome
+from chatapi.dialects.seam import Call, CallerText, StreamOutcome, openai_outcome
 from chatapi.dialects.tgi_shape import (
     answer_usage,
     chat_completion,
@@ -20,7 +20,7 @@ from chatapi.dialects.tgi_shape import (
     text_completion,
 )
 from chatapi.dialects.transport import TextTransport
-from chatapi.schemas import ChatCompletionRequest, CompletionRequest, GenerateRequest
+from chatapi.schemas import ChatCompletionRequest, CompletionRequest, GenerateRequest, message_text
 from chatapi.settings import Settings
 from chatapi.usage import Cost, Ticket, all_generated_tokens
 
@@ -42,7 +42,8 @@ def prompted_chat(request: ChatCompletionRequest, settings: Settings, text: Text
         return opened, body
 
     cost = Cost.of(plan.prompt, plan.payload["parameters"]["max_new_tokens"], settings)
-    return Call(cost, plan.prompt, answer, stream)
+    said = CallerText("messages", tuple(message_text(m) for m in request.messages))
+    return Call(cost, plan.prompt, answer, stream, shape="chat", said=said)
 
 
 def tgi_completion(request: CompletionRequest, settings: Settings, text: TextTransport) -> Call:
@@ -61,7 +62,8 @@ def tgi_completion(request: CompletionRequest, settings: Settings, text: TextTra
         return opened, body
 
     cost = Cost.of(plan.payload["inputs"], plan.payload["parameters"]["max_new_tokens"], settings)
-    return Call(cost, plan.payload["inputs"], answer, stream)
+    said = CallerText("prompt", (plan.payload["inputs"],))
+    return Call(cost, plan.payload["inputs"], answer, stream, shape="completions", said=said)
 
 
 def _as_asked(item: Any, asked: dict[str, Any]) -> Any:
@@ -99,4 +101,4 @@ def tgi_generate(request: GenerateRequest, settings: Settings, text: TextTranspo
     # best_of > 1: TGI generates every candidate to max_new_tokens and answers the best; each is charged.
     best_of = int(payload["parameters"].get("best_of", 1))
     cost = Cost.of(request.inputs, payload["parameters"]["max_new_tokens"], settings, sequences=best_of)
-    return Call(cost, request.inputs, answer, stream)
+    return Call(cost, request.inputs, answer, stream, shape="generate", said=CallerText("inputs", (request.inputs,)))

@@ -13,6 +13,7 @@ from chatapi.dialects.openai_plan import reshape_for_tgi
 from chatapi.dialects.seam import Call
 from chatapi.dialects.text_calls import prompted_chat, tgi_completion, tgi_generate
 from chatapi.dialects.transport import TgiText
+from chatapi.embeddings import EmbeddingRequest
 from chatapi.errors import ApiError
 from chatapi.media import defuse_tgi_payload
 from chatapi.schemas import ChatCompletionRequest, CompletionRequest, GenerateRequest
@@ -37,6 +38,15 @@ class TgiPrompt:
 
     def generate(self, request: GenerateRequest) -> Call:
         return tgi_generate(request, self.settings, self.text)
+
+    def embeddings(self, request: EmbeddingRequest) -> Call:
+        # TGI generates text only; an embedding model is a vLLM route of MODEL_ROUTES.
+        raise ApiError(
+            400,
+            f"The model '{request.model}' is served by TGI, which computes no embeddings.",
+            param="model",
+            code="model_not_supported",
+        )
 
     def error(self, body: dict[str, Any], status: int | None = None) -> ApiError:
         return engine_error(body, status)

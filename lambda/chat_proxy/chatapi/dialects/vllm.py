@@ -8,10 +8,12 @@ from functools import partial
 from typing import Any
 
 from chatapi.backend import SageMakerBackend, engine_error
+from chatapi.dialects.embedding_calls import embedding_call
 from chatapi.dialects.openai_calls import messages_chat, openai_completion
 from chatapi.dialects.seam import Call
 from chatapi.dialects.text_calls import prompted_chat, tgi_generate
 from chatapi.dialects.transport import VllmText
+from chatapi.embeddings import EmbeddingRequest
 from chatapi.errors import ApiError
 from chatapi.schemas import ChatCompletionRequest, CompletionRequest, GenerateRequest
 from chatapi.settings import Settings
@@ -60,6 +62,9 @@ class VllmOpenAI:
 
     def generate(self, request: GenerateRequest) -> Call:
         return tgi_generate(request, self.settings, self.text)
+
+    def embeddings(self, request: EmbeddingRequest) -> Call:
+        return embedding_call(request, self.settings, self.backend)
 
     def error(self, body: dict[str, Any], status: int | None = None) -> ApiError:
         return engine_error(body, status)

@@ -1,5 +1,6 @@
 """How every model route runs a call from the engine seam: log the prompt (``LOG_PROMPTS``), admit and meter it
-(``usage``: 429 when the caller is over a limit), then answer JSON or stream SSE, with one log line per call."""
+(``usage``: 429 when the caller is over a limit), check it with the guardrail if there is one (``guardrails``: 400
+before the model is called), then answer JSON or stream SSE, the answer checked too, with one log line per call."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
 from chatapi.dialects import Call, ModelStream, StreamOutcome, client_bytes
+from chatapi.guardrails import NO_GUARDRAIL, Guardrail
 from chatapi.schemas import ErrorBody
 from chatapi.settings import Settings
 from chatapi.streaming import EventStreamResponse
@@ -24,12 +26,14 @@ STREAM_CONTENT = {"text/event-stream": {"schema": {"type": "string"}}}
 
 
 class CallRunner:
-    """Runs calls for the routes; ``usage`` meters and limits callers (``chatapi.usage``)."""
+    """Runs calls for the routes; ``usage`` meters and limits callers (``chatapi.usage``), ``guardrail`` (None:
+    none) checks what callers send and what the model answers (``chatapi.guardrails``)."""
 
-    def __init__(self, settings: Settings, usage: Usage, logger: Logger) -> None:
+    def __init__(self, settings: Settings, usage: Usage, logger: Logger, guardrail: Guardrail | None = None) -> None:
         self.settings = settings
         self.usage = usage
         self.logger = logger
+        self.guardrail = guardrail
 
     def run(
         self,
@@ -39,19 +43,34 @@ class CallRunner:
         stream: bool,
         route: str,
         completion_text: Callable[[Any], str] | None = None,
+        model: str | None = None,
     ) -> Response:
-        """Charge ``call`` to the caller, then answer it; ``completion_text`` picks the answer's text to log."""
+        """Charge ``call`` to the caller, then answer it; ``completion_text`` picks the answer's text to log;
+        ``model`` is the served model metered (None: the deployment's)."""
         self.log_text("prompt", call.prompt)
-        ticket = self.usage.start(http_request, stream=stream, cost=call.cost)
+        ticket = self.usage.start(http_request, stream=stream, cost=call.cost, model=model)
+        # After usage.start: an over-limit caller gets its 429 without a Bedrock call; a blocked one is settled by
+        # the middleware with nothing generated (the model is never called).
+        check = self.guardrail.check(ticket.caller) if self.guardrail is not None else NO_GUARDRAIL
+        check.input(call.said.texts, param=call.said.param)
         outcome = StreamOutcome()
         if not stream:
-            body = call.answer(outcome)
-            self.call_finished(route, outcome, streamed=False, ticket=ticket)
+            try:
+                body = check.answer(call.answer(outcome), call.shape, outcome)
+            finally:
+                check.record()  # the input check's units too when the model call failed
+            self.call_finished(route, outcome, streamed=False, ticket=ticket, model=model)
             if completion_text is not None:
                 self.log_text("completion", completion_text(body))
             return JSONResponse(body)
-        opened, chunks = call.stream(ticket, outcome)
-        return self.streaming(client_bytes(opened, chunks), opened, outcome, route)
+        try:
+            opened, chunks = call.stream(ticket, outcome)
+        except Exception:
+            check.record()
+            raise
+        return self.streaming(
+            client_bytes(opened, check.stream(chunks, call.shape, outcome)), opened, outcome, route, model=model
+        )
 
     def log_text(self, label: str, text: str) -> None:
         if self.settings.log_prompts:
@@ -65,6 +84,7 @@ class CallRunner:
         streamed: bool,
         ticket: Ticket | None = None,
         client_disconnected: bool = False,
+        model: str | None = None,
     ) -> None:
         """One log line per model call with its token counts, streamed or not: where usage is read from. A
         non-streamed call's ``ticket`` (metering and limits, ``chatapi.usage``) is settled here, before the answer
@@ -79,6 +99,7 @@ class CallRunner:
             "stream finished" if streamed else "call finished",
             extra={
                 "route": route,
+                **({"model": model} if model is not None else {}),
                 "finish_reason": outcome.finish_reason,
                 "prompt_tokens": outcome.prompt_tokens,
                 "generated_tokens": outcome.generated_tokens,
@@ -86,8 +107,16 @@ class CallRunner:
             },
         )
 
-    def streaming(self, body: Iterator[bytes], stream: ModelStream, outcome: StreamOutcome, route: str) -> Response:
+    def streaming(
+        self,
+        body: Iterator[bytes],
+        stream: ModelStream,
+        outcome: StreamOutcome,
+        route: str,
+        *,
+        model: str | None = None,
+    ) -> Response:
         def finished(client_disconnected: bool) -> None:
-            self.call_finished(route, outcome, streamed=True, client_disconnected=client_disconnected)
+            self.call_finished(route, outcome, streamed=True, client_disconnected=client_disconnected, model=model)
 
         return EventStreamResponse(body, stream, finished, headers=SSE_HEADERS)

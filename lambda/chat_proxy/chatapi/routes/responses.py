@@ -34,7 +34,7 @@ STATELESS = (
 
 def responses_router(
     *,
-    model_id: str,
+    model_id: str | Callable[[str | None], str],
     chat: Callable[[Any, Request], Response],
     caller: Callable[[Request], str],
     store: ResponseStore | None,
@@ -71,7 +71,9 @@ def responses_router(
         keep = store is not None and request.store is not False
         translation = to_chat(request, parse_items(history) if history else [], request.max_output_tokens)
         chat_body = chat_request(translation)
-        shell = ResponseShell(request, model_id, request.max_output_tokens, stored=keep)
+        # The served name of the chat model the request picks (a model map's, or the one MODEL_ID).
+        model = model_id if isinstance(model_id, str) else model_id(request.model)
+        shell = ResponseShell(request, model, request.max_output_tokens, stored=keep)
 
         def kept_final(final: dict[str, Any]) -> None:
             if keep and store is not None:
