@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from constructs.api.chat_api import API_ROUTES
+
 pytestmark = pytest.mark.xdist_group("synth")
 
 
@@ -17,7 +19,7 @@ def _function(s: Any) -> dict[str, Any]:
 
 def test_every_method_streams_from_the_lambda_within_sagemakers_stream_limit(default_synth: Any) -> None:
     methods = default_synth.of_type("AWS::ApiGateway::Method")
-    assert len(methods) == 10  # nine API routes (three of them /v1/responses) and the chat page (GET /)
+    assert len(methods) == len(API_ROUTES)  # every route the app serves, the chat page (GET /) included
     fn_id = next(k for k in default_synth.of_type("AWS::Lambda::Function") if k.startswith("ChatFunction"))
     for method in methods.values():
         integration = method["Properties"]["Integration"]
