@@ -24,6 +24,8 @@ from typing import Any, TextIO
 import httpx
 import openai
 
+from llmchat.waking import WakingTransport
+
 EXIT_ERROR = 2
 # The longest a single answer may take through API Gateway's streaming integration.
 READ_TIMEOUT = 900.0
@@ -168,8 +170,9 @@ class Target:
 
 def http_client(target: Target) -> httpx.Client:
     timeout = httpx.Timeout(READ_TIMEOUT, connect=10.0)
+    # WakingTransport: shows "waking the model (n s)" while a scaled-to-zero model starts (issue 20).
     if target.auth != "iam":
-        return httpx.Client(timeout=timeout)
+        return httpx.Client(timeout=timeout, transport=WakingTransport())
     import botocore.session
 
     from llmchat.sigv4 import SigV4
@@ -183,7 +186,7 @@ def http_client(target: Target) -> httpx.Client:
     region = target.region or session.get_config_variable("region")
     if not region:
         raise ChatError("no AWS region to sign for: pass --region (the API's region)")
-    return httpx.Client(auth=SigV4(region=region, session=session), timeout=timeout)
+    return httpx.Client(auth=SigV4(region=region, session=session), timeout=timeout, transport=WakingTransport())
 
 
 class Chat:

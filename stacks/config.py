@@ -97,6 +97,7 @@ class AppConfig:
     scale_to_zero: bool
     idle_minutes: int | None
     active_hours: ActiveHours | None
+    wake_wait_seconds: int | None
     min_instances: int | None
     max_instances: int | None
     target_concurrency: int | None

@@ -64,6 +64,7 @@ class LlmChatStack(cdk.Stack):
                 image_url_domains=config.image_url_domains,
                 model_aliases=model_aliases(self.model_id, config.model.name),
                 default_max_tokens=config.default_max_tokens,
+                wake_wait_seconds=config.wake_wait_seconds,  # issue 20
                 model_routes=self.components.routes if self.components is not None else None,
             ),
             limits=ApiLimits(

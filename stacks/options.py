@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from constructs.api import time_limits
 from constructs.api.guardrail import GuardrailChoice
 from constructs.engines.quantization import quantize_problem
 from constructs.facts.catalog import (
@@ -599,6 +600,15 @@ class ContextOptions(BaseModel):
         shown="none (any time)",
         top=True,
     )
+    # Bounded so a held stream plus one SageMaker stream fit Lambda's and API Gateway's 15 minutes
+    # (constructs/api/time_limits.py).
+    wake_wait_seconds: int | None = key(
+        t.whole(0, time_limits.WAKE_WAIT_MAX_SECONDS),
+        "with `scale_to_zero`: seconds the API holds a call that meets no capacity while it wakes the model at "
+        "once (`0`: no wake-up, 503 + Retry-After at once); see [wake-up.md](wake-up.md)",
+        None,
+        shown=f"`{time_limits.WAKE_WAIT_DEFAULT_SECONDS}`",
+    )
     min_instances: int | None = key(
         t.whole(0, 20),
         "autoscaling floor; `0` only with `scale_to_zero` (which always has floor 0)",
@@ -970,7 +980,7 @@ class ContextOptions(BaseModel):
             if count > most:
                 raise fail("instance_count", count, f"must be at most max_instances ({most})")
             return count, self.min_instances, most
-        for name in ("idle_minutes", "active_hours"):
+        for name in ("idle_minutes", "active_hours", "wake_wait_seconds"):
             if name in given:
                 raise ConfigError(f"context key {name!r} requires scale_to_zero=true (add -c scale_to_zero=true)")
         if self.min_instances == 0:

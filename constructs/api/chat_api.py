@@ -18,6 +18,7 @@ from constructs.api.lambda_asset import PythonTarget, build_python_asset
 from constructs.api.responses_table import ResponsesTable
 from constructs.api.settings import ApiLimits, ChatSettings
 from constructs.api.usage_table import UsageTable
+from constructs.api.wake_access import allow_wake, request_timeout
 from constructs.compliance.nag import REDUNDANT_ROLE_DEPENDENCY, acknowledge, ignore_cfn_lint, skip_checkov
 from constructs.compliance.owned_logs import allow_logs_to_use
 from constructs.hosting.endpoint import HostedEndpoint
@@ -30,6 +31,7 @@ LWA_LAYER_ACCOUNT = "753240598075"
 LWA_LAYER_VERSION = 25
 # One SageMaker stream plus a margin (constructs/api/time_limits.py): the Lambda's timeout and API Gateway's integration
 # timeout; no request can outlast SageMaker's 8-minute stream limit, so a longer one would only hold a dead stream.
+# With scale to zero the wake-up hold comes on top (api/wake_access.request_timeout; tools/architecture.py reads this).
 INTEGRATION_TIMEOUT = cdk.Duration.seconds(time_limits.REQUEST_SECONDS)
 STAGE_NAME = "prod"
 
@@ -110,8 +112,11 @@ class ChatApi(Construct):
         self.function_logs = self._log_group("FunctionLogs", "chat-proxy", log_retention)
         self.access_logs = self._log_group("AccessLogs", "api-access", log_retention)
 
+        # Issue 20: the hold while a scaled-to-zero component wakes lengthens the request (api/wake_access.py).
+        self.request_timeout = request_timeout(settings.inference_component_name, settings.wake_wait_seconds)
         self.function = self._function(endpoint, settings, limits)
         endpoint.grant_invoke(self.function)
+        allow_wake(self.function, endpoint, settings.inference_component_name, settings.wake_wait_seconds)
         self.usage_table = self._usage(limits)
         self.responses_table = self._responses_store(responses_retention_days)
 
@@ -167,7 +172,7 @@ class ChatApi(Construct):
             layers=[adapter],
             # I/O-bound proxy: 512 MB gives FastAPI a fast cold start; the timeout covers the longest stream.
             memory_size=512,
-            timeout=INTEGRATION_TIMEOUT,
+            timeout=self.request_timeout,
             reserved_concurrent_executions=limits.reserved_concurrency,
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.function_logs,
@@ -290,7 +295,7 @@ class ChatApi(Construct):
             self.function,
             proxy=True,
             response_transfer_mode=apigw.ResponseTransferMode.STREAM,
-            timeout=INTEGRATION_TIMEOUT,
+            timeout=self.request_timeout,
             scope_permission_to_method=False,
         )
         body_validator = self.api.add_request_validator(

@@ -36,6 +36,9 @@ class ChatSettings:
     model_aliases: tuple[str, ...] = ()
     # max_tokens for requests that give none (DEFAULT_MAX_NEW_TOKENS); None: the engine's (vLLM) or 512 (TGI).
     default_max_tokens: int | None = None
+    # Issue 20: with an inference component, seconds a call that meets no capacity is held while the component wakes
+    # (WAKE_WAIT_SECONDS; None: the default of time_limits.py; 0: no wake). constructs/api/wake_access.py.
+    wake_wait_seconds: int | None = None
     # Several models on one endpoint (MODEL_ROUTES): served name or alias -> {"component", "kind", "engine", ...};
     # None: one model (today's MODEL_ID / INFERENCE_COMPONENT_NAME).
     model_routes: Mapping[str, Mapping[str, Any]] | None = None

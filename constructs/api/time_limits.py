@@ -28,3 +28,17 @@ LAMBDA_MAX_TIMEOUT_SECONDS = 15 * 60
 
 if not BACKEND_READ_TIMEOUT_SECONDS < REQUEST_SECONDS <= min(APIGATEWAY_STREAM_MAX_SECONDS, LAMBDA_MAX_TIMEOUT_SECONDS):
     raise ValueError("the request budget must cover one SageMaker stream and fit API Gateway's and Lambda's limits")
+
+# Scale to zero, waking at once and holding the request (lambda/chat_proxy/chatapi/wake.py, docs/wake-up.md).
+# A held stream waits, then runs one SageMaker stream: both inside Lambda's and API Gateway's 15 minutes, so the wait
+# is at most what REQUEST_SECONDS leaves of them. The default is the measured start-up of a copy at zero instances
+# (about 9.5 minutes: AWS samples, small model on ml.g5.xlarge; chatapi/backend.py), cut to that bound.
+WAKE_WAIT_MAX_SECONDS = min(APIGATEWAY_STREAM_MAX_SECONDS, LAMBDA_MAX_TIMEOUT_SECONDS) - REQUEST_SECONDS
+MEASURED_WAKE_SECONDS = 570
+WAKE_WAIT_DEFAULT_SECONDS = min(MEASURED_WAKE_SECONDS, WAKE_WAIT_MAX_SECONDS)
+# A non-streamed request sends no byte while held: API Gateway's idle timeout for a streamed response on a Regional
+# (or private) REST API is 5 minutes, 30 s on an edge-optimized one (API Gateway developer guide, "Stream the
+# integration response for your proxy integrations"); the chat API is Regional (constructs/api/chat_api.py). One
+# SageMaker invocation's 60 s stays for the answer after the wake.
+APIGATEWAY_REGIONAL_IDLE_SECONDS = 5 * 60
+WAKE_NONSTREAM_MAX_SECONDS = APIGATEWAY_REGIONAL_IDLE_SECONDS - SAGEMAKER_INVOKE_SECONDS

@@ -137,6 +137,18 @@ class Scenario:
     # After this many events the stream holds (writes nothing more) until ``emulator.release()`` or the caller goes
     # away: tests wait on that event instead of on a slow stream's clock.
     hold_after: int | None = None
+    # Scale to zero (chatapi/wake.py): every invocation answers "no capacity" until the test sets this event
+    # (typically after ``emulator.scaled`` shows the proxy's scaling call), or for the first N seconds of the
+    # scenario (``no_capacity_seconds``, for a standalone emulator driven over HTTP).
+    no_capacity_until: threading.Event | None = None
+    no_capacity_seconds: float | None = None
+    set_at: float = field(default_factory=time.monotonic)
+
+    def without_capacity(self) -> bool:
+        if self.no_capacity_until is not None and not self.no_capacity_until.is_set():
+            return True
+        return self.no_capacity_seconds is not None and time.monotonic() - self.set_at < self.no_capacity_seconds
+
     # Per inference component: that component's scenario fields (unnamed components use the fields above).
     components: dict[str, dict[str, Any]] | None = None
     # vllm with --runner pooling: an embedding model (embeddings bodies only; chat/completions bodies are refused).
@@ -177,6 +189,12 @@ class Emulator:
         self.streams: list[StreamRecord] = []
         self.changed = threading.Condition(self._lock)  # notified whenever a stream record changes
         self.released = threading.Event()  # lets held streams go on (Scenario.hold_after)
+        # The SageMaker control plane's two calls of a wake-up (JSON protocol, POST / with X-Amz-Target), as a
+        # stand-in for AWS_ENDPOINT_URL_SAGEMAKER: DescribeInferenceComponent reports desired_copies,
+        # UpdateInferenceComponentRuntimeConfig records the call, sets desired_copies and ``scaled``.
+        self.scaling_calls: list[dict[str, Any]] = []
+        self.desired_copies = 0
+        self.scaled = threading.Event()
         self.server = ThreadingHTTPServer((host, port), _handler_for(self))
         self.server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -197,6 +215,9 @@ class Emulator:
             self.requests = []
             self.streams = []
             self.released.clear()
+            self.scaling_calls = []
+            self.desired_copies = 0
+            self.scaled.clear()
         return self._scenario
 
     def release(self) -> None:
@@ -425,6 +446,10 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
                 emulator.set_scenario(**json.loads(raw or b"{}"))
                 self._send_json(200, {"ok": True})
                 return
+            target = self.headers.get("X-Amz-Target", "")
+            if self.path == "/" and target.startswith("SageMaker."):
+                self._control_plane(target.removeprefix("SageMaker."), json.loads(raw or b"{}"))
+                return
             parts = self.path.split("/")
             if (
                 len(parts) != 4
@@ -456,6 +481,9 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
                 time.sleep(scenario.delay)
             if scenario.gate is not None:
                 scenario.gate.wait(30)
+            if scenario.without_capacity():
+                self._fault("no_capacity", scenario, parts[2])
+                return
             fault = emulator.take_fault()
             if fault is not None and self._fault(fault, scenario, parts[2]):
                 return
@@ -483,6 +511,36 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
                 self._send_json(
                     200, oe.answer_per_choice(oe.completion_answer(scenario, payload), oe.choice_count(payload))
                 )
+
+        def _control_plane(self, operation: str, body: dict[str, Any]) -> None:
+            name = body.get("InferenceComponentName", "")
+            arn = f"arn:aws:sagemaker:us-east-1:123456789012:inference-component/{name}"
+            headers = {"Content-Type": "application/x-amz-json-1.1"}
+            if operation == "DescribeInferenceComponent":
+                copies = emulator.desired_copies
+                config = {"DesiredCopyCount": copies, "CurrentCopyCount": 0}
+                self._send_json(
+                    200,
+                    {
+                        "InferenceComponentName": name,
+                        "InferenceComponentArn": arn,
+                        "EndpointName": "e",
+                        "InferenceComponentStatus": "InService",
+                        "RuntimeConfig": config,
+                        "CreationTime": 0,
+                        "LastModifiedTime": 0,
+                    },
+                    headers,
+                )
+            elif operation == "UpdateInferenceComponentRuntimeConfig":
+                with emulator.changed:
+                    emulator.scaling_calls.append(body)
+                    emulator.desired_copies = body["DesiredRuntimeConfig"]["CopyCount"]
+                    emulator.changed.notify_all()
+                emulator.scaled.set()
+                self._send_json(200, {"InferenceComponentArn": arn}, headers)
+            else:
+                self._aws_error(400, "UnknownOperationException", {"message": operation})
 
         def _embeddings(self, scenario: Scenario, payload: dict[str, Any]) -> None:
             """vLLM's answer to an embeddings body: a pooling model embeds it, a generating model finds no handler

@@ -19,7 +19,9 @@ CHAT = {"messages": [{"role": "user", "content": "hi"}]}
 @pytest.fixture(scope="module")
 def component_url(session_emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log: Path = tmp_path_factory.mktemp("component") / "app.log"
-    proc, url = start_app(app_env(session_emulator.url, INFERENCE_COMPONENT_NAME=COMPONENT), log)
+    # WAKE_WAIT_SECONDS=0: no wake-up, today's 503 (the wake path: test_chat_wake.py).
+    env = app_env(session_emulator.url, INFERENCE_COMPONENT_NAME=COMPONENT, WAKE_WAIT_SECONDS="0")
+    proc, url = start_app(env, log)
     yield url
     proc.terminate()
     proc.wait(10)

@@ -19,6 +19,7 @@ from dataclasses import replace
 
 from fastapi import FastAPI
 
+from chatapi import wake
 from chatapi.backend import SageMakerBackend, make_client
 from chatapi.caller import resolve_caller
 from chatapi.context import RequestContextMiddleware, add_error_handlers, logger
@@ -52,6 +53,12 @@ def create_app(
         settings.endpoint_name,
         inference_component=settings.inference_component_name,
         active_hours=settings.active_hours,
+        waker=wake.make_waker(
+            settings.inference_component_name,
+            settings.wake_wait_seconds,
+            settings.wake_poll_seconds,
+            settings.aws_region,
+        ),
     )
     usage = usage or Usage.from_settings(
         load_usage_settings(), settings.model_id, region=settings.aws_region, logger=logger

@@ -16,7 +16,7 @@ import random
 import socket
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import botocore.session
 import urllib3.exceptions
@@ -34,6 +34,9 @@ from chatapi.active_hours import ActiveHours
 from chatapi.errors import ApiError
 from chatapi.settings import Settings
 from chatapi.sse import SseParser
+
+if TYPE_CHECKING:
+    from chatapi.wake import Waker
 
 RETRYABLE_CODES = frozenset({"ThrottlingException", "ServiceUnavailable", "InternalFailure"})
 RETRY_AFTER_SECONDS = "1"
@@ -324,8 +327,11 @@ class SageMakerBackend:
         sleep: Callable[[float], None] = time.sleep,
         inference_component: str | None = None,
         active_hours: ActiveHours | None = None,
+        waker: Waker | None = None,
     ) -> None:
         self._client = client
+        # Scale to zero: wake the component at once and hold calls that meet no capacity (chatapi.wake).
+        self.waker = waker
         # Outside the scheduled hours a refused call is not a wake-up: say when the model runs instead.
         self._hours = active_hours
         self._endpoint = endpoint_name
@@ -341,6 +347,9 @@ class SageMakerBackend:
         ``MODEL_ROUTES``: SageMaker runs the call on that inference component)."""
         other = copy.copy(self)
         other._target = {"InferenceComponentName": component}
+        # The waker scales INFERENCE_COMPONENT_NAME only: another component never wakes it (docs/wake-up.md).
+        if self.waker is not None and self.waker.component != component:
+            other.waker = None
         return other
 
     def _call(self, operation: Callable[..., Any], payload: dict[str, Any], accept: str) -> Any:
@@ -366,6 +375,11 @@ class SageMakerBackend:
 
     def invoke(self, payload: dict[str, Any]) -> Any:
         """The endpoint's JSON answer to ``payload``."""
+        if self.waker is not None:
+            return self.waker.hold_call(lambda: self._invoke_now(payload))
+        return self._invoke_now(payload)
+
+    def _invoke_now(self, payload: dict[str, Any]) -> Any:
         response = self._call(self._client.invoke_endpoint, payload, "application/json")
         try:
             raw = response["Body"].read()

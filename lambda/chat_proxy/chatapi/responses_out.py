@@ -380,6 +380,9 @@ def response_events(
     try:
         yield from stream.start()
         for raw in chat_chunks:
+            if raw.startswith(b": waking the model"):  # chatapi.wake: keep-alives reach Responses clients too
+                yield raw
+                continue
             for chunk in _chunk_data(raw):
                 if chunk is None:
                     yield from stream.end()

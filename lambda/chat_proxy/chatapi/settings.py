@@ -28,6 +28,11 @@ Variable                        Default                                 Meaning
                                                                         the component is scheduled to run
 ``IMAGE_URL_DOMAINS``           (none: ``data:`` URLs only)             https hosts media URLs may name (vLLM
                                                                         only; ``chatapi.media``), comma-separated
+``WAKE_WAIT_SECONDS``           ``360``                                 with INFERENCE_COMPONENT_NAME: hold a call
+                                                                        that meets no capacity this long while a
+                                                                        copy starts (``chatapi.wake``); 0: no wake
+``WAKE_POLL_SECONDS``           ``5``                                   held requests: model probe and keep-alive
+                                                                        interval
 ``MODEL_ROUTES``                (none: one model)                       JSON map of several models, each its own
                                                                         inference component (``chatapi.model_routes``)
 =============================== ======================================= ==========================================
@@ -66,6 +71,11 @@ REQUEST_BODY_LIMIT_BYTES = "REQUEST_BODY_LIMIT_BYTES"
 BACKEND_READ_TIMEOUT_SECONDS = "BACKEND_READ_TIMEOUT_SECONDS"
 INFERENCE_COMPONENT_NAME = "INFERENCE_COMPONENT_NAME"
 ACTIVE_HOURS = "ACTIVE_HOURS"
+WAKE_WAIT_SECONDS = "WAKE_WAIT_SECONDS"
+WAKE_POLL_SECONDS = "WAKE_POLL_SECONDS"
+# constructs/api/time_limits.py WAKE_WAIT_DEFAULT_SECONDS (the stack sets the variable; a test checks they agree).
+WAKE_WAIT_DEFAULT_SECONDS = 360
+WAKE_WAIT_MAX_SECONDS = 360
 
 DEFAULTS: dict[str, str] = {
     MODEL_ID: "tgi",
@@ -115,6 +125,8 @@ class Settings:
     model_aliases: tuple[str, ...] = ()
     # Set by the operator (DEFAULT_MAX_NEW_TOKENS): vLLM paths then send it when a request gives no limit.
     default_max_tokens: int | None = None
+    wake_wait_seconds: int = 0
+    wake_poll_seconds: float = 5.0
     # MODEL_ROUTES, in its order (empty: the one model above).
     model_routes: tuple[tuple[str, ModelRoute], ...] = ()
 
@@ -212,8 +224,31 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         image_url_domains=domains,
         model_aliases=_aliases(env, model_id),
         default_max_tokens=operator_default,
+        wake_wait_seconds=_wake_wait(env),
+        wake_poll_seconds=_wake_poll(env),
         model_routes=_model_routes(env),
     )
+
+
+def _wake_wait(env: Mapping[str, str]) -> int:
+    value = _int(env, WAKE_WAIT_SECONDS, str(WAKE_WAIT_DEFAULT_SECONDS), minimum=0)
+    if value > WAKE_WAIT_MAX_SECONDS:
+        raise SettingsError(
+            f"{WAKE_WAIT_SECONDS}={value} is too large; expected 0 to {WAKE_WAIT_MAX_SECONDS} (a held stream and "
+            "then SageMaker's 8-minute stream must fit Lambda's and API Gateway's 15 minutes)"
+        )
+    return value
+
+
+def _wake_poll(env: Mapping[str, str]) -> float:
+    raw = env.get(WAKE_POLL_SECONDS, "5").strip()
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{WAKE_POLL_SECONDS}={raw!r} is not a number; expected seconds > 0") from None
+    if not 0 < value <= 60:
+        raise SettingsError(f"{WAKE_POLL_SECONDS}={value} is out of range; expected more than 0, at most 60")
+    return value
 
 
 def _model_routes(env: Mapping[str, str]) -> tuple[tuple[str, ModelRoute], ...]:

@@ -8,12 +8,12 @@ and shapes the engine's answers (``tgi_shape``, ``openai_shape``, ``assemble``, 
 from __future__ import annotations
 
 from chatapi.backend import SageMakerBackend
-from chatapi.dialects.seam import Call, CallerText, Dialect, ModelStream, Shape, StreamOutcome
+from chatapi.dialects.seam import Call, CallerText, Dialect, ModelStream, Shape, StreamOutcome, client_bytes
 from chatapi.dialects.tgi import TgiMessages, TgiPrompt
 from chatapi.dialects.vllm import VllmOpenAI
 from chatapi.settings import Settings
 
-__all__ = ["Call", "CallerText", "Dialect", "ModelStream", "Shape", "StreamOutcome", "make_dialect"]
+__all__ = ["Call", "CallerText", "Dialect", "ModelStream", "Shape", "StreamOutcome", "client_bytes", "make_dialect"]
 
 
 def make_dialect(settings: Settings, backend: SageMakerBackend) -> Dialect:

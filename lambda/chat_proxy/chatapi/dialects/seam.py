@@ -18,6 +18,7 @@ from chatapi.embeddings import EmbeddingRequest
 from chatapi.errors import ApiError
 from chatapi.schemas import ChatCompletionRequest, CompletionRequest, GenerateRequest
 from chatapi.usage import Cost, Ticket
+from chatapi.wake import HeldStream
 
 # The model's open stream, as the routes hold it (to close it when the client leaves: ``chatapi.streaming``).
 ModelStream: TypeAlias = TgiStream
@@ -65,6 +66,12 @@ class Call:
     stream: Callable[[Ticket, StreamOutcome], tuple[ModelStream, Iterator[bytes]]]
     shape: Shape
     said: CallerText
+
+
+def client_bytes(stream: ModelStream, body: Iterator[bytes]) -> Iterator[bytes]:
+    """The SSE bytes a client reads for a call's ``stream``: while a scaled-to-zero model wakes (a held stream,
+    ``chatapi.wake``), comment lines first, so the client and API Gateway see bytes before the answer."""
+    return stream.keepalives(body) if isinstance(stream, HeldStream) else body
 
 
 class Dialect(Protocol):

@@ -9,6 +9,7 @@ import itertools
 from collections.abc import Iterator
 from typing import Any
 
+from chatapi import wake
 from chatapi.backend import SageMakerBackend, TgiStream, tgi_error
 from chatapi.dialects import assemble
 from chatapi.dialects.tgi_to_vllm import Event, tgi_events, vllm_completion_request
@@ -17,6 +18,12 @@ from chatapi.media import defuse_tgi_payload
 
 
 def open_stream(backend: SageMakerBackend, payload: dict[str, Any]) -> tuple[TgiStream, Iterator[Event]]:
+    """Open a stream (or hold it while a scaled-to-zero model wakes: ``chatapi.wake``)."""
+    # A stand-in backend without a waker (tests pass their own) never holds.
+    return wake.open_or_hold(getattr(backend, "waker", None), lambda: _open_now(backend, payload))
+
+
+def _open_now(backend: SageMakerBackend, payload: dict[str, Any]) -> tuple[TgiStream, Iterator[Event]]:
     """Open a stream and read up to its first event, so a failure before any token is a proper HTTP error."""
     stream = backend.open_stream(payload)
     events = stream.raw_events()

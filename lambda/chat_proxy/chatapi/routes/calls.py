@@ -11,7 +11,7 @@ from aws_lambda_powertools import Logger
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
-from chatapi.dialects import Call, ModelStream, StreamOutcome
+from chatapi.dialects import Call, ModelStream, StreamOutcome, client_bytes
 from chatapi.guardrails import NO_GUARDRAIL, Guardrail
 from chatapi.schemas import ErrorBody
 from chatapi.settings import Settings
@@ -68,7 +68,9 @@ class CallRunner:
         except Exception:
             check.record()
             raise
-        return self.streaming(check.stream(chunks, call.shape, outcome), opened, outcome, route, model=model)
+        return self.streaming(
+            client_bytes(opened, check.stream(chunks, call.shape, outcome)), opened, outcome, route, model=model
+        )
 
     def log_text(self, label: str, text: str) -> None:
         if self.settings.log_prompts:

@@ -147,7 +147,9 @@
   }
 
   // Server-sent events: blank-line separated blocks of "data:" lines (https://html.spec.whatwg.org/#event-stream).
-  async function* sseData(response) {
+  // Comment lines (":" first) go to onComment: the API sends ": waking the model (n s)" while a scaled-to-zero
+  // model starts (docs/wake-up.md).
+  async function* sseData(response, onComment = () => {}) {
     const reader = response.body.getReader();
     const decoder = new TextDecoder();
     let buffer = "";
@@ -157,8 +159,9 @@
       const blocks = buffer.split(/\r\n\r\n|\n\n|\r\r/);
       buffer = done ? "" : blocks.pop();
       for (const block of blocks) {
-        const data = block
-          .split(/\r\n|\n|\r/)
+        const lines = block.split(/\r\n|\n|\r/);
+        lines.filter((line) => line.startsWith(":")).forEach((line) => onComment(line.slice(1).trim()));
+        const data = lines
           .filter((line) => line.startsWith("data:"))
           .map((line) => line.slice(5).replace(/^ /, ""))
           .join("\n");
@@ -181,7 +184,10 @@
       const headers = { "content-type": "application/json", ...(await authHeaders(body)) };
       const response = await fetch(completionsUrl, { method: "POST", headers, body, signal: controller.signal });
       if (!response.ok) throw new Error(await errorText(response));
-      for await (const data of sseData(response)) {
+      const waking = (note) => {
+        if (!content && note.startsWith("waking the model")) answer.body.textContent = `${note}…`;
+      };
+      for await (const data of sseData(response, waking)) {
         if (data === "[DONE]") break;
         const chunk = JSON.parse(data);
         if (chunk.error) throw new Error(`stream error: ${chunk.error.message || JSON.stringify(chunk.error)}`);
