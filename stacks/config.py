@@ -104,6 +104,9 @@ class AppConfig:
     scale_out_cooldown: int | None
     scale_in_cooldown: int | None
     deployment_strategy: str
+    routing_strategy: str | None  # None: each hosting shape's routing before the option (constructs/hosting/routing.py)
+    prefix_length: int | None
+    prefix_concurrency: int | None
     alarm_email: str | None
     api_keys: tuple[str, ...]
     # Several models on one endpoint (empty / None: one model, `model`): the chat models, the first being `model`

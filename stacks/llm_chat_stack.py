@@ -24,6 +24,7 @@ from constructs.facts.sdk_data import gpu_info
 from constructs.hosting.autoscaling import InstanceScaling
 from constructs.hosting.inference_component import ScaleToZero
 from constructs.hosting.monitoring import Monitoring
+from constructs.hosting.routing import Routing
 from constructs.hosting.shape import Hosting
 from constructs.private.model_data import S3ModelData
 from constructs.private.network import NetworkSettings
@@ -173,7 +174,9 @@ class LlmChatStack(cdk.Stack):
             model_download_timeout=c.model_download_timeout,
             volume_size=c.volume_size,
         )
-        hosting = dataclasses.replace(hosting, deployment_strategy=c.deployment_strategy, **_scaling(c))
+        hosting = dataclasses.replace(
+            hosting, deployment_strategy=c.deployment_strategy, **_scaling(c), routing=_routing(c)
+        )
         return JumpStartEndpoint(
             self,
             "Llm",
@@ -191,6 +194,7 @@ class LlmChatStack(cdk.Stack):
             model_download_timeout=c.model_download_timeout,
             volume_size=c.volume_size,
             **_scaling(c),
+            routing=_routing(c),
             deployment_strategy=c.deployment_strategy,
         )
         return TgiEndpoint(
@@ -227,6 +231,7 @@ class LlmChatStack(cdk.Stack):
             model_download_timeout=c.model_download_timeout,
             volume_size=c.volume_size,
             **_scaling(c),
+            routing=_routing(c),
             components=several(c),
         )
         memory = c.gpu_memory_utilization if c.gpu_memory_utilization is not None else VLLM_GPU_MEMORY_UTILIZATION
@@ -323,6 +328,13 @@ def _scaling(c: AppConfig) -> dict[str, Any]:
             )
         }
     return {}
+
+
+def _routing(c: AppConfig) -> Routing | None:
+    """The variant's routing when routing_strategy is given; None keeps each shape's routing as it was."""
+    if c.routing_strategy is None:
+        return None
+    return Routing(c.routing_strategy, prefix_length=c.prefix_length, concurrency_threshold=c.prefix_concurrency)
 
 
 def _description(c: AppConfig) -> str:

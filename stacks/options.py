@@ -38,6 +38,13 @@ from constructs.facts.sdk_data import gpu_table
 from constructs.hosting.active_hours import IDLE_MINUTES_RANGE, ActiveHours
 from constructs.hosting.deployment import STRATEGIES, resolve_strategy
 from constructs.hosting.monitoring import EMAIL
+from constructs.hosting.routing import (
+    CONCURRENCY_THRESHOLD_RANGE,
+    DEFAULT_CONCURRENCY_THRESHOLD,
+    DEFAULT_PREFIX_LENGTH,
+    PREFIX_LENGTH_RANGE,
+)
+from constructs.hosting.routing import STRATEGIES as ROUTING_STRATEGIES
 from constructs.private.model_data import KMS_KEY_ARN, S3_PREFIX_URI
 from constructs.private.network import SECURITY_GROUP_ID, SUBNET_ID, VPC_ID
 from stacks import option_types as t
@@ -59,6 +66,9 @@ API_KEY_THROTTLE = AppliesWhen("api_auth", ("api_key",), "only API keys have a u
 # API keys get their own usage-plan rate; IAM callers share the stage's, hence a per-caller rate in the proxy.
 IAM_RATE = AppliesWhen("api_auth", ("iam",), "API keys are rate-limited by their usage plan")
 IAM_SESSIONS = AppliesWhen("api_auth", ("iam",), "only IAM callers have role sessions")
+PREFIX_AWARE = AppliesWhen(
+    "routing_strategy", ("prefix_aware",), "only prefix-aware routing reads a prefix length and a concurrency threshold"
+)
 STORED = AppliesWhen(
     "responses_store", (True,), "without responses_store=true no response is kept (stateless /v1/responses)"
 )
@@ -647,6 +657,30 @@ class ContextOptions(BaseModel):
         "`instance_count` ≥ 2), `none` (SageMaker's default, no rollback); see *Operations*",
         "auto",
         shown="`auto`",
+    )
+    routing_strategy: str | None = key(
+        t.choice(tuple(ROUTING_STRATEGIES)),
+        "how the endpoint spreads requests over its instances and copies: `least_outstanding_requests`, "
+        "`random`, `prefix_aware` (requests whose body starts alike go to the same instance, whose prefix cache "
+        "then already holds the conversation; see [operations.md](operations.md#prefix-aware-routing))",
+        None,
+        shown="SageMaker's default (`least_outstanding_requests` with an inference component)",
+    )
+    prefix_length: int | None = key(
+        t.whole(*PREFIX_LENGTH_RANGE),
+        "`prefix_aware`: how many bytes from the start of the request body the endpoint routes by "
+        f"({PREFIX_LENGTH_RANGE[0]}-{PREFIX_LENGTH_RANGE[1]})",
+        None,
+        shown=f"`{DEFAULT_PREFIX_LENGTH}`",
+        applies=PREFIX_AWARE,
+    )
+    prefix_concurrency: int | None = key(
+        t.whole(*CONCURRENCY_THRESHOLD_RANGE),
+        "`prefix_aware`: in-flight requests on the chosen instance (or copy) before the endpoint routes elsewhere "
+        f"({CONCURRENCY_THRESHOLD_RANGE[0]}-{CONCURRENCY_THRESHOLD_RANGE[1]})",
+        None,
+        shown=f"`{DEFAULT_CONCURRENCY_THRESHOLD}`",
+        applies=PREFIX_AWARE,
     )
     alarm_email: str | None = key(
         t.pattern(EMAIL, "an e-mail address like ops@example.com"),

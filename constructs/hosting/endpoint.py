@@ -227,6 +227,7 @@ class HostedEndpoint(Construct):
             model_data_download_timeout_in_seconds=hosting.model_download_timeout,
             volume_size_in_gb=hosting.volume_size,
             inference_ami_version=hosting.inference_ami_version,
+            routing_config=hosting.routing.config() if hosting.routing is not None else None,
         )
         zero = hosting.scale_to_zero
         if hosting.in_component:
@@ -239,6 +240,7 @@ class HostedEndpoint(Construct):
                 model_download_timeout=hosting.model_download_timeout,
                 volume_size=hosting.volume_size,
                 inference_ami_version=hosting.inference_ami_version,
+                routing=hosting.routing,
             )
         self.endpoint_config = sagemaker.CfnEndpointConfig(
             self,

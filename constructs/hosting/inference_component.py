@@ -32,6 +32,7 @@ from constructs import Construct
 from constructs.compliance.nag import acknowledge, acknowledge_log_retention_provider, rendered_arn
 from constructs.facts.gpu_facts import HOST_MEMORY_GIB
 from constructs.hosting.active_hours import IDLE_MINUTES_RANGE, ActiveHours
+from constructs.hosting.routing import Routing
 
 SAGEMAKER_NAMESPACE = "AWS/SageMaker"
 # Predefined metric types of Application Auto Scaling (botocore's application-autoscaling service model,
@@ -104,6 +105,7 @@ def component_variant(
     model_download_timeout: int | None,
     volume_size: int | None,
     inference_ami_version: str | None = None,
+    routing: Routing | None = None,
 ) -> sagemaker.CfnEndpointConfig.ProductionVariantProperty:
     """A variant without a model: the inference component brings it; managed instance scaling 0..2 x max
     (the second set only for an update's new copies, see COMPONENT_UPDATE)."""
@@ -118,7 +120,7 @@ def component_variant(
         managed_instance_scaling=sagemaker.CfnEndpointConfig.ManagedInstanceScalingProperty(
             status="ENABLED", min_instance_count=0, max_instance_count=max_instances * UPDATE_HEADROOM
         ),
-        routing_config=sagemaker.CfnEndpointConfig.RoutingConfigProperty(routing_strategy="LEAST_OUTSTANDING_REQUESTS"),
+        routing_config=(routing if routing is not None else Routing("least_outstanding_requests")).config(),
     )
 
 

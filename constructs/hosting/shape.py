@@ -11,6 +11,7 @@ from constructs.facts.instances import EBS_VOLUME_FAMILIES, INSTANCE_TYPE, accep
 from constructs.hosting.autoscaling import InstanceScaling
 from constructs.hosting.deployment import UpdatePolicy
 from constructs.hosting.inference_component import ScaleToZero
+from constructs.hosting.routing import Routing
 
 HEALTH_CHECK_RANGE = (60, 3600)
 DOWNLOAD_TIMEOUT_RANGE = (60, 3600)
@@ -42,6 +43,9 @@ class Hosting:
     # The model lives in an inference component even without scale to zero, so that other components (more
     # models, adapters, an embedding model) can share the endpoint's instances (constructs/hosting/components.py).
     components: bool = False
+    # How the variant spreads requests over instances and copies (routing.py); None: what each shape set before
+    # this option existed (no RoutingConfig on an always-on variant, least outstanding requests on a component's).
+    routing: Routing | None = None
 
     def __post_init__(self) -> None:
         if self.scale_to_zero is not None and self.instance_scaling is not None:

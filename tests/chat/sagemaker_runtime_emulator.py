@@ -465,6 +465,7 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
                     "endpoint": parts[2],
                     "stream": stream,
                     "payload": payload,
+                    "body": raw.decode(),  # as sent: prefix-aware routing reads its first bytes
                     "headers": dict(self.headers),
                     # InferenceComponentName travels as this header (botocore's sagemaker-runtime model).
                     "inference_component": self.headers.get("X-Amzn-SageMaker-Inference-Component"),

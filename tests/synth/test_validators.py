@@ -77,6 +77,13 @@ CONTEXTS: dict[str, dict[str, str]] = {
     "scale-to-zero-active-hours": {"scale_to_zero": "true", "active_hours": "MON-FRI 08:00-19:00 Europe/Berlin"},
     "scale-to-zero-jumpstart": {"deployment": "jumpstart", "region": "us-east-1", "scale_to_zero": "true"},
     "autoscaling": {"max_instances": "3", "region": "us-east-1"},
+    # Prefix-aware routing (the same context as tests/synth/test_routing.py, so the synth is shared).
+    "prefix-aware": {
+        "model": "qwen2.5-7b-instruct",
+        "routing_strategy": "prefix_aware",
+        "max_instances": "3",
+        "region": "us-east-1",
+    },
     # Several models on one endpoint (the same contexts as tests/synth/test_several_models.py).
     "several-models": {
         "models": "qwen2.5-7b-instruct,llama-3.1-8b-instruct",

@@ -61,6 +61,14 @@ MAX_MESSAGE_CHARS = 2000
 INVOKE_TIME_LIMIT_SECONDS = 60
 STREAM_TIME_LIMIT_SECONDS = 8 * 60
 STREAM_TIME_LIMIT_TEXTS = ("allotted time", "modelinvocationtimeexceeded")
+# Prefix-aware routing (-c routing_strategy=prefix_aware) routes by "the number of bytes from the beginning of the
+# request body" (PrefixAwareRoutingConfig.PrefixLength, botocore sagemaker 2017-07-24; SageMaker API reference
+# "PrefixAwareRoutingConfig"). So the conversation goes first, and what changes from call to call (max_tokens,
+# stream, temperature, seed, ...) after it: the next turn of a conversation then starts with the same bytes as the
+# last, up to the end of the messages they share, and lands on the instance whose prefix cache holds them. JSON
+# key order means nothing to vLLM or TGI. No PrefixAwareId (X-Amzn-SageMaker-Prefix-Aware-Id) is sent: it tells
+# apart different applications on one endpoint, and each stack's endpoint serves this one API.
+PREFIX_FIELDS = ("messages", "prompt", "input", "inputs")
 INVOKE_TIME_LIMIT_TEXTS = ("invocation timed out",)
 
 
@@ -315,6 +323,12 @@ class TgiStream:
             close()
 
 
+def prefix_first(payload: dict[str, Any]) -> dict[str, Any]:
+    """``payload`` with the conversation (``PREFIX_FIELDS``) as its first keys, the rest in their order."""
+    first = {k: payload[k] for k in PREFIX_FIELDS if k in payload}
+    return {**first, **{k: v for k, v in payload.items() if k not in first}}
+
+
 class SageMakerBackend:
     def __init__(
         self,
@@ -353,7 +367,7 @@ class SageMakerBackend:
         return other
 
     def _call(self, operation: Callable[..., Any], payload: dict[str, Any], accept: str) -> Any:
-        body = json.dumps(payload, ensure_ascii=False).encode()
+        body = json.dumps(prefix_first(payload), ensure_ascii=False).encode()
         for attempt in range(1, self._max_attempts + 1):
             try:
                 return operation(
