@@ -92,14 +92,16 @@ class LlmChatStack(cdk.Stack):
         own_execution_log_group(self.chat.api, stage_name=STAGE_NAME, key=self.chat.log_key)
         own_log_retention_logs(self, key=self.chat.log_key, name=f"{self.chat.log_group_prefix}log-retention")
         self._region_rule()
+        # Every model after the first has its own alarms: they page and show on the dashboard like the first's.
+        more = [m.alarms for m in self.components.components] if self.components is not None else []
         self.monitoring = Monitoring(
             self,
             "Ops",
             endpoint_name=self.llm.endpoint_name,
             variant_name=self.llm.variant_name,
             gpu_count=gpu_info(self.llm.hosting.instance_type).count,
-            rollback_alarms=self.llm.rollback_alarms.alarms,
-            rollback_alarm_names=self.llm.rollback_alarms.names,
+            rollback_alarms=[*self.llm.rollback_alarms.alarms, *(a for r in more for a in r.alarms)],
+            rollback_alarm_names=[*self.llm.rollback_alarms.names, *(n for r in more for n in r.names)],
             function=self.chat.function,
             longest_generation=cdk.Duration.seconds(time_limits.SAGEMAKER_STREAM_SECONDS),
             api_name=self.chat.api.rest_api_name,

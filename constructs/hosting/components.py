@@ -25,6 +25,7 @@ from constructs.compliance.nag import acknowledge, skip_checkov
 from constructs.facts.sdk_data import ImageFamily, gpu_info
 from constructs.hosting.endpoint import HostedEndpoint, grant_s3_prefix
 from constructs.hosting.inference_component import ComponentScaling
+from constructs.hosting.monitoring import RollbackAlarms
 from constructs.private.model_data import S3_PREFIX_URI
 
 
@@ -91,6 +92,11 @@ class ModelComponent(Construct):
             log_retention=hosting.log_retention,
         )
         host.extra_component_arns = (*host.extra_component_arns, self.scaling.arn)
+        # The model's own alarms on its component's invocation metrics (5XX answers, latency), like the first
+        # model's: they page; they roll nothing back, because a component takes no rolling update.
+        self.alarms = RollbackAlarms(
+            self, "Alarms", dimensions={"InferenceComponentName": self.scaling.name}, rolls_back=False
+        )
 
     @property
     def name(self) -> str:

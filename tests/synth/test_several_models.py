@@ -143,6 +143,29 @@ def test_with_scale_to_zero_each_model_scales_on_its_own_with_its_own_alarms(sca
     assert woken == names
 
 
+@pytest.mark.parametrize("shape", ["several", "scaling"])
+def test_every_model_pages_on_its_own_5xx_and_latency_and_the_dashboard_shows_it(
+    shape: str, several: Any, scaling: Any
+) -> None:
+    s = several if shape == "several" else scaling
+    names = {
+        c["InferenceComponentName"]
+        for c in _components(s)
+        if "BaseInferenceComponentName" not in c["Specification"]  # adapters share their base's copies
+    }
+    alarmed: dict[str, set[str]] = {}
+    for a in s.of_type("AWS::CloudWatch::Alarm").values():
+        p = a["Properties"]
+        if p.get("MetricName") in {"Invocation5XXErrors", "ModelLatency"}:
+            (dim,) = p["Dimensions"]
+            assert dim["Name"] == "InferenceComponentName"
+            alarmed.setdefault(p["MetricName"], set()).add(dim["Value"])
+    assert alarmed == {"Invocation5XXErrors": names, "ModelLatency": names}
+    (board,) = s.of_type("AWS::CloudWatch::Dashboard").values()
+    body = json.dumps(board["Properties"]["DashboardBody"])
+    assert body.count("-invocation-5xx") == len(names)
+
+
 def test_the_summary_prints_one_line_per_component_with_its_share(several: Any) -> None:
     from stacks.summary import summary
 
