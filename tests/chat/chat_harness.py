@@ -64,6 +64,10 @@ def start_app(env: dict[str, str], log_path: Path) -> tuple[subprocess.Popen[byt
             "--port",
             str(port),
             "--no-access-log",
+            # As lambda/chat_proxy/run.sh serves it: uvicorn's default 5 s keep-alive closes an idle pooled
+            # connection just as a client on a loaded machine reuses it (a reset that is the harness's, not the app's).
+            "--timeout-keep-alive",
+            "75",
         ],
         env=env,
         stdout=log,
