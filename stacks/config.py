@@ -93,6 +93,7 @@ class AppConfig:
     pipeline_repo: str | None
     pipeline_branch: str
     pipeline_self_mutation: bool
+    cfn_validation: bool
     guardrail: GuardrailChoice | None  # Bedrock guardrail on prompts and answers (stacks/guardrail_config.py)
     scale_to_zero: bool
     idle_minutes: int | None

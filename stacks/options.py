@@ -579,6 +579,14 @@ class ContextOptions(BaseModel):
         False,
         shown="`false`",
     )
+    cfn_validation: bool = key(
+        t.boolean,
+        "also run CDK's built-in CloudFormation template validator on every synth (about 3 s more; a finding "
+        "fails synth, as cdk.json sets `@aws-cdk/core:validateAgainstDefaultRules`). `make test` runs it, strict, "
+        "on every shape it synthesizes (see [benchmarks.md](benchmarks.md))",
+        False,
+        shown="`false`",
+    )
     guardrail: GuardrailChoice | None = key(
         guardrail,
         "an Amazon Bedrock guardrail on prompts and answers: `create` (one with default content filters) or "

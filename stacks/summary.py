@@ -69,7 +69,19 @@ def summary(stack: LlmChatStack) -> str:
             f"component    {llm.inference_component_name} (scale to zero; the chat API names it on every call)"
         )
     lines += engine_notes(stack)
+    lines.append(_lambda_line(stack))
     return "\n".join(lines)
+
+
+def _lambda_line(stack: LlmChatStack) -> str:
+    """Whether the chat Lambda's zip carries bytecode (compiled here) or makes each cold start compile it."""
+    compiler = stack.chat.bytecode
+    if compiler is not None:
+        return f"lambda       bytecode compiled with Python {compiler.version} (cold starts skip compiling)"
+    return (
+        "lambda       no bytecode: this machine has no python3.13 to compile it, so each cold start compiles "
+        "what it imports (docs/benchmarks.md)"
+    )
 
 
 def _component_lines(stack: LlmChatStack) -> list[str]:

@@ -53,13 +53,23 @@ class Synth:
         return dict(json.loads((self.outdir / "validation-report.json").read_text()))
 
 
+# CDK's built-in CloudFormation validator, which `make synth` leaves off (app.new_app), runs on every test synth
+# and strictly: its errors stay errors (validateAgainstDefaultRules) and a warning fails synth too
+# (strictCfnValidateErrors; aws-cdk-lib core/lib/private/synthesis-validation.js). Its rule engine is built once
+# per process and shared by every synth after the first.
+STRICT_CFN_VALIDATION = {
+    "@aws-cdk/core:validateAgainstDefaultRules": True,
+    "@aws-cdk/core:strictCfnValidateErrors": True,
+}
+
+
 def _synth(outdir: Path, context: dict[str, Any]) -> Synth:
     import aws_cdk as cdk
 
     import app as app_module
 
     full = {**cdk_json_context(), **context}
-    app = cdk.App(context=full, outdir=str(outdir))
+    app = cdk.App(context={**full, **STRICT_CFN_VALIDATION}, outdir=str(outdir), builtin_cloud_formation_validation=True)
     config, stack = app_module.build(app)
     app.synth()
     # rglob: with -c pipeline=true the app's stack lives in the pipeline's stage (a nested assembly).

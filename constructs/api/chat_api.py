@@ -14,7 +14,7 @@ from aws_cdk import aws_logs as logs
 
 from constructs import Construct
 from constructs.api import time_limits
-from constructs.api.lambda_asset import PythonTarget, build_python_asset
+from constructs.api.lambda_asset import Compiler, PythonTarget, build_python_asset
 from constructs.api.responses_table import ResponsesTable
 from constructs.api.settings import ApiLimits, ChatSettings
 from constructs.api.usage_table import UsageTable
@@ -141,11 +141,15 @@ class ChatApi(Construct):
 
     def _function(self, endpoint: HostedEndpoint, settings: ChatSettings, limits: ApiLimits) -> lambda_.Function:
         stack = cdk.Stack.of(self)
+        target = PythonTarget(platform="manylinux2014_aarch64", python_version="3.13")
+        # Bytecode in the zip when this machine has a CPython of the runtime's version (lambda_asset.py).
+        self.bytecode = Compiler.find(target.python_version)
         asset_zip, key = build_python_asset(
             CHAT_PROXY_SOURCE,
             lock=CHAT_PROXY_SOURCE / "requirements.lock",
             cache_root=ASSET_CACHE,
-            target=PythonTarget(platform="manylinux2014_aarch64", python_version="3.13"),
+            target=target,
+            compiler=self.bytecode,
         )
         adapter = lambda_.LayerVersion.from_layer_version_arn(
             self,
