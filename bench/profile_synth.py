@@ -1,5 +1,6 @@
 """Where one full-app synth spends its Node time: runs app.py with jsii's Node under --cpu-prof and sums the
-profile's inclusive time for the phases that matter (CDK's built-in validator, cdk-nag, module loading).
+profile's inclusive time for the phases that matter (CDK's built-in validator, cdk-nag, module loading), once as
+`make synth` runs it (validator off) and once with `-c cfn_validation=true`.
 
     python bench/profile_synth.py
 """
@@ -46,11 +47,10 @@ def _inclusive_ms(profile: dict) -> dict[str, float]:
     return {label: totals[label] / 1000 for label, _, _ in PHASES}
 
 
-def main() -> None:
+def profile(context: dict[str, object]) -> dict[str, float]:
     node = shutil.which("node")
     if node is None:
         sys.exit("node not found")
-    context = json.loads((REPO / "cdk.json").read_text())["context"]
     with tempfile.TemporaryDirectory() as tmp:
         prof_dir = Path(tmp) / "prof"
         wrapper = Path(tmp) / "node"
@@ -65,10 +65,16 @@ def main() -> None:
         }
         subprocess.run([sys.executable, "app.py"], cwd=REPO, env=env, check=True, capture_output=True)
         profiles = sorted(prof_dir.glob("*.cpuprofile"), key=lambda p: p.stat().st_size)
-        totals = _inclusive_ms(json.loads(profiles[-1].read_text()))
-    print(f"{'phase of one full-app synth (Node CPU profile)':<48}{'ms':>8}")
-    for label, ms in totals.items():
-        print(f"{label:<48}{ms:>8.0f}")
+        return _inclusive_ms(json.loads(profiles[-1].read_text()))
+
+
+def main() -> None:
+    context = json.loads((REPO / "cdk.json").read_text())["context"]
+    default = profile(context)
+    validated = profile({**context, "cfn_validation": "true"})
+    print(f"{'phase of one full-app synth (Node CPU profile, ms)':<52}{'default':>9}{'validated':>11}")
+    for label in default:
+        print(f"{label:<52}{default[label]:>9.0f}{validated[label]:>11.0f}")
 
 
 if __name__ == "__main__":
