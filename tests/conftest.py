@@ -69,7 +69,9 @@ def _synth(outdir: Path, context: dict[str, Any]) -> Synth:
     import app as app_module
 
     full = {**cdk_json_context(), **context}
-    app = cdk.App(context={**full, **STRICT_CFN_VALIDATION}, outdir=str(outdir), builtin_cloud_formation_validation=True)
+    app = cdk.App(
+        context={**full, **STRICT_CFN_VALIDATION}, outdir=str(outdir), builtin_cloud_formation_validation=True
+    )
     config, stack = app_module.build(app)
     app.synth()
     # rglob: with -c pipeline=true the app's stack lives in the pipeline's stage (a nested assembly).

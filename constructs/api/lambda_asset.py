@@ -142,7 +142,7 @@ def build_python_asset(
     lock: Path,
     cache_root: Path,
     target: PythonTarget | None = None,
-    compiler: Compiler | None | object = _FIND,
+    compiler: Compiler | object | None = _FIND,
 ) -> tuple[Path, str]:
     """The deployment zip (dependencies + source, plus bytecode when `compiler` is given or found) and its content
     key; built once per key.
