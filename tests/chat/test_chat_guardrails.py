@@ -319,3 +319,62 @@ def test_the_prompts_check_is_metered_when_the_model_then_fails(
     records = _guardrail_records(guarded_log)
     assert len(records) == before + 1
     assert records[-1]["GuardrailTextUnits"] == [1.0]
+
+
+# /v1/embeddings under a guardrail: several models on one endpoint (MODEL_ROUTES) with an embedding component.
+EMBED_ROUTES = {
+    "qwen": {"component": "qwen-ic", "kind": "chat", "engine": "vllm"},
+    "bge": {"component": "bge-ic", "kind": "embedding", "engine": "vllm"},
+}
+EMBED_COMPONENTS = {"qwen-ic": {"engine": "vllm", "tokens": ["qwen"]}, "bge-ic": {"engine": "vllm", "pooling": True}}
+
+
+@pytest.fixture(scope="module")
+def guarded_models_url(
+    session_emulator: Emulator, standin: GuardrailStandIn, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    log = tmp_path_factory.mktemp("guarded-models") / "app.log"
+    yield from _start(session_emulator, standin, log, MODEL_ROUTES=json.dumps(EMBED_ROUTES))
+
+
+@pytest.fixture
+def embed_client(guarded_models_url: str, emulator: Emulator) -> Iterator[openai.OpenAI]:
+    emulator.set_scenario(components=EMBED_COMPONENTS)
+    with openai.OpenAI(base_url=guarded_models_url + "/v1", api_key="unused", max_retries=0, timeout=30) as oai:
+        yield oai
+
+
+def test_embeddings_inputs_are_checked_and_vectors_are_not(
+    embed_client: openai.OpenAI, emulator: Emulator, standin: GuardrailStandIn
+) -> None:
+    answer = embed_client.embeddings.create(model="bge", input=["red apple", "green pear"], encoding_format="float")
+    assert len(answer.data) == 2 and all(e.embedding for e in answer.data)
+    # One INPUT check of every text; the answer is vectors, so there is no OUTPUT check.
+    assert [(c["source"], c["texts"]) for c in standin.calls] == [("INPUT", ["red apple", "green pear"])]
+    assert len(emulator.requests) == 1
+
+
+def test_a_blocked_embeddings_input_is_a_400_and_the_model_is_never_called(
+    embed_client: openai.OpenAI, emulator: Emulator, standin: GuardrailStandIn
+) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        embed_client.embeddings.create(model="bge", input=["fine", "something forbidden"], encoding_format="float")
+    assert caught.value.body == {
+        "message": BLOCKED_INPUT,
+        "type": "invalid_request_error",
+        "param": "input",
+        "code": "content_filter",
+    }
+    assert emulator.requests == []
+    assert [c["source"] for c in standin.calls] == ["INPUT"]
+
+
+def test_token_id_embeddings_inputs_are_refused_when_a_guardrail_must_read_text(
+    embed_client: openai.OpenAI, emulator: Emulator, standin: GuardrailStandIn
+) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        embed_client.embeddings.create(model="bge", input=[[1, 2, 3]], encoding_format="float")
+    body: Any = caught.value.body
+    assert (body["param"], body["code"]) == ("input", "unsupported_parameter")
+    assert "token ids" in body["message"]
+    assert emulator.requests == [] and standin.calls == []
