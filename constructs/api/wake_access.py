@@ -1,8 +1,10 @@
 """What the chat Lambda needs to wake its scaled-to-zero inference component at once (issue 20; docs/wake-up.md).
 
 - ``WAKE_WAIT_SECONDS`` in its environment (0 turns the wake-up off: 503 + Retry-After at once, as before);
-- ``sagemaker:DescribeInferenceComponent`` and ``sagemaker:UpdateInferenceComponentRuntimeConfig`` on its own
-  inference component only. Both actions take the resource type ``inference-component``, ARN
+- ``sagemaker:DescribeInferenceComponent`` and ``sagemaker:UpdateInferenceComponentRuntimeConfig`` on the
+  endpoint's own inference components only: its first model's and, with several models, each other model's (an
+  adapter has no copies of its own: a call to it wakes its base). Both actions take the resource type
+  ``inference-component``, ARN
   ``arn:${Partition}:sagemaker:${Region}:${Account}:inference-component/${InferenceComponentName}`` (Service
   Authorization Reference, "Actions, resources, and condition keys for Amazon SageMaker AI"); the component's
   ``attr_inference_component_arn`` is exactly that ARN;
@@ -50,10 +52,11 @@ def allow_wake(
     inference_component_name: str | None,
     wake_wait_seconds: int | None,
 ) -> None:
-    """Set WAKE_WAIT_SECONDS and grant the two wake actions on the endpoint's own component (nothing without one)."""
+    """Set WAKE_WAIT_SECONDS and grant the two wake actions on the endpoint's model components (nothing without)."""
     if not inference_component_name or endpoint.component is None:
         return
     seconds = wake_seconds(inference_component_name, wake_wait_seconds)
     function.add_environment("WAKE_WAIT_SECONDS", str(seconds))
     if seconds > 0:
-        function.add_to_role_policy(iam.PolicyStatement(actions=list(WAKE_ACTIONS), resources=[endpoint.component.arn]))
+        components = [endpoint.component.arn, *endpoint.scaled_component_arns]
+        function.add_to_role_policy(iam.PolicyStatement(actions=list(WAKE_ACTIONS), resources=components))

@@ -92,6 +92,7 @@ class ModelComponent(Construct):
             log_retention=hosting.log_retention,
         )
         host.extra_component_arns = (*host.extra_component_arns, self.scaling.arn)
+        host.scaled_component_arns = (*host.scaled_component_arns, self.scaling.arn)
         # The model's own alarms on its component's invocation metrics (5XX answers, latency), like the first
         # model's: they page; they roll nothing back, because a component takes no rolling update.
         self.alarms = RollbackAlarms(

@@ -61,6 +61,9 @@ class HostedEndpoint(Construct):
     variant_scaling: VariantScaling | None = None
     # The ARNs of the other components on this endpoint (components.py adds them): grant_invoke names them too.
     extra_component_arns: tuple[str, ...] = ()
+    # Of those, the ones with copies of their own (models, not adapters): the chat API may wake them
+    # (constructs/api/wake_access.py).
+    scaled_component_arns: tuple[str, ...] = ()
 
     @property
     def physical_endpoint_name(self) -> str:

@@ -327,9 +327,46 @@ def test_a_client_leaving_a_held_stream_ends_the_hold(
         proc.wait(10)
 
 
-def test_a_routed_component_never_wakes_another() -> None:
-    # MODEL_ROUTES: each model's backend names its own component; the waker scales INFERENCE_COMPONENT_NAME only.
-    waker = wake.Waker(object(), COMPONENT, wait_seconds=10)
+# Several models (MODEL_ROUTES) under scale to zero: each model component is woken by a call routed to it, and a
+# call to an adapter wakes its base (an adapter has no copies of its own).
+ROUTES = {
+    "qwen": {"component": COMPONENT, "kind": "chat", "engine": "vllm"},
+    "llama": {"component": "LlmChat-Llama-Component-1B2C3D4E", "kind": "chat", "engine": "vllm"},
+    "support-bot": {"component": "LlmChat-Adapter-9F8E7D6C", "kind": "chat", "engine": "vllm", "base": "llama"},
+}
+
+
+@pytest.fixture(scope="module")
+def models_url(session_emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from _start(
+        session_emulator, tmp_path_factory, "models", WAKE_WAIT_SECONDS="120", MODEL_ROUTES=json.dumps(ROUTES)
+    )
+
+
+@pytest.mark.parametrize(
+    ("model", "woken"),
+    [("qwen", COMPONENT), ("llama", ROUTES["llama"]["component"]), ("support-bot", ROUTES["llama"]["component"])],
+)
+def test_each_routed_model_wakes_its_own_component(
+    models_url: str, emulator: Emulator, asleep: threading.Event, model: str, woken: str
+) -> None:
+    with ThreadPoolExecutor(1) as pool:
+        seen = threading.Event()
+        held = pool.submit(_held_stream, models_url, {**CHAT, "model": model, "stream": True}, seen)
+        assert emulator.scaled.wait(BOUND) and seen.wait(BOUND)
+        asleep.set()
+        lines = held.result(BOUND)
+    assert emulator.scaling_calls == [{"InferenceComponentName": woken, "DesiredRuntimeConfig": {"CopyCount": 1}}]
+    assert _content(lines) == ANSWER and lines[-1] == "data: [DONE]"
+    # The answer came from the routed component itself (the adapter's own, not its base's).
+    assert emulator.requests[-1]["inference_component"] == ROUTES[model]["component"]
+
+
+def test_each_model_component_has_its_own_waker() -> None:
+    waker = wake.Waker(object(), COMPONENT, wait_seconds=10, poll_seconds=0.5)
+    other = waker.for_component("LlmChat-Other-Component")
+    assert (other.component, other.wait_seconds, other.poll_seconds) == ("LlmChat-Other-Component", 10, 0.5)
+    assert other.served is not waker.served  # its own wake-up: one scaling call per component
     backend = SageMakerBackend(object(), "e", inference_component=COMPONENT, waker=waker)
-    assert backend.for_component(COMPONENT).waker is waker
-    assert backend.for_component("LlmChat-Other-Component").waker is None
+    assert backend.for_component("LlmChat-Other-Component", other).waker is other
+    assert backend.for_component("LlmChat-Never-Woken", None).waker is None

@@ -74,3 +74,17 @@ def test_always_on_has_no_wake(default_synth: Any) -> None:
 def test_a_bad_wake_wait_fails_synth_naming_the_key(context: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         from_context(context)
+
+
+def test_several_models_may_wake_each_model_component_and_no_adapter(synth: Any) -> None:
+    from tests.synth.test_validators import CONTEXTS
+
+    s = synth(**CONTEXTS["several-models-scale-to-zero"], adapters="support-bot=s3://my-adapters/support/")
+    components = s.of_type("AWS::SageMaker::InferenceComponent")
+    models = {k for k, c in components.items() if "BaseInferenceComponentName" not in c["Properties"]["Specification"]}
+    adapters = set(components) - models
+    assert len(models) == 3 and len(adapters) == 1
+    (statement,) = _wake_statements(s)
+    resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+    assert sorted(r["Fn::GetAtt"][0] for r in resources) == sorted(models)
+    assert all(r["Fn::GetAtt"][1] == "InferenceComponentArn" for r in resources)

@@ -94,6 +94,14 @@ def create_app(
     return app
 
 
+def _wakers(first: wake.Waker | None, components: set[str]) -> dict[str, wake.Waker]:
+    """One waker per model component (each with its own lock: one scaling call per wake-up of that component),
+    from the first model's (INFERENCE_COMPONENT_NAME); none when the wake-up is off."""
+    if first is None:
+        return {}
+    return {c: first if c == first.component else first.for_component(c) for c in sorted(components)}
+
+
 def serve_models(settings: Settings, backend: SageMakerBackend) -> ModelTable:
     """The one model of ``MODEL_ID``, or one per inference component of ``MODEL_ROUTES``: its first name is the
     served name, the others aliases; each gets its engine's dialect and a backend naming its component."""
@@ -105,9 +113,12 @@ def serve_models(settings: Settings, backend: SageMakerBackend) -> ModelTable:
     for name, route in settings.model_routes:
         names.setdefault(route.component, []).append(name)
     routes = dict(settings.model_routes)
+    wakers = _wakers(backend.waker, {route.component for _, route in settings.model_routes if route.base is None})
     served = []
     for component, (name, *aliases) in names.items():
         route = routes[name]
+        # An adapter has no copies of its own: a call that meets none wakes its base's component.
+        wakes = routes[route.base].component if route.base is not None else component
         own = replace(
             settings,
             model_id=name,
@@ -120,6 +131,6 @@ def serve_models(settings: Settings, backend: SageMakerBackend) -> ModelTable:
             if route.context_length and route.engine == "vllm"
             else settings.max_total_tokens,
         )
-        dialect = make_dialect(own, backend.for_component(component))
+        dialect = make_dialect(own, backend.for_component(component, wakers.get(wakes)))
         served.append(ServedModel(name, tuple(aliases), route.kind, dialect, own, route.base, route.context_length))
     return ModelTable(served)

@@ -356,14 +356,13 @@ class SageMakerBackend:
         self._cap = backoff_cap_seconds
         self._sleep = sleep
 
-    def for_component(self, component: str) -> SageMakerBackend:
+    def for_component(self, component: str, waker: Waker | None) -> SageMakerBackend:
         """The same client, endpoint and retries, naming ``component`` on every call (one model of
-        ``MODEL_ROUTES``: SageMaker runs the call on that inference component)."""
+        ``MODEL_ROUTES``: SageMaker runs the call on that inference component), woken by ``waker`` (None: never;
+        an adapter's is its base's)."""
         other = copy.copy(self)
         other._target = {"InferenceComponentName": component}
-        # The waker scales INFERENCE_COMPONENT_NAME only: another component never wakes it (docs/wake-up.md).
-        if self.waker is not None and self.waker.component != component:
-            other.waker = None
+        other.waker = waker
         return other
 
     def _call(self, operation: Callable[..., Any], payload: dict[str, Any], accept: str) -> Any:

@@ -79,6 +79,12 @@ class Waker:
         self.served = threading.Event()  # set when a copy answered after a wake: every held request retries
         self.scaling_calls = 0
 
+    def for_component(self, component: str) -> Waker:
+        """A waker of its own (lock, probe, served event) for another component, with the same client and waits."""
+        return Waker(
+            self._client, component, wait_seconds=self.wait_seconds, poll_seconds=self.poll_seconds, clock=self._clock
+        )
+
     def wake(self) -> float:
         """Ask for a copy unless this wake-up already did; the time the wake-up started."""
         with self._lock:
