@@ -78,6 +78,21 @@ def _user(text: str) -> list[Any]:
     return [{"role": "user", "content": text}]
 
 
+def _assert_input_blocked(
+    error: openai.BadRequestError, param: str, emulator: Emulator, standin: GuardrailStandIn
+) -> None:
+    """A 400 in OpenAI's shape with the guardrail's blocked-input message, after one INPUT check and no model call."""
+    assert error.status_code == 400
+    assert error.body == {
+        "message": BLOCKED_INPUT,
+        "type": "invalid_request_error",
+        "param": param,
+        "code": "content_filter",
+    }
+    assert emulator.requests == []
+    assert [c["source"] for c in standin.calls] == ["INPUT"]
+
+
 def test_a_clean_exchange_passes_and_both_sides_are_checked(
     client: openai.OpenAI, emulator: Emulator, standin: GuardrailStandIn
 ) -> None:
@@ -99,15 +114,7 @@ def test_blocked_input_is_a_400_with_the_guardrails_message_and_the_model_is_nev
 ) -> None:
     with pytest.raises(openai.BadRequestError) as caught:
         client.chat.completions.create(model=MODEL_ID, messages=_user("something forbidden"), stream=stream)
-    assert caught.value.status_code == 400
-    assert caught.value.body == {
-        "message": BLOCKED_INPUT,
-        "type": "invalid_request_error",
-        "param": "messages",
-        "code": "content_filter",
-    }
-    assert emulator.requests == []
-    assert [c["source"] for c in standin.calls] == ["INPUT"]
+    _assert_input_blocked(caught.value, "messages", emulator, standin)
 
 
 def test_every_message_of_the_conversation_is_checked(client: openai.OpenAI, emulator: Emulator) -> None:
@@ -359,14 +366,7 @@ def test_a_blocked_embeddings_input_is_a_400_and_the_model_is_never_called(
 ) -> None:
     with pytest.raises(openai.BadRequestError) as caught:
         embed_client.embeddings.create(model="bge", input=["fine", "something forbidden"], encoding_format="float")
-    assert caught.value.body == {
-        "message": BLOCKED_INPUT,
-        "type": "invalid_request_error",
-        "param": "input",
-        "code": "content_filter",
-    }
-    assert emulator.requests == []
-    assert [c["source"] for c in standin.calls] == ["INPUT"]
+    _assert_input_blocked(caught.value, "input", emulator, standin)
 
 
 def test_token_id_embeddings_inputs_are_refused_when_a_guardrail_must_read_text(
