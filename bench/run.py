@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-SUITES = ["bench_synth.py", "profile_synth.py", "bench_proxy.py", "bench_runtime.py"]
+SUITES = ["bench_synth.py", "profile_synth.py", "validator_cost.py", "bench_proxy.py", "bench_runtime.py"]
 
 sys.path.insert(0, str(BENCH))
 from targets import load, render, verdicts  # noqa: E402

@@ -15,6 +15,7 @@ Without one the zip ships sources only, as before; `make synth` says which (see 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import platform
@@ -50,8 +51,11 @@ class Compiler:
     version: str  # its full version: part of the asset key, since bytecode may differ between patch releases
 
     @classmethod
+    @functools.cache
     def find(cls, python_version: str) -> Compiler | None:
-        """This interpreter if it is CPython `python_version`, else `python<version>` on PATH if it is; else None."""
+        """This interpreter if it is CPython `python_version`, else `python<version>` on PATH if it is; else None.
+
+        Looked up once per process: every synth in it (a test session has many) asks again."""
         tag = "cpython-" + python_version.replace(".", "")
         if sys.implementation.cache_tag == tag:
             return cls(sys.executable, platform.python_version())

@@ -37,18 +37,20 @@ ANSWER = "Hello! How can I help?"
 BOUND = 60
 
 
+def wake_env(emulator_url: str, **env: str) -> dict[str, str]:
+    """The app's environment for a scaled-to-zero component whose control plane is the emulator too."""
+    return app_env(
+        emulator_url,
+        INFERENCE_COMPONENT_NAME=COMPONENT,
+        AWS_ENDPOINT_URL_SAGEMAKER=emulator_url,
+        WAKE_POLL_SECONDS="0.2",
+        **env,
+    )
+
+
 def _start(emulator: Emulator, tmp: pytest.TempPathFactory, name: str, **env: str) -> Iterator[str]:
     log: Path = tmp.mktemp(name) / "app.log"
-    proc, url = start_app(
-        app_env(
-            emulator.url,
-            INFERENCE_COMPONENT_NAME=COMPONENT,
-            AWS_ENDPOINT_URL_SAGEMAKER=emulator.url,
-            WAKE_POLL_SECONDS="0.2",
-            **env,
-        ),
-        log,
-    )
+    proc, url = start_app(wake_env(emulator.url, **env), log)
     yield url
     proc.terminate()
     proc.wait(10)
@@ -296,14 +298,7 @@ def test_a_client_leaving_a_held_stream_ends_the_hold(
     session_emulator: Emulator, tmp_path_factory: pytest.TempPathFactory, asleep: threading.Event
 ) -> None:
     log = tmp_path_factory.mktemp("leaving") / "app.log"
-    env = app_env(
-        session_emulator.url,
-        INFERENCE_COMPONENT_NAME=COMPONENT,
-        AWS_ENDPOINT_URL_SAGEMAKER=session_emulator.url,
-        WAKE_WAIT_SECONDS="120",
-        WAKE_POLL_SECONDS="0.2",
-    )
-    proc, url = start_app(env, log)
+    proc, url = start_app(wake_env(session_emulator.url, WAKE_WAIT_SECONDS="120"), log)
     try:
         with httpx.stream(
             "POST", url + "/v1/chat/completions", json={**CHAT, "stream": True}, headers={"x-request-id": "wake-drop"}

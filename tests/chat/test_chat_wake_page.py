@@ -8,24 +8,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chat_harness import app_env, start_app
+from chat_harness import start_app
 from sagemaker_runtime_emulator import Emulator
 from test_chat_page_browser import _answers, _ask, _idle, _wait, driver  # noqa: F401 - driver is a fixture
+from test_chat_wake import wake_env
 
-COMPONENT = "LlmChat-Llm-Component-7A2EEE1A"
 BOUND = 60  # a bound for a hung test; the waits end on events
 
 
 @pytest.fixture(scope="module")
 def waking_url(session_emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    env = app_env(
-        session_emulator.url,
-        INFERENCE_COMPONENT_NAME=COMPONENT,
-        AWS_ENDPOINT_URL_SAGEMAKER=session_emulator.url,
-        WAKE_WAIT_SECONDS="120",
-        WAKE_POLL_SECONDS="0.2",
+    proc, url = start_app(
+        wake_env(session_emulator.url, WAKE_WAIT_SECONDS="120"), tmp_path_factory.mktemp("wake-page") / "app.log"
     )
-    proc, url = start_app(env, tmp_path_factory.mktemp("wake-page") / "app.log")
     yield url
     proc.terminate()
     proc.wait(10)
